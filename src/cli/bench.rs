@@ -1,0 +1,27 @@
+//! `keystation bench`: print speed figures. The measuring lives in `crate::bench`.
+use crate::cli::{CliContext, CliError, Exit};
+use clap::{Args, Subcommand};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub target: BenchTarget,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchTarget {
+    /// Per-operation times against virtual keys, and 1/4/16 keys in parallel.
+    Keys(crate::bench::keys::KeysBenchArgs),
+    /// Per-key station time by step, and batch throughput with 1/4/16 concurrent keys.
+    Station(crate::bench::station::StationBenchArgs),
+    /// Seconds per enrollment through the browser path, cold and warm browser.
+    Browser(crate::bench::browser::BrowserBenchArgs),
+}
+
+pub async fn run(args: BenchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
+    match args.target {
+        BenchTarget::Keys(a) => crate::bench::keys::run(a, ctx).await,
+        BenchTarget::Station(a) => crate::bench::station::run(a, ctx).await,
+        BenchTarget::Browser(a) => crate::bench::browser::run(a, ctx).await,
+    }
+}

@@ -1,0 +1,202 @@
+//! Data carried by CTAP2 commands. These types are the key layer's public contract:
+//! ceremonies build a [`MakeCredentialRequest`] and turn a [`MakeCredentialResponse`]
+//! into a WebAuthn attestationObject; the station reads [`AuthenticatorInfo`].
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// authenticatorGetInfo (0x04), decoded. Unknown fields are ignored; absent optional
+/// fields are `None` (a CTAP 2.0 key advertises far less than a 2.1 key).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AuthenticatorInfo {
+    /// 0x01, e.g. ["U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"].
+    pub versions: Vec<String>,
+    /// 0x02, e.g. ["credProtect", "hmac-secret"].
+    pub extensions: Vec<String>,
+    /// 0x03, the model identifier.
+    #[serde(serialize_with = "serialize_aaguid")]
+    pub aaguid: [u8; 16],
+    /// 0x04, e.g. {"rk": true, "clientPin": false, "credMgmt": true}.
+    pub options: BTreeMap<String, bool>,
+    /// 0x05
+    pub max_msg_size: Option<u32>,
+    /// 0x06, PIN/UV auth protocols in the key's order of preference.
+    pub pin_uv_auth_protocols: Vec<u8>,
+    /// 0x07
+    pub max_credential_count_in_list: Option<u32>,
+    /// 0x08
+    pub max_credential_id_length: Option<u32>,
+    /// 0x09, e.g. ["usb", "nfc"].
+    pub transports: Vec<String>,
+    /// 0x0A, COSE algorithm identifiers (alg field of each entry).
+    pub algorithms: Vec<i64>,
+    /// 0x0B
+    pub max_serialized_large_blob_array: Option<u32>,
+    /// 0x0C
+    pub force_pin_change: bool,
+    /// 0x0D, in Unicode code points; 4 when absent.
+    pub min_pin_length: u8,
+    /// 0x0E
+    pub firmware_version: Option<u64>,
+    /// 0x0F
+    pub max_cred_blob_length: Option<u32>,
+    /// 0x10
+    pub max_rp_ids_for_set_min_pin_length: Option<u32>,
+    /// 0x11
+    pub preferred_platform_uv_attempts: Option<u32>,
+    /// 0x12
+    pub uv_modality: Option<u32>,
+    /// 0x13, e.g. {"FIDO": 2}.
+    pub certifications: BTreeMap<String, i64>,
+    /// 0x14
+    pub remaining_discoverable_credentials: Option<u32>,
+    /// 0x15
+    pub vendor_prototype_config_commands: Vec<u64>,
+}
+
+fn serialize_aaguid<S: serde::Serializer>(a: &[u8; 16], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_aaguid(a))
+}
+
+/// AAGUID in the canonical 8-4-4-4-12 lower-case form used by Entra and FIDO MDS.
+pub fn format_aaguid(a: &[u8; 16]) -> String {
+    let h = hex::encode(a);
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+impl AuthenticatorInfo {
+    pub fn option(&self, name: &str) -> Option<bool> {
+        self.options.get(name).copied()
+    }
+    /// True when a PIN is set (`clientPin: true`).
+    pub fn pin_is_set(&self) -> bool {
+        self.option("clientPin") == Some(true)
+    }
+    pub fn supports_version(&self, v: &str) -> bool {
+        self.versions.iter().any(|x| x == v)
+    }
+    pub fn supports_extension(&self, e: &str) -> bool {
+        self.extensions.iter().any(|x| x == e)
+    }
+    pub fn aaguid_string(&self) -> String {
+        format_aaguid(&self.aaguid)
+    }
+}
+
+/// PIN/UV auth token permissions (CTAP 2.1 §6.5.5.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Permissions(pub u8);
+impl Permissions {
+    pub const MAKE_CREDENTIAL: Permissions = Permissions(0x01);
+    pub const GET_ASSERTION: Permissions = Permissions(0x02);
+    pub const CREDENTIAL_MANAGEMENT: Permissions = Permissions(0x04);
+    pub const BIO_ENROLLMENT: Permissions = Permissions(0x08);
+    pub const LARGE_BLOB_WRITE: Permissions = Permissions(0x10);
+    pub const AUTHENTICATOR_CONFIG: Permissions = Permissions(0x20);
+    pub fn union(self, other: Permissions) -> Permissions {
+        Permissions(self.0 | other.0)
+    }
+}
+
+/// PublicKeyCredentialRpEntity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RpEntity {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+/// PublicKeyCredentialUserEntity. `id` is the opaque user handle (bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserEntity {
+    #[serde(with = "hex_bytes")]
+    pub id: Vec<u8>,
+    pub name: Option<String>,
+    pub display_name: Option<String>,
+}
+
+/// COSE algorithm identifiers keystation asks for.
+pub const COSE_ES256: i64 = -7;
+pub const COSE_EDDSA: i64 = -8;
+pub const COSE_RS256: i64 = -257;
+
+/// authenticatorMakeCredential (0x01) input.
+///
+/// The caller supplies `client_data_hash` (SHA-256 of the exact clientDataJSON bytes
+/// the relying party will see); the key layer never builds clientDataJSON itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MakeCredentialRequest {
+    pub client_data_hash: [u8; 32],
+    pub rp: RpEntity,
+    pub user: UserEntity,
+    /// COSE algorithms in order of preference (e.g. [-7, -257]).
+    pub algorithms: Vec<i64>,
+    /// Credential ids the key must refuse to duplicate.
+    pub exclude_list: Vec<Vec<u8>>,
+    /// Discoverable (resident) credential.
+    pub resident_key: bool,
+    /// Ask for user verification; satisfied with a PIN token when a PIN is given.
+    pub user_verification: bool,
+    /// credProtect level 1..=3 (extension input), when wanted.
+    pub cred_protect: Option<u8>,
+    /// hmac-secret extension input.
+    pub hmac_secret: bool,
+    /// enterpriseAttestation (1 = vendor-facilitated, 2 = platform-managed).
+    pub enterprise_attestation: Option<u8>,
+}
+
+/// authenticatorMakeCredential output, kept raw enough to rebuild a WebAuthn
+/// attestationObject byte-exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MakeCredentialResponse {
+    /// 0x01 attestation statement format, e.g. "packed" or "none".
+    pub fmt: String,
+    /// 0x02 authenticator data, exactly as the key sent it.
+    pub auth_data: Vec<u8>,
+    /// 0x03 attestation statement: the key's CBOR bytes for this map, verbatim.
+    pub att_stmt_cbor: Vec<u8>,
+    /// 0x04 epAtt, when enterprise attestation was returned.
+    pub enterprise_attestation: Option<bool>,
+    /// Parsed from `auth_data` for convenience.
+    pub credential_id: Vec<u8>,
+    /// Parsed from `auth_data`: the AAGUID in the attested credential data.
+    pub aaguid: [u8; 16],
+    /// Parsed from `auth_data`: the credential public key as COSE_Key CBOR bytes.
+    pub credential_public_key_cose: Vec<u8>,
+    /// Parsed from `auth_data`: extension outputs (e.g. {"credProtect": 1, "hmac-secret": true}) as CBOR bytes.
+    pub extensions_cbor: Option<Vec<u8>>,
+    /// Parsed from `auth_data`: flags byte (UP=0x01, UV=0x04, AT=0x40, ED=0x80).
+    pub flags: u8,
+    pub sign_count: u32,
+}
+
+/// One discoverable credential as credential management lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredCredential {
+    pub rp_id: Option<String>,
+    #[serde(with = "hex_bytes")]
+    pub rp_id_hash: Vec<u8>,
+    pub user: UserEntity,
+    #[serde(with = "hex_bytes")]
+    pub credential_id: Vec<u8>,
+    pub cred_protect: Option<u8>,
+}
+
+/// getCredsMetadata result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CredentialsMetadata {
+    pub existing: u32,
+    pub remaining: u32,
+}
+
+/// PIN retries (clientPIN getPINRetries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PinRetries {
+    pub retries: u8,
+    /// True when the key needs a power cycle before the next PIN attempt.
+    pub power_cycle_required: Option<bool>,
+}
+
+mod hex_bytes {
+    pub fn serialize<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(b))
+    }
+}

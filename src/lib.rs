@@ -1,0 +1,17 @@
+//! keystation: turns blank FIDO2 security keys into Entra ID passkeys.
+//!
+//! Layering (enforced by convention, checked in review):
+//! - [`key`]: everything that talks to a FIDO2 authenticator (report seam, hidapi,
+//!   CTAP2 client, virtual key, watcher). Knows nothing of Entra.
+//! - [`entra`]: OAuth, Microsoft Graph and the Entra simulator. Knows nothing of keys.
+//! - [`ceremony`]: combines the two: WebAuthn client logic, direct-Graph and browser
+//!   registration ceremonies.
+//! - [`station`]: the provisioning pipeline, journal, PIN policy and the three modes.
+//! - [`cli`]: parses arguments and prints; no business logic.
+pub mod secret;
+pub mod key;
+pub mod entra;
+pub mod ceremony;
+pub mod station;
+pub mod bench;
+pub mod cli;

@@ -1,0 +1,1 @@
+//! The provisioning station: pipeline, journal, PIN policy and the three modes.
