@@ -38,6 +38,9 @@ pub enum KeyError {
     PinAuthBlocked,
     #[error("the key has no PIN yet; set one first")]
     PinNotSet,
+    /// setPIN on a key that already has one.
+    #[error("the key already has a PIN; change it instead (or factory reset the key, which erases its credentials)")]
+    PinAlreadySet,
     #[error("the key needs its PIN for this operation")]
     PinRequired,
     #[error("the key rejected the PIN by its policy: {0}")]
