@@ -1,0 +1,11 @@
+//! The virtual key (OpenSK core behind the report seam), its hub, key sources and the
+//! watcher, tested at the report level with a tiny independent CTAPHID host.
+#[path = "virtual_key/ctaphid.rs"]
+mod ctaphid;
+
+#[path = "virtual_key/basics.rs"]
+mod basics;
+#[path = "virtual_key/touch.rs"]
+mod touch;
+#[path = "virtual_key/faults.rs"]
+mod faults;
