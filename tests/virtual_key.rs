@@ -9,3 +9,7 @@ mod basics;
 mod touch;
 #[path = "virtual_key/faults.rs"]
 mod faults;
+#[path = "virtual_key/attestation.rs"]
+mod attestation;
+#[path = "virtual_key/persistence.rs"]
+mod persistence;

@@ -87,7 +87,7 @@ impl StateFile {
         }
         let lock_path = lock_path(path);
         // A short wait covers a key of this process whose firmware is still shutting down.
-        let lock = match FileLock::acquire(&lock_path, Duration::from_secs(2)) {
+        let lock = match FileLock::acquire(&lock_path, Duration::from_millis(500)) {
             Ok(lock) => lock,
             Err(LockError::Busy) => return Err(VirtualKeyError::StateInUse { path: path.to_path_buf() }),
             Err(LockError::Io(e)) => return Err(VirtualKeyError::io(&lock_path, &e)),
