@@ -13,3 +13,7 @@ mod faults;
 mod attestation;
 #[path = "virtual_key/persistence.rs"]
 mod persistence;
+#[path = "virtual_key/sources.rs"]
+mod sources;
+#[path = "virtual_key/watcher.rs"]
+mod watcher;

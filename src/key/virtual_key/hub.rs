@@ -70,7 +70,6 @@ impl VirtualHub {
     }
 
     /// Plugged keys with their plug generation (see `VirtualKey::plug_generation`).
-    #[allow(dead_code)] // the watcher (sources.rs) uses it
     pub(crate) fn enumerate_instances(&self) -> Vec<(KeyDescriptor, u64)> {
         self.keys().into_iter().filter(VirtualKey::is_plugged).map(|k| (k.descriptor(), k.plug_generation())).collect()
     }

@@ -318,7 +318,6 @@ impl VirtualKey {
 
     /// A number that changes at every plug and unplug (lets a watcher notice an instant
     /// replug that polling alone cannot see).
-    #[allow(dead_code)] // the watcher (sources.rs) uses it
     pub(crate) fn plug_generation(&self) -> u64 {
         self.inner.shared.lock().generation
     }
