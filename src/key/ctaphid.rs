@@ -45,7 +45,7 @@ pub const KEEPALIVE_UPNEEDED: u8 = 2;
 const ERR_CHANNEL_BUSY: u8 = 0x06;
 
 /// How long to wait for the key's answer to a CANCEL before giving up on it.
-const CANCEL_DRAIN: Duration = Duration::from_millis(250);
+const CANCEL_DRAIN: Duration = Duration::from_millis(150);
 
 /// The message size CTAP assumes when getInfo does not state one.
 pub const DEFAULT_MAX_MSG_SIZE: usize = 1024;
@@ -245,6 +245,7 @@ impl CtapHid {
                         return Err(Failed(KeyError::Protocol("a new reply started before the previous one ended".into())));
                     }
                     let a = Assembler::start(cmd, len, data).map_err(Failed)?;
+                    op.key_answered();
                     if a.is_complete() {
                         return Ok(a.finish());
                     }

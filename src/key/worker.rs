@@ -140,6 +140,7 @@ pub struct KeyHandle {
     canceller: Canceller,
     snapshot: Arc<Mutex<Snapshot>>,
     exited: watch::Receiver<bool>,
+    forced_protocol: Option<PinUvAuthProtocol>,
 }
 
 impl std::fmt::Debug for KeyHandle {
@@ -161,6 +162,7 @@ impl KeyHandle {
         let token = CancelToken::new();
         let guard = InFlight { canceller: canceller.clone(), id: canceller.register(token.clone()), token: token.clone(), done: false };
 
+        let forced_protocol = options.pin_protocol;
         let worker_snapshot = Arc::clone(&snapshot);
         let worker_descriptor = descriptor.clone();
         std::thread::Builder::new()
@@ -177,7 +179,7 @@ impl KeyHandle {
         guard.done = true;
         drop(guard);
         opened?;
-        Ok(KeyHandle { descriptor, jobs: jobs_tx, canceller, snapshot, exited: exit_rx })
+        Ok(KeyHandle { descriptor, jobs: jobs_tx, canceller, snapshot, exited: exit_rx, forced_protocol })
     }
 
     /// How the key was found (path, ids, names).
@@ -193,6 +195,12 @@ impl KeyHandle {
     /// What CTAPHID_INIT reported (device version, capability flags).
     pub fn hid_info(&self) -> Option<InitInfo> {
         lock(&self.snapshot).init
+    }
+
+    /// The PIN/UV auth protocol this handle uses with the key (2 when offered, unless
+    /// [`HandleOptions::pin_protocol`] forces one).
+    pub fn pin_protocol(&self) -> Result<PinUvAuthProtocol, KeyError> {
+        PinUvAuthProtocol::choose(&lock(&self.snapshot).info.pin_uv_auth_protocols, self.forced_protocol)
     }
 
     /// A cancel handle for this key's operations, for other tasks.
@@ -217,12 +225,16 @@ impl KeyHandle {
 
     async fn run<T: Send + 'static>(&self, work: impl FnOnce(&mut Device, &Op<'_>) -> Result<T, KeyError> + Send + 'static) -> Result<T, KeyError> {
         let (tx, rx) = oneshot::channel();
+        let snapshot = Arc::clone(&self.snapshot);
         let token = CancelToken::new();
         let mut guard = InFlight { canceller: self.canceller.clone(), id: self.canceller.register(token.clone()), token: token.clone(), done: false };
         let job = Job {
             token,
             work: Box::new(move |device: &mut Device, op: &Op<'_>| {
-                let _ = tx.send(work(device, op));
+                let result = work(device, op);
+                // Update the cached info before answering, so the caller sees it.
+                lock(&snapshot).info = device.info().clone();
+                let _ = tx.send(result);
             }),
         };
         self.jobs.send(job).map_err(|_| KeyError::Removed)?;
@@ -366,9 +378,7 @@ fn run_worker(
     while let Ok(job) = jobs.recv() {
         let op = new_op(job.token);
         (job.work)(&mut device, &op);
-        let mut snap = lock(&snapshot);
-        snap.info = device.info().clone();
-        snap.init = Some(device.init_info());
+        lock(&snapshot).init = Some(device.init_info());
     }
     tracing::debug!(key = %descriptor.path, "key worker ends");
 }

@@ -30,9 +30,10 @@ impl CancelToken {
 /// CTAPHID transactions, e.g. getKeyAgreement + setPIN).
 ///
 /// The deadline starts at `op_timeout`. When the key first reports that it waits for a
-/// touch (KEEPALIVE UPNEEDED), the operator prompt fires once and the deadline moves
-/// out to at least `touch_timeout` from then: a silent key fails fast, a person gets
-/// time to reach the key.
+/// touch (KEEPALIVE UPNEEDED), the operator prompt fires once and the deadline becomes
+/// `touch_timeout` from then: a silent key fails fast, a person gets exactly the time
+/// configured for a touch. Once the key answers after that wait, at least `op_timeout`
+/// is left for the rest of the operation.
 pub struct Op<'a> {
     started: Instant,
     deadline: Cell<Instant>,
@@ -100,12 +101,20 @@ impl<'a> Op<'a> {
         if self.touch_prompted.replace(true) {
             return;
         }
-        let touch_deadline = Instant::now() + self.touch_timeout;
-        if touch_deadline > self.deadline.get() {
-            self.deadline.set(touch_deadline);
-        }
+        self.deadline.set(Instant::now() + self.touch_timeout);
         if let Some(f) = self.on_touch {
             f();
+        }
+    }
+
+    /// The key answered (after a touch wait, perhaps): leave at least `op_timeout` for
+    /// the remaining commands of the operation.
+    pub fn key_answered(&self) {
+        if self.touch_prompted.get() {
+            let floor = Instant::now() + self.op_timeout;
+            if floor > self.deadline.get() {
+                self.deadline.set(floor);
+            }
         }
     }
 
@@ -141,6 +150,12 @@ mod tests {
         op.user_presence_needed();
         op.user_presence_needed();
         assert_eq!(count.get(), 1);
+        assert!(op.remaining() > Duration::from_secs(29));
+        // A short touch window replaces a longer operation deadline.
+        let op = Op::new(Duration::from_secs(30), Duration::from_millis(50), CancelToken::new(), None);
+        op.user_presence_needed();
+        assert!(op.remaining() <= Duration::from_millis(50));
+        op.key_answered();
         assert!(op.remaining() > Duration::from_secs(29));
     }
 
