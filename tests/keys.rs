@@ -5,6 +5,7 @@ mod keys {
     mod concurrency;
     mod config;
     mod credentials;
+    mod discovery;
     mod info;
     mod make_credential;
     mod pin;

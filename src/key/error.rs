@@ -59,6 +59,9 @@ pub enum KeyError {
     // ---- reset ---------------------------------------------------------------------
     #[error("factory reset is only allowed within 10 seconds of plugging the key in; unplug the key, plug it in again and reset at once")]
     ResetWindowPassed,
+    /// Waiting for an operator to unplug and re-plug a key took too long.
+    #[error("the key was not unplugged and plugged in again within {0:?}")]
+    ReplugTimeout(Duration),
 
     // ---- credentials ----------------------------------------------------------------
     #[error("this key already holds a credential for this account (excludeList match); it is already registered")]

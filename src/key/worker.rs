@@ -13,6 +13,12 @@
 //! * an unplugged key is [`KeyError::Removed`] as soon as the transport says so;
 //! * the "touch the key" callback fires at most once per operation;
 //! * the worker thread ends once the handle is dropped (see [`KeyHandle::exited`]).
+//!
+//! [`discovery`] adds the watcher's AAGUID probe and the re-plug-then-reset flow.
+pub mod discovery;
+
+pub use discovery::{aaguid_probe, reset_after_replug, wait_for_replug};
+
 use crate::key::ctap2::{AuthenticatorInfo, ConfigCommand, CredentialsMetadata, MakeCredentialRequest, MakeCredentialResponse, MinPinLength, PinRetries, StoredCredential};
 use crate::key::ctaphid::{CancelToken, InitInfo, Op};
 use crate::key::device::Device;
