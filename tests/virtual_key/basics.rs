@@ -91,3 +91,26 @@ pub fn credential_id(answer: &Value) -> Vec<u8> {
     let len = usize::from(u16::from_be_bytes([auth_data[53], auth_data[54]]));
     auth_data[55..55 + len].to_vec()
 }
+
+fn with_exclude_list(n: usize) -> Value {
+    let Value::Map(mut params) = make_credential_params("example.com", false) else { unreachable!() };
+    let descriptor = |i: usize| {
+        Value::Map(vec![(Value::Text("id".into()), Value::Bytes(vec![i as u8; 32])), (Value::Text("type".into()), Value::Text("public-key".into()))])
+    };
+    // Key 5 goes between 4 (pubKeyCredParams) and 7 (options): canonical order.
+    params.insert(4, (Value::Integer(5.into()), Value::Array((0..n).map(descriptor).collect())));
+    Value::Map(params)
+}
+
+#[test]
+fn credential_lists_longer_than_advertised_are_refused() {
+    let key = VirtualKey::new(VirtualKeyConfig::default());
+    let mut ch = Channel::open(key.open().unwrap());
+    ch.ctap_ok(CTAP_MAKE_CREDENTIAL, Some(&with_exclude_list(8)));
+    let answer = ch.ctap(CTAP_MAKE_CREDENTIAL, Some(&with_exclude_list(9)), Duration::from_secs(5));
+    assert_eq!(answer.payload, vec![ERR_LIMIT_EXCEEDED]);
+
+    let unlimited = VirtualKey::new(VirtualKeyConfig { max_credential_count_in_list: None, ..Default::default() });
+    let mut ch = Channel::open(unlimited.open().unwrap());
+    ch.ctap_ok(CTAP_MAKE_CREDENTIAL, Some(&with_exclude_list(20)));
+}

@@ -18,6 +18,7 @@ pub const CTAP_CLIENT_PIN: u8 = 0x06;
 pub const CTAP_RESET: u8 = 0x07;
 
 pub const OK: u8 = 0x00;
+pub const ERR_LIMIT_EXCEEDED: u8 = 0x15;
 pub const ERR_OPERATION_DENIED: u8 = 0x27;
 pub const ERR_KEEPALIVE_CANCEL: u8 = 0x2D;
 pub const ERR_USER_ACTION_TIMEOUT: u8 = 0x2F;

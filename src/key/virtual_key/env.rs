@@ -363,4 +363,29 @@ impl Env for KeyEnv {
     fn firmware_version(&self) -> Option<u64> {
         Some(self.firmware_version)
     }
+
+    /// OpenSK sees every CTAP2 command here first. keystation uses the hook for one
+    /// rule OpenSK lacks: an allowList/excludeList longer than the advertised
+    /// maxCredentialCountInList is refused, as a key with a small buffer would, so that
+    /// a client that forgets to batch fails in tests instead of on a real key.
+    fn process_vendor_command(&mut self, bytes: &[u8], _channel: opensk::ctap::Channel) -> Option<Vec<u8>> {
+        let limit = self.customization.max_credential_count_in_list?;
+        list_too_long(bytes, limit).then(|| vec![Ctap2StatusCode::CTAP2_ERR_LIMIT_EXCEEDED as u8])
+    }
+}
+
+/// Whether a makeCredential (excludeList, key 5) or getAssertion (allowList, key 3)
+/// request carries more than `limit` credentials. Malformed requests are left to OpenSK.
+fn list_too_long(command: &[u8], limit: usize) -> bool {
+    let list_key = match command.first() {
+        Some(0x01) => 5,
+        Some(0x02) => 3,
+        _ => return false,
+    };
+    let Ok(ciborium::Value::Map(params)) = ciborium::from_reader::<ciborium::Value, _>(&command[1..]) else {
+        return false;
+    };
+    params.iter().any(|(k, v)| {
+        k.as_integer() == Some(list_key.into()) && v.as_array().is_some_and(|list| list.len() > limit)
+    })
 }

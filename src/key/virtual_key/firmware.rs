@@ -180,12 +180,16 @@ impl Firmware {
 
     fn process(&mut self, p: &mut Powered, packet: &[u8; 64]) {
         let replies: Vec<[u8; 64]> = p.ctap.process_hid_packet(packet, Transport::MainHid).collect();
+        // Persist before answering: a CLI process may exit as soon as it has the answer.
+        self.save_if_dirty(p);
         for reply in &replies {
             if !self.shared.deliver(p.generation, reply) {
                 break;
             }
         }
         if p.ctap.u2f_needs_user_presence() && p.u2f_touch_at.is_none() {
+            // CTAP1 asks differently: the request fails with "conditions not satisfied"
+            // and the host retries; the firmware grants presence when the person touches.
             let touch = self.shared.lock().touch;
             match touch {
                 Touch::Instant => p.ctap.u2f_grant_user_presence(),
@@ -193,7 +197,6 @@ impl Firmware {
                 Touch::Deny | Touch::Never => {}
             }
         }
-        self.save_if_dirty(p);
     }
 
     fn save_if_dirty(&self, p: &mut Powered) {
