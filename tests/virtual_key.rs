@@ -17,3 +17,5 @@ mod persistence;
 mod sources;
 #[path = "virtual_key/watcher.rs"]
 mod watcher;
+#[path = "virtual_key/opensk_quirks.rs"]
+mod opensk_quirks;
