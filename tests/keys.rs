@@ -5,6 +5,7 @@ mod keys {
     mod concurrency;
     mod config;
     mod credentials;
+    mod cli;
     mod discovery;
     mod info;
     mod make_credential;
