@@ -19,3 +19,5 @@ mod sources;
 mod watcher;
 #[path = "virtual_key/opensk_quirks.rs"]
 mod opensk_quirks;
+#[path = "virtual_key/measure.rs"]
+mod measure;
