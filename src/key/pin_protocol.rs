@@ -179,7 +179,7 @@ impl SharedSecret {
     }
 
     fn encrypt_with_iv(&self, plaintext: &[u8], iv: [u8; 16]) -> Result<Vec<u8>, KeyError> {
-        if plaintext.len() % 16 != 0 {
+        if !plaintext.len().is_multiple_of(16) {
             return Err(KeyError::Protocol("PIN protocol plaintext is not a whole number of AES blocks".into()));
         }
         let enc = cbc::Encryptor::<Aes256>::new_from_slices(self.aes_key(), &iv).map_err(|_| KeyError::Protocol("bad AES key length".into()))?;
@@ -201,7 +201,7 @@ impl SharedSecret {
             }
             PinUvAuthProtocol::Two => return Err(KeyError::Protocol("encrypted value shorter than its IV".into())),
         };
-        if ct.is_empty() || ct.len() % 16 != 0 {
+        if ct.is_empty() || !ct.len().is_multiple_of(16) {
             return Err(KeyError::Protocol("encrypted value is not a whole number of AES blocks".into()));
         }
         let dec = cbc::Decryptor::<Aes256>::new_from_slices(self.aes_key(), &iv).map_err(|_| KeyError::Protocol("bad AES key length".into()))?;
