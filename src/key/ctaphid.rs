@@ -116,9 +116,8 @@ impl CtapHid {
     fn init(&mut self, op: &Op<'_>) -> Result<Option<InitInfo>, KeyError> {
         let mut nonce = [0u8; 8];
         getrandom::getrandom(&mut nonce).map_err(|e| KeyError::Transport(format!("no randomness for CTAPHID_INIT: {e}")))?;
-        for r in packet::fragment(BROADCAST_CID, cmd::INIT, &nonce)? {
-            self.io.write_report(&r)?;
-        }
+        let request = packet::fragment(BROADCAST_CID, cmd::INIT, &nonce)?;
+        self.io.write_report(&request[0])?;
         loop {
             if op.is_cancelled() {
                 return Err(KeyError::Cancelled);
@@ -136,6 +135,14 @@ impl CtapHid {
                         return Err(KeyError::NotFido(format!("CTAPHID_INIT allocated the invalid channel {cid:#010x}")));
                     }
                     return Ok(Some(InitInfo { cid, protocol_version: data[12], device_version: (data[13], data[14], data[15]), capabilities: data[16] }));
+                }
+                // A key busy with another channel (e.g. waiting for a touch there)
+                // refuses even INIT; ask again until the deadline.
+                Packet::Init { cid: BROADCAST_CID, cmd: cmd::ERROR, data, .. } if data[0] == ERR_CHANNEL_BUSY => {
+                    if op.sleep(Duration::from_millis(50)).is_err() {
+                        continue; // the loop head reports cancel or the deadline
+                    }
+                    self.io.write_report(&request[0])?;
                 }
                 Packet::Init { cid: BROADCAST_CID, cmd: cmd::ERROR, data, .. } => {
                     return Err(KeyError::NotFido(format!("CTAPHID_INIT failed with error 0x{:02x}", data[0])));

@@ -336,3 +336,24 @@ fn requests_above_max_msg_size_are_refused_before_sending() {
     assert_eq!(written.lock().unwrap().len(), before);
     assert_eq!(REPORT_LEN, 64);
 }
+
+#[test]
+fn init_is_retried_while_the_key_is_busy_with_another_channel() {
+    let mut n = 0;
+    let f = Fake {
+        written: Default::default(),
+        script: Script::default(),
+        respond: Box::new(move |r, s| {
+            if is_init(r) {
+                n += 1;
+                if n < 3 {
+                    s.now(report(BROADCAST_CID, cmd::ERROR, &[0x06]));
+                } else {
+                    s.now(init_reply(r, CID, capability::CBOR));
+                }
+            }
+        }),
+    };
+    let hid = CtapHid::open(Box::new(f), &op(2000)).unwrap();
+    assert_eq!(hid.init_info().cid, CID);
+}
