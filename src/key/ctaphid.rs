@@ -43,6 +43,12 @@ pub const KEEPALIVE_UPNEEDED: u8 = 2;
 
 /// CTAPHID error code for "channel busy" (another channel has a transaction open).
 const ERR_CHANNEL_BUSY: u8 = 0x06;
+/// CTAPHID error: a continuation packet arrived out of sequence.
+const ERR_INVALID_SEQ: u8 = 0x04;
+/// CTAPHID error: the rest of a message did not arrive in time.
+const ERR_MSG_TIMEOUT: u8 = 0x05;
+/// How often a message the key did not receive whole is sent again.
+const MAX_RESENDS: u32 = 3;
 
 /// How long to wait for the key's answer to a CANCEL before giving up on it.
 const CANCEL_DRAIN: Duration = Duration::from_millis(150);
@@ -184,6 +190,7 @@ impl CtapHid {
     /// One request/reply exchange, retrying while the key says its channel is busy.
     pub fn transact(&mut self, command: u8, payload: &[u8], op: &Op<'_>) -> Result<Vec<u8>, KeyError> {
         let mut backoff = Duration::from_millis(20);
+        let mut resends = 0;
         loop {
             op.check()?;
             if self.stale {
@@ -202,6 +209,16 @@ impl CtapHid {
                     // our deadline.
                     op.sleep(backoff)?;
                     backoff = (backoff * 2).min(Duration::from_millis(400));
+                }
+                Err(Garbled(code)) if resends < MAX_RESENDS => {
+                    // The key dropped our message unexecuted (a packet came too late or
+                    // was lost): sending it again is safe.
+                    resends += 1;
+                    tracing::debug!(code, resends, "key did not receive the whole message; sending it again");
+                }
+                Err(Garbled(code)) => {
+                    self.stale = true;
+                    return Err(hid_error(code));
                 }
                 Err(Failed(e)) => {
                     if !matches!(e, KeyError::Removed) {
@@ -241,6 +258,9 @@ impl CtapHid {
                 Packet::Init { cmd: cmd::ERROR, data, .. } => {
                     if data[0] == ERR_CHANNEL_BUSY {
                         return Err(Busy);
+                    }
+                    if data[0] == ERR_INVALID_SEQ || data[0] == ERR_MSG_TIMEOUT {
+                        return Err(Garbled(data[0]));
                     }
                     return Err(Failed(hid_error(data[0])));
                 }
@@ -299,9 +319,11 @@ impl CtapHid {
 enum ReceiveError {
     /// CTAPHID ERR_CHANNEL_BUSY: retry later.
     Busy,
+    /// ERR_INVALID_SEQ / ERR_MSG_TIMEOUT: the key discarded an incomplete request.
+    Garbled(u8),
     Failed(KeyError),
 }
-use ReceiveError::{Busy, Failed};
+use ReceiveError::{Busy, Failed, Garbled};
 
 /// Map a CTAPHID_ERROR code to an error.
 fn hid_error(code: u8) -> KeyError {

@@ -304,10 +304,33 @@ fn busy_forever_ends_at_the_deadline() {
 fn error_packets_are_typed() {
     let (io, _) = fake(|r, s| {
         if r[4] == 0x80 | cmd::CBOR {
-            s.now(report(CID, cmd::ERROR, &[0x04]));
+            s.now(report(CID, cmd::ERROR, &[0x0b]));
         }
     });
     let o = op(1000);
+    let mut hid = CtapHid::open(io, &o).unwrap();
+    assert_eq!(hid.cbor(0x04, &[], &o), Err(KeyError::Ctap { code: 0x0b, name: "INVALID_CHANNEL" }));
+}
+
+#[test]
+fn a_message_the_key_did_not_receive_whole_is_sent_again_a_few_times() {
+    let mut n = 0;
+    let (io, written) = fake(move |r, s| {
+        if r[4] == 0x80 | cmd::CBOR {
+            n += 1;
+            s.now(if n < 3 { report(CID, cmd::ERROR, &[0x05]) } else { report(CID, cmd::CBOR, &[0x00]) });
+        }
+    });
+    let o = op(1000);
+    let mut hid = CtapHid::open(io, &o).unwrap();
+    assert_eq!(hid.cbor(0x04, &[], &o).unwrap(), vec![0x00]);
+    assert_eq!(written.lock().unwrap().iter().filter(|r| r[4] == 0x80 | cmd::CBOR).count(), 3);
+
+    let (io, _) = fake(|r, s| {
+        if r[4] == 0x80 | cmd::CBOR {
+            s.now(report(CID, cmd::ERROR, &[0x04]));
+        }
+    });
     let mut hid = CtapHid::open(io, &o).unwrap();
     assert_eq!(hid.cbor(0x04, &[], &o), Err(KeyError::Ctap { code: 0x04, name: "INVALID_SEQ" }));
 }
