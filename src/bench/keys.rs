@@ -1,6 +1,7 @@
 //! `keystation bench keys`: how long key operations take through the whole client stack
 //! (KeyHandle → worker thread → CTAP2 → CTAPHID → report seam) against in-process
 //! virtual keys, and how the wall time grows when many keys work at once.
+#![warn(missing_docs)]
 use crate::cli::{CliContext, CliError, Exit};
 use crate::key::KeyError;
 use crate::key::ctap2::{COSE_ES256, MakeCredentialRequest, RpEntity, UserEntity};

@@ -4,6 +4,7 @@
 //! Every read is at most [`op::POLL_SLICE`] long; between reads the [`Op`] is checked, so
 //! a cancel or a passed deadline sends CTAPHID_CANCEL and returns within ~100 ms, and an
 //! unplugged key ([`crate::key::IoError::Removed`]) is reported at once.
+#![warn(missing_docs)]
 pub mod op;
 pub mod packet;
 
@@ -18,6 +19,7 @@ pub const BROADCAST_CID: u32 = 0xffff_ffff;
 
 /// CTAPHID command bytes (without the 0x80 init-packet bit).
 pub mod cmd {
+    #![allow(missing_docs)] // the spec names say it all
     pub const PING: u8 = 0x01;
     pub const MSG: u8 = 0x03;
     pub const LOCK: u8 = 0x04;
@@ -31,6 +33,7 @@ pub mod cmd {
 
 /// CTAPHID_INIT capability flags.
 pub mod capability {
+    #![allow(missing_docs)] // the spec names say it all
     pub const WINK: u8 = 0x01;
     pub const CBOR: u8 = 0x04;
     pub const NMSG: u8 = 0x08;

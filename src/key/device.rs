@@ -4,6 +4,7 @@
 //!
 //! Every method takes the operation's [`Op`] (deadline, cancel flag, touch prompt); a
 //! method may send several commands, all within that one budget.
+#![warn(missing_docs)]
 mod config;
 mod credentials;
 mod make_credential;

@@ -10,6 +10,7 @@
 //! | authenticate | HMAC-SHA-256, first 16 bytes | HMAC-SHA-256, all 32 bytes |
 //!
 //! Secrets live in [`Zeroizing`] buffers and never reach `Debug` output.
+#![warn(missing_docs)]
 use crate::key::KeyError;
 use crate::key::ctap2::cbor::{MapView, as_i64, bytes, int};
 use crate::secret::SecretString;

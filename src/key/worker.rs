@@ -15,6 +15,7 @@
 //! * the worker thread ends once the handle is dropped (see [`KeyHandle::exited`]).
 //!
 //! [`discovery`] adds the watcher's AAGUID probe and the re-plug-then-reset flow.
+#![warn(missing_docs)]
 pub mod discovery;
 
 pub use discovery::{aaguid_probe, reset_after_replug, wait_for_replug};
