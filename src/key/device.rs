@@ -45,7 +45,7 @@ impl Device {
         match device.get_info(op) {
             Ok(_) => Ok(device),
             // The device speaks CTAPHID but not CTAP2 getInfo: a U2F-only token.
-            Err(KeyError::Ctap { code: 0x01, .. } | KeyError::Protocol(_)) => {
+            Err(KeyError::Ctap { code: 0x01, .. } | KeyError::Unsupported(_) | KeyError::Protocol(_)) => {
                 Err(KeyError::NotFido("it does not answer CTAP2 getInfo; it is probably a U2F-only key".into()))
             }
             Err(e) => Err(e),

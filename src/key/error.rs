@@ -12,7 +12,7 @@ use std::time::Duration;
 pub enum KeyError {
     // ---- presence and availability -------------------------------------------------
     /// No key is plugged in.
-    #[error("no FIDO2 security key was found; plug one in (on Linux check the udev rule, on Windows run elevated)")]
+    #[error("no FIDO2 key was found; plug one in (on Linux check the udev rule, on Windows run elevated)")]
     NoKey,
     /// The key went away (unplugged) during the operation.
     #[error("the key was removed during the operation; plug it in again and retry")]
