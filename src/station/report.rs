@@ -349,7 +349,7 @@ mod tests {
         let mut out = Vec::new();
         write_rows(&[row, with_pin], ReportFormat::Csv, &mut out).unwrap();
         let mut r = csv::Reader::from_reader(out.as_slice());
-        assert_eq!(r.headers().unwrap().iter().last(), Some(SEALED_PIN_COLUMN));
+        assert_eq!(r.headers().unwrap().iter().next_back(), Some(SEALED_PIN_COLUMN));
         let recs: Vec<_> = r.records().map(|r| r.unwrap()).collect();
         assert_eq!(recs[0].get(COLUMNS.len()), Some(""));
         assert!(recs[1].get(COLUMNS.len()).unwrap().starts_with("-----BEGIN AGE"));

@@ -303,3 +303,62 @@ async fn shared_journal_serves_concurrent_tasks() {
     let n = shared.run(|j| Ok(j.unfinished()?.len())).await.unwrap();
     assert_eq!(n, 8);
 }
+
+#[test]
+fn resume_reconciles_a_registration_that_reached_entra() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = open(&dir);
+    let job = j.begin_job(&NewJob { mode: JobMode::Kiosk, ..new_job("ada@contoso.example", "77") }).unwrap();
+    j.transition(job, Transition::to(JobState::Inspected)).unwrap();
+    let set = j.record_intent(job, &Intent::SetPin { length: 8, source: PinSource::UserAtDesk, sealed: false }).unwrap();
+    j.transition(job, Transition::to(JobState::Prepared).resolving(set, IntentOutcome::Done(None))).unwrap();
+    let reg = j
+        .record_intent_with(job, &register_intent("Y3JlZA"), &JobUpdate { credential_id: Some("Y3JlZA".into()), display_name: Some("YubiKey 5 NFC 12345678".into()), ..Default::default() })
+        .unwrap();
+    drop(j); // crash during the POST
+
+    let mut j = open(&dir);
+    let u = j.unfinished().unwrap().remove(0);
+    let steps = plan_resume(&u);
+    assert_eq!(steps, vec![ResumeStep::ReconcileRegistration(reg), ResumeStep::CheckKeyPin { source: PinSource::UserAtDesk }]);
+
+    // Graph's list for the user: an old key, and the registration that did land.
+    let recorded = u.open_intents[0].recorded_at;
+    let methods = vec![
+        MethodSummary { id: "m-old".into(), display_name: Some("Old key".into()), aaguid: Some("ee882879-721c-4913-9775-3dfcce97072a".into()), created: Some(recorded - chrono::Duration::days(90)) },
+        MethodSummary {
+            id: "m-landed".into(),
+            display_name: Some("YubiKey 5 NFC 12345678".into()),
+            aaguid: Some("2fc0579f-8113-47ea-b116-bb5a8db9202a".into()),
+            created: Some(recorded + chrono::Duration::seconds(2)),
+        },
+    ];
+    let r = reconcile_registration(&u.open_intents[0], &methods, |id| j.knows_method(id).unwrap()).unwrap();
+    let OrphanMatch::One(found) = r.orphan else { panic!("{r:?}") };
+    assert!(r.unknown.is_empty());
+    // The user typed their PIN again: adopt instead of registering a second time.
+    j.transition(
+        job,
+        Transition::to(JobState::Registered)
+            .resolving(reg, IntentOutcome::Done(Some(json!({ "method_id": found.id, "adopted": true }))))
+            .with_update(JobUpdate { entra_method_id: Some(found.id.clone()), ..Default::default() }),
+    )
+    .unwrap();
+    assert!(j.knows_method("m-landed").unwrap());
+    // Reconciling again finds nothing new: the journal now owns that method.
+    let again = reconcile_registration(&j.intents(job).unwrap()[1], &methods, |id| j.knows_method(id).unwrap()).unwrap();
+    assert_eq!(again.orphan, OrphanMatch::None);
+    assert!(j.unfinished().unwrap()[0].open_intents.is_empty());
+}
+
+#[test]
+fn handover_interrupted_reason_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = open(&dir);
+    let job = j.begin_job(&new_job("a@contoso.example", "1")).unwrap();
+    let reason = OperatorReason::HandoverInterrupted { method_id: "m-9".into(), sealed: true };
+    j.park(job, reason.clone()).unwrap();
+    let e = &j.needs_operator().unwrap()[0];
+    assert_eq!(e.reason, reason);
+    assert!(e.reason.message().contains("open the sealed PIN from the report with `age -d`"));
+}

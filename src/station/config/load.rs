@@ -441,3 +441,109 @@ fn refuse_inline_secrets(table: &Table, prefix: &str, origin: &Origin) -> Result
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::station::pin::PinAlphabet;
+
+    fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("station.toml");
+        std::fs::write(&p, text).unwrap();
+        (dir, p)
+    }
+
+    #[test]
+    fn later_layers_win_and_provenance_says_who() {
+        let (_d, p) = file("[pin]\nlength = 10\nalphabet = \"alphanumeric\"\n");
+        let only_file = ConfigLoader::new().file(&p).load().unwrap();
+        assert_eq!(only_file.config.pin.length, 10);
+        assert_eq!(only_file.provenance.origin_of("pin.length"), Origin::File(p.clone()));
+        assert_eq!(only_file.provenance.origin_of("pin.min_length"), Origin::Default);
+
+        let env = [("KEYSTATION_PIN_LENGTH", "12")];
+        let with_env = ConfigLoader::new().file(&p).env(env).load().unwrap();
+        assert_eq!(with_env.config.pin.length, 12);
+        assert_eq!(with_env.config.pin.alphabet, PinAlphabet::Alphanumeric);
+        assert_eq!(with_env.provenance.origin_of("pin.length"), Origin::Env("KEYSTATION_PIN_LENGTH".into()));
+
+        let o = ConfigOverrides { pin_length: Some(14), ..Default::default() };
+        let all = ConfigLoader::new().file(&p).env(env).overrides(o).load().unwrap();
+        assert_eq!(all.config.pin.length, 14);
+        assert_eq!(all.provenance.origin_of("pin.length"), Origin::Flag("--pin-length".into()));
+    }
+
+    #[test]
+    fn tenant_keys_follow_the_selected_tenant() {
+        let (_d, p) = file(
+            "use_tenant = \"lab\"\n[tenant]\nid = \"contoso.example\"\n[tenants.lab]\nid = \"lab.example\"\n[tenants.lab.sign_in]\nmethod = \"client-secret\"\nsecret_file = \"lab-secret\"\n",
+        );
+        let env = [("KEYSTATION_TENANT_CLIENT_ID", "11111111-2222-3333-4444-555555555555")];
+        let l = ConfigLoader::new().file(&p).env(env).load().unwrap();
+        let lab = l.config.tenant().unwrap();
+        assert_eq!(lab.id.as_deref(), Some("lab.example"));
+        assert_eq!(lab.client_id.as_deref(), Some("11111111-2222-3333-4444-555555555555"));
+        assert!(l.config.tenant.as_ref().unwrap().client_id.is_none(), "the default tenant is untouched");
+        // A relative secret file is next to the configuration file.
+        assert_eq!(lab.sign_in.secret_file.as_deref(), Some(p.parent().unwrap().join("lab-secret").as_path()));
+
+        let o = ConfigOverrides { tenant: Some("default".into()), ..Default::default() };
+        let l = ConfigLoader::new().file(&p).env(env).overrides(o).load().unwrap();
+        assert_eq!(l.config.tenant().unwrap().client_id.as_deref(), Some("11111111-2222-3333-4444-555555555555"));
+        assert_eq!(l.config.tenant().unwrap().id.as_deref(), Some("contoso.example"));
+    }
+
+    #[test]
+    fn errors_name_the_source_the_key_and_what_is_allowed() {
+        let e = ConfigLoader::new().env([("KEYSTATION_PIN_LENGTH", "eight")]).load().unwrap_err();
+        assert_eq!(e.to_string(), "environment variable KEYSTATION_PIN_LENGTH: `pin.length` `eight` is not a whole number");
+        let e = ConfigLoader::new().env([("KEYSTATION_PIN_LENGTH", "70")]).load().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "environment variable KEYSTATION_PIN_LENGTH: `pin.length` = 70 is out of range: allowed 4 to 63 (FIDO2 PINs are 4 to 63 characters)"
+        );
+        let o = ConfigOverrides { set: vec!["reset.policy=sometimes".into()], ..Default::default() };
+        let e = ConfigLoader::new().overrides(o).load().unwrap_err();
+        assert_eq!(e.to_string(), "command-line option --set reset.policy: `reset.policy` `sometimes` is not allowed; use one of: never, if-pin-set, always");
+        let o = ConfigOverrides { set: vec!["pin.colour=blue".into()], ..Default::default() };
+        let e = ConfigLoader::new().overrides(o).load().unwrap_err();
+        assert!(e.to_string().contains("`pin.colour` cannot be set") && e.to_string().contains("pin.length"), "{e}");
+        let o = ConfigOverrides { display_name_template: Some("{date} {date} {date}".into()), ..Default::default() };
+        let e = ConfigLoader::new().overrides(o).load().unwrap_err();
+        assert!(e.to_string().starts_with("command-line option --display-name: `display_name.template`") && e.to_string().contains("cannot fit"), "{e}");
+    }
+
+    #[test]
+    fn unknown_variables_warn_but_secret_holders_do_not() {
+        let (_d, p) = file("[tenant]\n[tenant.sign_in]\nmethod = \"client-secret\"\nsecret_env = \"KEYSTATION_APP_KEY\"\n");
+        let env = [
+            ("KEYSTATION_PIN_LENGHT", "9"),
+            ("KEYSTATION_APP_KEY", "value-that-must-not-appear"),
+            ("KEYSTATION_CLIENT_SECRET", "also-secret"),
+            ("KEYSTATION_STATE_DIR", "/tmp/x"),
+        ];
+        let l = ConfigLoader::new().file(&p).env(env).load().unwrap();
+        assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+        assert!(l.warnings[0].starts_with("KEYSTATION_PIN_LENGHT is not a configuration setting"));
+        assert!(!l.warnings.iter().any(|w| w.contains("value-that-must-not-appear")));
+    }
+
+    #[test]
+    fn embedded_default_is_the_built_in_default() {
+        let embedded = StationConfig::embedded_default().unwrap();
+        assert_eq!(embedded, StationConfig::default());
+        assert!(embedded.require_tenant().unwrap_err().contains("KEYSTATION_TENANT_ID"));
+        // The demo supplies its tenant through overrides.
+        let o = ConfigOverrides {
+            tenant_id: Some("demo.keystation.test".into()),
+            client_id: Some("00000000-0000-0000-0000-0000000000de".into()),
+            authority_host: Some("http://127.0.0.1:40001".into()),
+            graph_host: Some("http://127.0.0.1:40001".into()),
+            ..Default::default()
+        };
+        let demo = ConfigLoader::new().embedded_default().overrides(o).load().unwrap().config;
+        let t = demo.require_tenant().unwrap();
+        assert_eq!(t.graph_base_url(), "http://127.0.0.1:40001/v1.0");
+    }
+}

@@ -267,8 +267,10 @@ mod tests {
 
     #[test]
     fn plan_follows_policy_and_key_facts() {
-        let mut cfg = StationConfig::default();
-        cfg.tenant = Some(TenantConfig { id: Some("contoso.example".into()), client_id: Some("11111111-2222-3333-4444-555555555555".into()), ..Default::default() });
+        let mut cfg = StationConfig {
+            tenant: Some(TenantConfig { id: Some("contoso.example".into()), client_id: Some("11111111-2222-3333-4444-555555555555".into()), ..Default::default() }),
+            ..Default::default()
+        };
         cfg.pin.force_change = true;
         let models = ModelTable::builtin();
         let key = PlanKey {

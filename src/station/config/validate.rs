@@ -111,15 +111,15 @@ fn check_host(c: &Checker<'_>, key: &str, value: &str) -> Result<(), ConfigError
 
 fn check_tenant(c: &Checker<'_>, prefix: &str, t: &TenantConfig) -> Result<(), ConfigError> {
     let k = |name: &str| format!("{prefix}.{name}");
-    if let Some(id) = &t.id {
-        if !(is_guid(id) || is_domain(id)) {
-            return Err(c.fail(&k("id"), format!("= {id:?} is neither a tenant id (GUID) nor a domain like contoso.onmicrosoft.com")));
-        }
+    if let Some(id) = &t.id
+        && !(is_guid(id) || is_domain(id))
+    {
+        return Err(c.fail(&k("id"), format!("= {id:?} is neither a tenant id (GUID) nor a domain like contoso.onmicrosoft.com")));
     }
-    if let Some(id) = &t.client_id {
-        if !is_guid(id) {
-            return Err(c.fail(&k("client_id"), format!("= {id:?} is not an application (client) id: expected a GUID like 00000000-0000-0000-0000-000000000000")));
-        }
+    if let Some(id) = &t.client_id
+        && !is_guid(id)
+    {
+        return Err(c.fail(&k("client_id"), format!("= {id:?} is not an application (client) id: expected a GUID like 00000000-0000-0000-0000-000000000000")));
     }
     if let Some(h) = &t.authority_host {
         check_host(c, &k("authority_host"), h)?;

@@ -13,10 +13,12 @@
 //! j.transition(job, Transition::to(JobState::Prepared).resolving(i, IntentOutcome::Done(None)))?;
 //! ```
 mod query;
+mod resume;
 mod schema;
 mod shared;
 mod types;
 
+pub use resume::{plan_resume, reconcile_registration, MethodSummary, OrphanMatch, Reconciliation, ResumeStep, CLOCK_SKEW_MINUTES};
 pub use schema::LATEST as SCHEMA_VERSION;
 pub use shared::SharedJournal;
 pub use types::*;

@@ -207,6 +207,13 @@ pub enum OperatorReason {
         /// The Entra method registered with that key, if any (to be deleted).
         method_id: Option<String>,
     },
+    /// The key is registered but the station stopped before the PIN was handed over.
+    HandoverInterrupted {
+        /// The registered method.
+        method_id: String,
+        /// A sealed copy of the PIN is in the journal (the help desk can open it).
+        sealed: bool,
+    },
     /// The user has a FIDO2 method the journal does not know about.
     UnknownMethodOnUser {
         /// Its id.
@@ -234,6 +241,7 @@ impl OperatorReason {
         match self {
             OperatorReason::PinSetRegistrationFailed => "pin_set_registration_failed",
             OperatorReason::PinLostBeforeHandover { .. } => "pin_lost_before_handover",
+            OperatorReason::HandoverInterrupted { .. } => "handover_interrupted",
             OperatorReason::UnknownMethodOnUser { .. } => "unknown_method_on_user",
             OperatorReason::AmbiguousOrphan { .. } => "ambiguous_orphan",
             OperatorReason::KeyHasUnknownPin => "key_has_unknown_pin",
@@ -253,6 +261,12 @@ impl OperatorReason {
             OperatorReason::PinLostBeforeHandover { method_id: None } => {
                 "The PIN was lost in a crash before handover: reset the key and re-enroll.".into()
             }
+            OperatorReason::HandoverInterrupted { method_id, sealed: true } => format!(
+                "The key is registered (method {method_id}) but the station stopped before handing the PIN over: open the sealed PIN from the report with `age -d`, give it to the user in person, then close the job."
+            ),
+            OperatorReason::HandoverInterrupted { method_id, sealed: false } => format!(
+                "The key is registered (method {method_id}) but its PIN was lost before handover: delete that method, reset the key and re-enroll."
+            ),
             OperatorReason::UnknownMethodOnUser { method_id, display_name } => format!(
                 "The user has a security key the journal does not know about (method {method_id}{}): check who registered it, then keep or delete it.",
                 display_name.as_deref().map(|n| format!(", \"{n}\"")).unwrap_or_default()
