@@ -59,10 +59,10 @@ pub async fn run(args: ReportArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     if let Some(u) = &args.until {
         filter.until = Some(report::parse_until(u).map_err(|e| CliError::usage(format!("--until: {e}")))?);
     }
-    if let (Some(s), Some(u)) = (filter.since, filter.until) {
-        if s >= u {
-            return Err(CliError::usage("--since is not before --until: the report would be empty"));
-        }
+    if let (Some(s), Some(u)) = (filter.since, filter.until)
+        && s >= u
+    {
+        return Err(CliError::usage("--since is not before --until: the report would be empty"));
     }
     if let Some(s) = &args.state {
         filter.states = report::parse_states(s).map_err(|e| CliError::usage(format!("--state: {e}")))?;
