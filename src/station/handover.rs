@@ -134,10 +134,16 @@ impl HandoverSlip {
     /// The slip as text for the screen or a printer. Returned as a secret: it contains
     /// the PIN (and the TAP). The slip is consumed.
     pub fn render(self) -> SecretString {
-        let mut s = Zeroizing::new(String::new());
+        // Room for the whole slip up front: a reallocation would leave a copy of the PIN
+        // in freed memory that nothing wipes.
+        let mut s = Zeroizing::new(String::with_capacity(4096));
         let rule = "=".repeat(64);
         let line = |s: &mut String, label: &str, value: &str| {
-            s.push_str(&format!("  {label:<15}{value}\n"));
+            s.push_str("  ");
+            s.push_str(label);
+            s.push_str(&" ".repeat(15usize.saturating_sub(label.chars().count())));
+            s.push_str(value);
+            s.push('\n');
         };
         s.push_str(&format!("{rule}\n  keystation: security key handover\n{rule}\n"));
         line(&mut s, "User", &self.user);
@@ -160,7 +166,10 @@ impl HandoverSlip {
         }
         if let Some(tap) = &self.tap {
             let kind = if tap.one_time { "one-time" } else { "reusable" };
-            line(&mut s, "First sign-in", &format!("Temporary Access Pass {}", tap.pass.expose()));
+            let mut pass = Zeroizing::new(String::with_capacity(64 + tap.pass.len()));
+            pass.push_str("Temporary Access Pass ");
+            pass.push_str(tap.pass.expose());
+            line(&mut s, "First sign-in", &pass);
             line(&mut s, "", &format!("({kind}, valid until {} UTC)", tap.valid_until.format("%Y-%m-%d %H:%M")));
         }
         s.push_str(&format!("{rule}\n"));

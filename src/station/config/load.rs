@@ -314,10 +314,15 @@ impl ConfigLoader {
         let mut env: Vec<(String, String)> = self.env.clone();
         env.sort();
         let env_tenant = env.iter().find(|(k, _)| k == "KEYSTATION_USE_TENANT").map(|(_, v)| v.trim().to_string());
-        let selected = match (&self.overrides.tenant, env_tenant) {
-            (Some(t), _) => Some((t.trim().to_string(), Origin::Flag("--tenant".into()))),
-            (None, Some(t)) => Some((t, Origin::Env("KEYSTATION_USE_TENANT".into()))),
-            (None, None) => None,
+        let set_tenant = self.overrides.set.iter().rev().find_map(|item| {
+            let (k, v) = item.split_once('=')?;
+            (k.trim() == "use_tenant").then(|| v.trim().to_string())
+        });
+        let selected = match (&self.overrides.tenant, set_tenant, env_tenant) {
+            (Some(t), _, _) => Some((t.trim().to_string(), Origin::Flag("--tenant".into()))),
+            (None, Some(t), _) => Some((t, Origin::Flag("--set use_tenant".into()))),
+            (None, None, Some(t)) => Some((t, Origin::Env("KEYSTATION_USE_TENANT".into()))),
+            (None, None, None) => None,
         };
         if let Some((name, o)) = selected {
             table.insert("use_tenant".into(), Value::String(name));
@@ -372,6 +377,9 @@ impl ConfigLoader {
                     keys::SETTABLE_KEYS.iter().map(|k| k.path).collect::<Vec<_>>().join(", ")
                 ),
             })?;
+            if key.path == "use_tenant" {
+                continue; // settled above, before routing `tenant.*` keys
+            }
             flagged.push((key.path.to_string(), format!("--set {}", key.path), key.kind, v.to_string()));
         }
         for (path, flag, kind, raw) in flagged {
@@ -487,6 +495,12 @@ mod tests {
         assert!(l.config.tenant.as_ref().unwrap().client_id.is_none(), "the default tenant is untouched");
         // A relative secret file is next to the configuration file.
         assert_eq!(lab.sign_in.secret_file.as_deref(), Some(p.parent().unwrap().join("lab-secret").as_path()));
+
+        let o = ConfigOverrides { set: vec!["tenant.api_version=beta".into(), "use_tenant=default".into()], ..Default::default() };
+        let l = ConfigLoader::new().file(&p).overrides(o).load().unwrap();
+        assert_eq!(l.config.use_tenant, "default");
+        assert_eq!(l.config.tenant().unwrap().api_version, crate::station::config::ApiVersion::Beta, "--set use_tenant applies before tenant.* keys");
+        assert_eq!(l.config.tenants["lab"].api_version, crate::station::config::ApiVersion::V1);
 
         let o = ConfigOverrides { tenant: Some("default".into()), ..Default::default() };
         let l = ConfigLoader::new().file(&p).env(env).overrides(o).load().unwrap();
