@@ -215,3 +215,16 @@ fn bad_environment_values_name_the_variable() {
     let e = ConfigLoader::new().file(&p).env([("KEYSTATION_USE_TENANT", "nowhere")]).load().unwrap_err();
     assert!(e.to_string().starts_with("environment variable KEYSTATION_USE_TENANT: `use_tenant`") && e.to_string().contains("default, fabrikam"), "{e}");
 }
+
+#[test]
+fn every_settable_key_is_documented_with_its_variable() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md")).unwrap();
+    for k in keystation::station::config::SETTABLE_KEYS {
+        let var = keystation::station::config::env_var_for(k.path);
+        assert!(doc.contains(&var), "docs/configuration.md does not list {var}");
+        // In the tables a key is written without its section: `length` under [pin],
+        // `sign_in.method` under [tenant].
+        let in_section = k.path.split_once('.').map(|(_, rest)| rest).unwrap_or(k.path);
+        assert!(doc.contains(&format!("`{in_section}`")), "docs/configuration.md does not describe `{in_section}` ({})", k.path);
+    }
+}
