@@ -1,1 +1,24 @@
 //! The provisioning station: pipeline, journal, PIN policy and the three modes.
+//!
+//! Foundations the pipeline is built on (each module has one job):
+//!
+//! - [`config`]: the station's TOML configuration, layered file → `KEYSTATION_*`
+//!   environment → command-line overrides, validated with errors that name the file,
+//!   the key and what is allowed; the display-name template; the dry-run [`config::Plan`].
+//! - [`state`]: the pipeline states a job moves through and which moves are legal.
+//! - [`pin`]: PIN generation (OS CSPRNG, unbiased), trivial-PIN rules and the checks
+//!   applied to PINs users choose at the desk.
+//! - [`handover`]: the once-only handover slip and the age-encrypted copy of a PIN.
+//! - [`journal`]: the SQLite journal of every attempt, its state transitions and the
+//!   intents recorded before every side effect, so that a crash can be reconciled.
+//! - [`models`]: AAGUID → vendor/model names (built in, extendable from config).
+//! - [`report`]: the journal as CSV or JSON for `keystation report`.
+pub mod config;
+pub mod state;
+pub mod pin;
+pub mod handover;
+pub mod journal;
+pub mod models;
+pub mod report;
+
+pub use state::JobState;

@@ -1,0 +1,300 @@
+//! The station's configuration: a TOML file, `KEYSTATION_*` environment variables and
+//! command-line overrides, layered in that order (later wins). Every key is documented
+//! in `docs/configuration.md`; [`EMBEDDED_DEFAULT`] is the commented default file.
+//!
+//! ```text
+//! let loaded = ConfigLoader::new()
+//!     .file_if_exists(default_config_path())      // or .file(path) / .embedded_default()
+//!     .process_env()
+//!     .overrides(overrides)                        // from the command line
+//!     .load()?;                                    // validated StationConfig
+//! ```
+mod keys;
+mod load;
+mod plan;
+mod template;
+mod tenant;
+mod validate;
+
+pub use keys::{env_var_for, SettableKey, SETTABLE_KEYS};
+pub use load::{default_config_path, ConfigError, ConfigLoader, ConfigOverrides, LoadedConfig, Origin, Provenance};
+pub use plan::{Plan, PlanInput, PlanKey, PlanStep, PlanTenant, Touches};
+pub use template::{width as display_width, DisplayNameInput, DisplayNameTemplate, Field, DISPLAY_NAME_MAX};
+pub use tenant::{ApiVersion, Cloud, RegistrationPath, SecretSource, SignIn, SignInConfig, SignInMethod, TenantConfig};
+
+use crate::station::models::ModelEntry;
+use crate::station::pin::{PinAlphabet, PinSource};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The commented default configuration, used for a fresh install and for the demo
+/// (which supplies its simulated tenant through [`ConfigOverrides`]).
+pub const EMBEDDED_DEFAULT: &str = include_str!("default.toml");
+
+/// Name of the tenant written as `[tenant]`.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// The whole configuration, validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StationConfig {
+    /// Which tenant jobs go to: `default` (the `[tenant]` table) or a `[tenants.NAME]`.
+    pub use_tenant: String,
+    /// The default tenant.
+    pub tenant: Option<TenantConfig>,
+    /// Further named tenants.
+    pub tenants: BTreeMap<String, TenantConfig>,
+    /// PIN policy.
+    pub pin: PinPolicy,
+    /// Display name of registered keys.
+    pub display_name: DisplayNameConfig,
+    /// Temporary Access Passes.
+    pub tap: TapConfig,
+    /// Whether and when keys are reset.
+    pub reset: ResetConfig,
+    /// How the PIN reaches the user.
+    pub handover: HandoverConfig,
+    /// The journal database.
+    pub journal: JournalConfig,
+    /// The browser registration path.
+    pub browser: BrowserConfig,
+    /// Batch mode.
+    pub batch: BatchConfig,
+    /// Extra AAGUID → model names.
+    pub models: Vec<ModelEntry>,
+}
+
+impl Default for StationConfig {
+    fn default() -> Self {
+        StationConfig {
+            use_tenant: DEFAULT_TENANT.to_string(),
+            tenant: None,
+            tenants: BTreeMap::new(),
+            pin: PinPolicy::default(),
+            display_name: DisplayNameConfig::default(),
+            tap: TapConfig::default(),
+            reset: ResetConfig::default(),
+            handover: HandoverConfig::default(),
+            journal: JournalConfig::default(),
+            browser: BrowserConfig::default(),
+            batch: BatchConfig::default(),
+            models: Vec::new(),
+        }
+    }
+}
+
+impl StationConfig {
+    /// The tenant selected by `use_tenant`, if it is configured.
+    pub fn tenant(&self) -> Option<&TenantConfig> {
+        if self.use_tenant == DEFAULT_TENANT {
+            self.tenant.as_ref()
+        } else {
+            self.tenants.get(&self.use_tenant)
+        }
+    }
+
+    /// The selected tenant, or an error telling the operator what to configure. Commands
+    /// that talk to Entra call this; `report` and key commands do not need a tenant.
+    pub fn require_tenant(&self) -> Result<&TenantConfig, String> {
+        let t = self.tenant().ok_or_else(|| {
+            format!(
+                "no tenant `{}` is configured: add a [tenant] table with `id` and `client_id` to the configuration file, or set KEYSTATION_TENANT_ID and KEYSTATION_TENANT_CLIENT_ID",
+                self.use_tenant
+            )
+        })?;
+        if t.id.is_none() || t.client_id.is_none() {
+            return Err(format!(
+                "tenant `{}` needs both `id` (tenant id or domain) and `client_id` (the station app's id)",
+                self.use_tenant
+            ));
+        }
+        Ok(t)
+    }
+
+    /// Every configured tenant name.
+    pub fn tenant_names(&self) -> Vec<String> {
+        self.tenant.iter().map(|_| DEFAULT_TENANT.to_string()).chain(self.tenants.keys().cloned()).collect()
+    }
+
+    /// The embedded default configuration, parsed.
+    pub fn embedded_default() -> Result<StationConfig, ConfigError> {
+        ConfigLoader::new().embedded_default().load().map(|l| l.config)
+    }
+
+    /// The AAGUID table: built in, plus `[[models]]`.
+    pub fn model_table(&self) -> Result<crate::station::models::ModelTable, String> {
+        crate::station::models::ModelTable::with_entries(&self.models)
+    }
+
+    /// The age recipients PINs are sealed to (validated at load).
+    pub fn handover_recipients(&self) -> Result<Vec<age::x25519::Recipient>, String> {
+        crate::station::handover::parse_recipients(&self.handover.recipients)
+    }
+}
+
+/// `[pin]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PinPolicy {
+    /// `random` (generated, handed over once) or `user-at-desk`.
+    pub source: PinSource,
+    /// Length of random PINs (4–63); raised to the key's or tenant's minimum.
+    pub length: u32,
+    /// Shortest PIN a user may choose at the desk (4–63).
+    pub min_length: u32,
+    /// `digits` or `alphanumeric`.
+    pub alphabet: PinAlphabet,
+    /// Minimum PIN length to configure on the key (CTAP 2.1 setMinPINLength), 4–63.
+    pub set_min_length_on_key: Option<u32>,
+    /// Make the key demand a new PIN the first time it is used (CTAP 2.1 forcePINChange).
+    pub force_change: bool,
+}
+
+impl Default for PinPolicy {
+    fn default() -> Self {
+        PinPolicy { source: PinSource::Random, length: 8, min_length: 6, alphabet: PinAlphabet::Digits, set_min_length_on_key: None, force_change: false }
+    }
+}
+
+/// `[display_name]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DisplayNameConfig {
+    /// Template; placeholders `{model}`, `{vendor}`, `{serial}`, `{aaguid8}`, `{upn}`,
+    /// `{user}`, `{date}`. Always renders within 30 characters.
+    pub template: DisplayNameTemplate,
+}
+
+/// `[tap]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TapConfig {
+    /// Lifetime of the TAP the browser path signs in with (10–43200 minutes, and within
+    /// the tenant's TAP policy).
+    pub registration_lifetime_minutes: u32,
+    /// Issue one-time passes (registration must then finish within 10 minutes of sign-in).
+    pub one_time: bool,
+    /// Issue a TAP for the user's first sign-in and print it on the handover slip.
+    pub handover: bool,
+    /// Lifetime of that handover TAP (10–43200 minutes).
+    pub lifetime_minutes: u32,
+}
+
+impl Default for TapConfig {
+    fn default() -> Self {
+        TapConfig { registration_lifetime_minutes: 60, one_time: true, handover: false, lifetime_minutes: 60 }
+    }
+}
+
+/// `reset.policy`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResetPolicy {
+    /// Never reset; a key that already has a PIN follows `reset.if_pin_unknown`.
+    Never,
+    /// Reset keys that already have a PIN (blank keys go straight to PIN setting).
+    #[default]
+    IfPinSet,
+    /// Reset every key (needs a touch within seconds of plugging it in).
+    Always,
+}
+
+/// `reset.if_pin_unknown`: a key already has a PIN, the policy is `never`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnknownPinAction {
+    /// Stop the job and list it as needing an operator.
+    #[default]
+    Refuse,
+    /// Ask for the current PIN at the desk (interactive modes only; unattended modes refuse).
+    Ask,
+}
+
+/// `[reset]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResetConfig {
+    /// `never`, `if-pin-set` or `always`.
+    pub policy: ResetPolicy,
+    /// `refuse` or `ask`.
+    pub if_pin_unknown: UnknownPinAction,
+}
+
+/// `[handover]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HandoverConfig {
+    /// Show the PIN on screen once, on a handover slip.
+    pub show_once: bool,
+    /// age X25519 recipients (`age1…`) the PIN is sealed to in the journal.
+    pub recipients: Vec<String>,
+    /// Include the sealed PIN in `keystation report`.
+    pub in_report: bool,
+}
+
+impl Default for HandoverConfig {
+    fn default() -> Self {
+        HandoverConfig { show_once: true, recipients: Vec::new(), in_report: true }
+    }
+}
+
+/// `[journal]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JournalConfig {
+    /// SQLite file; relative paths are inside the state directory.
+    pub path: PathBuf,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        JournalConfig { path: PathBuf::from("journal.sqlite") }
+    }
+}
+
+impl JournalConfig {
+    /// The journal file for a given state directory.
+    pub fn resolve(&self, state_dir: &Path) -> PathBuf {
+        if self.path.is_absolute() {
+            self.path.clone()
+        } else {
+            state_dir.join(&self.path)
+        }
+    }
+}
+
+/// `[browser]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrowserConfig {
+    /// Run Chromium without a window.
+    pub headless: bool,
+    /// Chromium binary; default: looked up on PATH.
+    pub chromium: Option<PathBuf>,
+    /// chromedriver binary; default: looked up on PATH.
+    pub chromedriver: Option<PathBuf>,
+    /// When automation of the Security-info pages fails, show the window and let the
+    /// operator finish by hand instead of failing the job.
+    pub fallback_to_manual: bool,
+}
+
+impl Default for BrowserConfig {
+    fn default() -> Self {
+        BrowserConfig { headless: true, chromium: None, chromedriver: None, fallback_to_manual: true }
+    }
+}
+
+/// `[batch]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchConfig {
+    /// Keys provisioned at the same time (1–32).
+    pub concurrency: u32,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig { concurrency: 4 }
+    }
+}

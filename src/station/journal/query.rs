@@ -1,0 +1,304 @@
+//! Reading the journal: single jobs, resume and operator lists, look-ups, reports.
+use super::{parse_stamp, stamp, Journal, JournalError};
+use super::types::*;
+use crate::station::handover::SealedPin;
+use crate::station::state::JobState;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, OptionalExtension, Row};
+
+const JOB_COLUMNS: &str = "id, uid, mode, state, tenant, batch_id, batch_line, resumes_job, user_upn, user_object_id,
+    key_path, key_aaguid, key_model, key_serial, key_firmware, display_name, entra_method_id, credential_id,
+    sealed_pin, error_kind, error_message, operator_detail, created_at, updated_at, finished_at";
+
+/// A jobs row before its text columns are parsed.
+struct RawJob {
+    id: i64,
+    uid: String,
+    mode: String,
+    state: String,
+    tenant: Option<String>,
+    batch_id: Option<String>,
+    batch_line: Option<i64>,
+    resumes: Option<i64>,
+    upn: Option<String>,
+    object_id: Option<String>,
+    key: KeyFacts,
+    display_name: Option<String>,
+    method: Option<String>,
+    credential: Option<String>,
+    sealed: Option<String>,
+    error_kind: Option<String>,
+    error_message: Option<String>,
+    operator_detail: Option<String>,
+    created: String,
+    updated: String,
+    finished: Option<String>,
+}
+
+fn raw_job(r: &Row<'_>) -> rusqlite::Result<RawJob> {
+    Ok(RawJob {
+        id: r.get(0)?,
+        uid: r.get(1)?,
+        mode: r.get(2)?,
+        state: r.get(3)?,
+        tenant: r.get(4)?,
+        batch_id: r.get(5)?,
+        batch_line: r.get(6)?,
+        resumes: r.get(7)?,
+        upn: r.get(8)?,
+        object_id: r.get(9)?,
+        key: KeyFacts { path: r.get(10)?, aaguid: r.get(11)?, model: r.get(12)?, serial: r.get(13)?, firmware: r.get(14)? },
+        display_name: r.get(15)?,
+        method: r.get(16)?,
+        credential: r.get(17)?,
+        sealed: r.get(18)?,
+        error_kind: r.get(19)?,
+        error_message: r.get(20)?,
+        operator_detail: r.get(21)?,
+        created: r.get(22)?,
+        updated: r.get(23)?,
+        finished: r.get(24)?,
+    })
+}
+
+fn failure_kind(s: &str) -> Result<FailureKind, JournalError> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| JournalError::Corrupt(format!("error kind {s:?}")))
+}
+
+impl RawJob {
+    fn into_record(self) -> Result<JobRecord, JournalError> {
+        let error = match (self.error_kind, self.error_message) {
+            (Some(k), Some(m)) => Some(JobError { kind: failure_kind(&k)?, message: m }),
+            _ => None,
+        };
+        let operator_reason = self
+            .operator_detail
+            .map(|d| serde_json::from_str::<OperatorReason>(&d).map_err(|e| JournalError::Corrupt(format!("operator reason: {e}"))))
+            .transpose()?;
+        Ok(JobRecord {
+            id: JobId(self.id),
+            uid: self.uid,
+            mode: self.mode.parse().map_err(JournalError::Corrupt)?,
+            state: self.state.parse().map_err(JournalError::Corrupt)?,
+            tenant: self.tenant,
+            batch: match (self.batch_id, self.batch_line) {
+                (Some(id), line) => Some(BatchRef { id, line: line.unwrap_or(0).max(0) as u64 }),
+                _ => None,
+            },
+            resumes: self.resumes.map(JobId),
+            user: UserRef { upn: self.upn, object_id: self.object_id },
+            key: self.key,
+            display_name: self.display_name,
+            entra_method_id: self.method,
+            credential_id: self.credential,
+            sealed_pin: self.sealed.map(SealedPin::from_armored).transpose().map_err(|e| JournalError::Corrupt(e.to_string()))?,
+            error,
+            operator_reason,
+            created_at: parse_stamp(&self.created)?,
+            updated_at: parse_stamp(&self.updated)?,
+            finished_at: self.finished.as_deref().map(parse_stamp).transpose()?,
+        })
+    }
+}
+
+struct RawIntent {
+    id: i64,
+    job: i64,
+    detail: String,
+    recorded: String,
+    resolution: Option<String>,
+    resolved: Option<String>,
+    result: Option<String>,
+    message: Option<String>,
+}
+
+impl RawIntent {
+    fn into_record(self) -> Result<IntentRecord, JournalError> {
+        Ok(IntentRecord {
+            id: IntentId(self.id),
+            job: JobId(self.job),
+            intent: serde_json::from_str(&self.detail).map_err(|e| JournalError::Corrupt(format!("intent {}: {e}", self.id)))?,
+            recorded_at: parse_stamp(&self.recorded)?,
+            resolution: self
+                .resolution
+                .map(|r| serde_json::from_value(serde_json::Value::String(r.clone())).map_err(|_| JournalError::Corrupt(format!("resolution {r:?}"))))
+                .transpose()?,
+            resolved_at: self.resolved.as_deref().map(parse_stamp).transpose()?,
+            result: self.result.map(|r| serde_json::from_str(&r).map_err(|e| JournalError::Corrupt(format!("intent result: {e}")))).transpose()?,
+            message: self.message,
+        })
+    }
+}
+
+impl Journal {
+    fn jobs_where(&self, clause: &str, args: Vec<SqlValue>) -> Result<Vec<JobRecord>, JournalError> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs {clause}");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let raws = stmt.query_map(rusqlite::params_from_iter(args), raw_job)?.collect::<Result<Vec<_>, _>>()?;
+        raws.into_iter().map(RawJob::into_record).collect()
+    }
+
+    /// One job.
+    pub fn job(&self, id: JobId) -> Result<Option<JobRecord>, JournalError> {
+        Ok(self.jobs_where("WHERE id = ?1", vec![SqlValue::Integer(id.0)])?.into_iter().next())
+    }
+
+    /// One job by its UUID.
+    pub fn job_by_uid(&self, uid: &str) -> Result<Option<JobRecord>, JournalError> {
+        Ok(self.jobs_where("WHERE uid = ?1", vec![SqlValue::Text(uid.to_string())])?.into_iter().next())
+    }
+
+    /// A job's intents, oldest first.
+    pub fn intents(&self, job: JobId) -> Result<Vec<IntentRecord>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, job_id, detail, recorded_at, resolution, resolved_at, result, message FROM intents WHERE job_id = ?1 ORDER BY id",
+        )?;
+        let raws = stmt
+            .query_map([job.0], |r| {
+                Ok(RawIntent {
+                    id: r.get(0)?,
+                    job: r.get(1)?,
+                    detail: r.get(2)?,
+                    recorded: r.get(3)?,
+                    resolution: r.get(4)?,
+                    resolved: r.get(5)?,
+                    result: r.get(6)?,
+                    message: r.get(7)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        raws.into_iter().map(RawIntent::into_record).collect()
+    }
+
+    /// A job's history, oldest first.
+    pub fn transitions(&self, job: JobId) -> Result<Vec<TransitionRecord>, JournalError> {
+        let mut stmt = self.conn.prepare("SELECT from_state, to_state, at, intent_id, note FROM transitions WHERE job_id = ?1 ORDER BY id")?;
+        let rows = stmt
+            .query_map([job.0], |r| {
+                Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<i64>>(3)?, r.get::<_, Option<String>>(4)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(from, to, at, intent, note)| {
+                Ok(TransitionRecord {
+                    from: from.map(|f| f.parse()).transpose().map_err(JournalError::Corrupt)?,
+                    to: to.parse().map_err(JournalError::Corrupt)?,
+                    at: parse_stamp(&at)?,
+                    intent: intent.map(IntentId),
+                    note,
+                })
+            })
+            .collect()
+    }
+
+    fn state_since(&self, job: JobId) -> Result<chrono::DateTime<chrono::Utc>, JournalError> {
+        let at: String = self.conn.query_row("SELECT at FROM transitions WHERE job_id = ?1 ORDER BY id DESC LIMIT 1", [job.0], |r| r.get(0))?;
+        parse_stamp(&at)
+    }
+
+    /// Jobs that were in progress (`arrived` … `handed_over`) when their process stopped,
+    /// oldest first, each with its open intents. Call at start-up, before taking new
+    /// jobs, and reconcile each one (docs/journal.md, "Resume rules").
+    pub fn unfinished(&self) -> Result<Vec<UnfinishedJob>, JournalError> {
+        let states: Vec<SqlValue> = JobState::ALL.iter().filter(|s| s.is_in_progress()).map(|s| SqlValue::Text(s.as_str().into())).collect();
+        let marks = (1..=states.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+        let jobs = self.jobs_where(&format!("WHERE state IN ({marks}) ORDER BY id"), states)?;
+        jobs.into_iter()
+            .map(|job| {
+                let intents = self.intents(job.id)?;
+                Ok(UnfinishedJob {
+                    state_since: self.state_since(job.id)?,
+                    open_intents: intents.iter().filter(|i| i.is_open()).cloned().collect(),
+                    intents,
+                    job,
+                })
+            })
+            .collect()
+    }
+
+    /// Jobs waiting for an operator, oldest first, with their reasons.
+    pub fn needs_operator(&self) -> Result<Vec<NeedsOperatorEntry>, JournalError> {
+        let jobs = self.jobs_where("WHERE state = 'needs_operator' ORDER BY id", vec![])?;
+        jobs.into_iter()
+            .map(|job| {
+                let reason = job.operator_reason.clone().unwrap_or(OperatorReason::Other { message: "no reason recorded".into() });
+                Ok(NeedsOperatorEntry { since: self.state_since(job.id)?, reason, job })
+            })
+            .collect()
+    }
+
+    /// Every job for a user (UPN, case-insensitive), oldest first.
+    pub fn jobs_for_user(&self, upn: &str) -> Result<Vec<JobRecord>, JournalError> {
+        self.jobs_where("WHERE user_upn = ?1 COLLATE NOCASE ORDER BY id", vec![SqlValue::Text(upn.to_string())])
+    }
+
+    /// Every job for a key, oldest first. At least one field of `key` must be given.
+    pub fn jobs_for_key(&self, key: &KeyQuery) -> Result<Vec<JobRecord>, JournalError> {
+        let mut clauses = Vec::new();
+        let mut args = Vec::new();
+        for (col, v) in [("key_serial", &key.serial), ("key_aaguid", &key.aaguid), ("key_path", &key.path)] {
+            if let Some(v) = v {
+                args.push(SqlValue::Text(v.clone()));
+                clauses.push(format!("{col} = ?{} COLLATE NOCASE", args.len()));
+            }
+        }
+        if clauses.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.jobs_where(&format!("WHERE {} ORDER BY id", clauses.join(" AND ")), args)
+    }
+
+    /// The job that made a credential (base64url id).
+    pub fn job_by_credential_id(&self, credential_id: &str) -> Result<Option<JobRecord>, JournalError> {
+        Ok(self.jobs_where("WHERE credential_id = ?1 ORDER BY id DESC", vec![SqlValue::Text(credential_id.to_string())])?.into_iter().next())
+    }
+
+    /// The job that owns an Entra method.
+    pub fn job_by_method_id(&self, method_id: &str) -> Result<Option<JobRecord>, JournalError> {
+        Ok(self.jobs_where("WHERE entra_method_id = ?1", vec![SqlValue::Text(method_id.to_string())])?.into_iter().next())
+    }
+
+    /// Whether any job knows this Entra method (orphan detection).
+    pub fn knows_method(&self, method_id: &str) -> Result<bool, JournalError> {
+        Ok(self.conn.query_row("SELECT 1 FROM jobs WHERE entra_method_id = ?1", params![method_id], |_| Ok(())).optional()?.is_some())
+    }
+
+    /// Jobs matching a filter, oldest first (reports).
+    pub fn query(&self, f: &JobFilter) -> Result<Vec<JobRecord>, JournalError> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut args: Vec<SqlValue> = Vec::new();
+        let mut push = |clause: &str, v: SqlValue, clauses: &mut Vec<String>| {
+            args.push(v);
+            clauses.push(clause.replace('?', &format!("?{}", args.len())));
+        };
+        if let Some(s) = f.since {
+            push("created_at >= ?", SqlValue::Text(stamp(s)), &mut clauses);
+        }
+        if let Some(u) = f.until {
+            push("created_at < ?", SqlValue::Text(stamp(u)), &mut clauses);
+        }
+        if let Some(u) = &f.user {
+            push("user_upn = ? COLLATE NOCASE", SqlValue::Text(u.clone()), &mut clauses);
+        }
+        if let Some(m) = f.mode {
+            push("mode = ?", SqlValue::Text(m.as_str().into()), &mut clauses);
+        }
+        if let Some(b) = &f.batch_id {
+            push("batch_id = ?", SqlValue::Text(b.clone()), &mut clauses);
+        }
+        if !f.states.is_empty() {
+            let mut marks = Vec::new();
+            for s in &f.states {
+                args.push(SqlValue::Text(s.as_str().into()));
+                marks.push(format!("?{}", args.len()));
+            }
+            clauses.push(format!("state IN ({})", marks.join(", ")));
+        }
+        let mut sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+        sql.push_str(" ORDER BY id");
+        if let Some(n) = f.limit {
+            sql.push_str(&format!(" LIMIT {n}"));
+        }
+        self.jobs_where(&sql, args)
+    }
+}

@@ -1,0 +1,16 @@
+//! Station foundations through the public API and the `keystation report` binary:
+//! configuration layering and errors, PIN rules, the journal, age handover, reports.
+#[path = "station_foundations/common.rs"]
+mod common;
+#[path = "station_foundations/config.rs"]
+mod config;
+#[path = "station_foundations/handover.rs"]
+mod handover;
+#[path = "station_foundations/journal.rs"]
+mod journal;
+#[path = "station_foundations/models.rs"]
+mod models;
+#[path = "station_foundations/pin.rs"]
+mod pin;
+#[path = "station_foundations/report.rs"]
+mod report;
