@@ -18,7 +18,7 @@ mod protocol;
 
 pub use bridge::BridgeEnd;
 pub use device::{find_hidraw, UhidDevice, UhidError, DEFAULT_UHID_PATH};
-pub use protocol::{DeviceIdentity, KernelEvent, BUS_USB, FIDO_REPORT_DESCRIPTOR};
+pub use protocol::{report_descriptor_with_usage_page, DeviceIdentity, KernelEvent, BUS_USB, FIDO_REPORT_DESCRIPTOR};
 
 use crate::key::report::ReportIo;
 use std::path::PathBuf;
@@ -40,12 +40,19 @@ pub struct UhidKeyConfig {
     /// Name, physical path, serial and ids the kernel shows. `phys` must be unique
     /// among HID devices: it is how the hidraw node is found.
     pub identity: DeviceIdentity,
+    /// The HID report descriptor, normally [`FIDO_REPORT_DESCRIPTOR`].
+    pub descriptor: Vec<u8>,
 }
 
 impl UhidKeyConfig {
     /// A config for `/dev/uhid` and `/sys` with the given identity.
     pub fn new(identity: DeviceIdentity) -> UhidKeyConfig {
-        UhidKeyConfig { uhid_path: PathBuf::from(DEFAULT_UHID_PATH), sysfs: PathBuf::from("/sys"), identity }
+        UhidKeyConfig {
+            uhid_path: PathBuf::from(DEFAULT_UHID_PATH),
+            sysfs: PathBuf::from("/sys"),
+            identity,
+            descriptor: FIDO_REPORT_DESCRIPTOR.to_vec(),
+        }
     }
 }
 
@@ -70,7 +77,7 @@ impl UhidKey {
     /// Create the HID device (errors such as a missing `/dev/uhid` surface here) and
     /// start serving `key` on a background thread.
     pub fn spawn(config: UhidKeyConfig, mut key: Box<dyn ReportIo>) -> Result<UhidKey, UhidError> {
-        let mut device = UhidDevice::create(&config.uhid_path, config.identity.clone(), &FIDO_REPORT_DESCRIPTOR)?;
+        let mut device = UhidDevice::create(&config.uhid_path, config.identity.clone(), &config.descriptor)?;
         let stop = Arc::new(AtomicBool::new(false));
         let progress = Arc::new((Mutex::new(Progress::default()), Condvar::new()));
         let thread = {

@@ -69,6 +69,14 @@ pub const FIDO_REPORT_DESCRIPTOR: [u8; 34] = [
     0xC0, // End Collection
 ];
 
+/// [`FIDO_REPORT_DESCRIPTOR`] with another usage page: the same 64-byte reports, but
+/// not a FIDO device to any client that filters by usage page (a test aid).
+pub fn report_descriptor_with_usage_page(page: u16) -> Vec<u8> {
+    let mut descriptor = FIDO_REPORT_DESCRIPTOR.to_vec();
+    descriptor[1..3].copy_from_slice(&page.to_le_bytes());
+    descriptor
+}
+
 /// What `UHID_CREATE2` announces about the device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceIdentity {
@@ -349,6 +357,14 @@ mod tests {
         // No Report ID item (tag 0x85) anywhere.
         assert!(!FIDO_REPORT_DESCRIPTOR.contains(&0x85));
         assert_eq!(FIDO_REPORT_DESCRIPTOR.iter().filter(|&&b| b == 0x95).count(), 2);
+    }
+
+    #[test]
+    fn usage_page_can_be_swapped() {
+        let d = report_descriptor_with_usage_page(0xFF00);
+        assert_eq!(&d[..3], &[0x06, 0x00, 0xFF]);
+        assert_eq!(&d[3..], &FIDO_REPORT_DESCRIPTOR[3..]);
+        assert_eq!(report_descriptor_with_usage_page(0xF1D0), FIDO_REPORT_DESCRIPTOR.to_vec());
     }
 
     #[test]
