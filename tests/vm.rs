@@ -110,9 +110,9 @@ fn boot_and_judge(kernel_dir: &Path, initrd: &Path, accel: Accel) -> (GuestRun, 
     (run, verdict)
 }
 
-/// The guest's init printed its first line.
+/// The guest's init printed its first line (SeaBIOS may leave text before it).
 fn booted(run: &GuestRun) -> bool {
-    run.lines.iter().any(|l| l.starts_with("VM-BOOTED"))
+    run.lines.iter().any(|l| l.contains("VM-BOOTED"))
 }
 
 /// Outside the guest there is (normally) no /dev/uhid: the command must say what is

@@ -16,6 +16,8 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 mkdir -p "$KEYSTATION_STATE_DIR"
+# The firmware's last line ("Booting from ROM..") has no newline: start a fresh line.
+echo
 echo "VM-BOOTED uptime=$(cut -d' ' -f1 /proc/uptime)"
 
 # The PIN keystation sets, and a wrong one for the retry-counter check.

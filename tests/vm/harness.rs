@@ -182,7 +182,7 @@ pub fn boot(kernel: &Path, initrd: &Path, accel: Accel, memory_mib: u32, timeout
         }
         match rx.recv_timeout(deadline - now) {
             Ok(line) => {
-                eprintln!("guest| {line}");
+                eprintln!("guest {:>5.1}s| {line}", started.elapsed().as_secs_f64());
                 lines.push(line);
             }
             // Both readers ended: qemu closed its output, i.e. it exited.
@@ -202,7 +202,7 @@ pub fn boot(kernel: &Path, initrd: &Path, accel: Accel, memory_mib: u32, timeout
     }
     // Lines that raced the kill.
     while let Ok(line) = rx.try_recv() {
-        eprintln!("guest| {line}");
+        eprintln!("guest {:>5.1}s| {line}", started.elapsed().as_secs_f64());
         lines.push(line);
     }
     Ok(GuestRun { lines, timed_out, elapsed: started.elapsed(), exit })
