@@ -143,6 +143,26 @@ fn virtual_key_uhid_without_uhid_node_is_an_environment_error() {
 }
 
 #[test]
+fn virtual_key_command_line_mistakes_are_usage_errors() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let run = |args: &[&str]| {
+        let out = Command::new(KEYSTATION).args(args).env("KEYSTATION_STATE_DIR", dir.path()).output().expect("run keystation");
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let (code, stderr) = run(&["virtual-key"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--uhid"), "{stderr}");
+    let (code, stderr) = run(&["--virtual", "1", "virtual-key", "--uhid"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--count"), "{stderr}");
+    let (code, stderr) = run(&["virtual-key", "--uhid", "--touch", "soon"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("instant, deny, never"), "{stderr}");
+    let (code, stderr) = run(&["virtual-key", "--uhid", "--count", "0"]);
+    assert_eq!(code, Some(2), "{stderr}");
+}
+
+#[test]
 fn console_parser_accepts_only_a_complete_clean_run() {
     let run = |lines: &[&str], timed_out| GuestRun {
         lines: lines.iter().map(|s| s.to_string()).collect(),

@@ -133,28 +133,61 @@ mod platform {
         hidraw: String,
     }
 
+    /// Why serving ended.
+    enum Ending {
+        /// Ctrl-C or SIGTERM.
+        Signal,
+        /// The bridge of this key (index into the served list) ended on its own.
+        BridgeEnded(usize),
+    }
+
     pub async fn run(args: VirtualKeyArgs, ctx: &CliContext) -> Result<Exit, CliError> {
+        if ctx.global.virtual_keys.is_some() {
+            return Err(CliError::usage("--virtual N does not apply to `keystation virtual-key`; use --count N"));
+        }
+        // Catch the signals before the first device exists: a Ctrl-C during start-up
+        // must still remove the devices made so far (it is acted on once they are up).
+        let mut signals = Signals::new()?;
         let mut served: Vec<Served> = Vec::new();
-        let result = serve(&args, ctx, &mut served).await;
+        let ending = match start_all(&args, ctx, &mut served) {
+            Ok(()) => {
+                if !ctx.json() {
+                    eprintln!("Serving {} virtual key(s) through {}; press Ctrl-C to stop.", served.len(), args.uhid_path.display());
+                }
+                Ok(wait_for_stop(&served, &mut signals).await)
+            }
+            Err(e) => Err(e),
+        };
         // Destroy every device, whatever happened: a leftover hidraw node would confuse
         // the next FIDO client.
-        let mut stop_error = None;
+        let mut first_error = None;
         for (index, s) in served.into_iter().enumerate() {
             let identity = s.uhid.identity().clone();
-            if let Err(e) = s.uhid.stop() {
-                stop_error.get_or_insert(uhid_error(e));
-            }
+            let stopped = s.uhid.stop();
             print_key(ctx, "destroyed", index, &s.hidraw, &identity, &s.key);
-            drop(s.key);
+            let unexpected = matches!(ending, Ok(Ending::BridgeEnded(i)) if i == index);
+            let error = match stopped {
+                Err(e) if unexpected => {
+                    let e = uhid_error(e);
+                    Some(CliError::new(e.code, format!("virtual key {} ({}) stopped serving: {}", index + 1, s.hidraw, e.message)))
+                }
+                Err(e) => Some(uhid_error(e)),
+                Ok(end) if unexpected => Some(CliError::failure(format!("virtual key {} ({}) stopped serving: {end:?}", index + 1, s.hidraw))),
+                Ok(_) => None,
+            };
+            if let Some(e) = error {
+                first_error.get_or_insert(e);
+            }
         }
-        match (result, stop_error) {
+        match (ending, first_error) {
             (Err(e), _) => Err(e),
             (Ok(_), Some(e)) => Err(e),
-            (Ok(code), None) => Ok(code),
+            (Ok(_), None) => Ok(Exit::Ok),
         }
     }
 
-    async fn serve(args: &VirtualKeyArgs, ctx: &CliContext, served: &mut Vec<Served>) -> Result<Exit, CliError> {
+    /// Create every key and its kernel device, announcing each hidraw node.
+    fn start_all(args: &VirtualKeyArgs, ctx: &CliContext, served: &mut Vec<Served>) -> Result<(), CliError> {
         let count = usize::from(args.count);
         for index in 0..count {
             let key = make_key(args, ctx, index, count)?;
@@ -177,8 +210,7 @@ mod platform {
             let uhid_key = UhidKey::spawn(config, io).map_err(uhid_error)?;
             let timeout = Duration::from_secs(args.hidraw_timeout);
             // A bounded blocking wait (sysfs has no change notification).
-            let hidraw = tokio::task::block_in_place(|| uhid_key.wait_for_hidraw(timeout));
-            let hidraw = match hidraw {
+            let hidraw = match tokio::task::block_in_place(|| uhid_key.wait_for_hidraw(timeout)) {
                 Ok(path) => path.display().to_string(),
                 Err(e) => {
                     let _ = uhid_key.stop();
@@ -188,10 +220,7 @@ mod platform {
             print_key(ctx, "created", index, &hidraw, &identity, &key);
             served.push(Served { key, uhid: uhid_key, hidraw });
         }
-        if !ctx.json() {
-            eprintln!("Serving {count} virtual key(s) through {}; press Ctrl-C to stop.", args.uhid_path.display());
-        }
-        wait_for_stop(served).await
+        Ok(())
     }
 
     fn make_key(args: &VirtualKeyArgs, ctx: &CliContext, index: usize, count: usize) -> Result<VirtualKey, CliError> {
@@ -219,19 +248,30 @@ mod platform {
         }
     }
 
-    /// Until Ctrl-C or SIGTERM (Ok), or until a bridge ends on its own (an error).
-    async fn wait_for_stop(served: &[Served]) -> Result<Exit, CliError> {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).map_err(|e| CliError::failure(format!("cannot watch SIGTERM: {e}")))?;
-        let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| CliError::failure(format!("cannot watch SIGINT: {e}")))?;
+    /// SIGINT and SIGTERM, caught for the whole run.
+    struct Signals {
+        interrupt: tokio::signal::unix::Signal,
+        terminate: tokio::signal::unix::Signal,
+    }
+
+    impl Signals {
+        fn new() -> Result<Signals, CliError> {
+            use tokio::signal::unix::{signal, SignalKind};
+            let watch = |kind, name| signal(kind).map_err(|e| CliError::failure(format!("cannot watch {name}: {e}")));
+            Ok(Signals { interrupt: watch(SignalKind::interrupt(), "SIGINT")?, terminate: watch(SignalKind::terminate(), "SIGTERM")? })
+        }
+    }
+
+    /// Until Ctrl-C or SIGTERM, or until a bridge ends on its own.
+    async fn wait_for_stop(served: &[Served], signals: &mut Signals) -> Ending {
         let mut health = tokio::time::interval(HEALTH_CHECK);
         loop {
             tokio::select! {
-                _ = term.recv() => return Ok(Exit::Ok),
-                _ = interrupt.recv() => return Ok(Exit::Ok),
+                _ = signals.interrupt.recv() => return Ending::Signal,
+                _ = signals.terminate.recv() => return Ending::Signal,
                 _ = health.tick() => {
-                    if let Some((index, _)) = served.iter().enumerate().find(|(_, s)| s.uhid.is_finished()) {
-                        return Err(CliError::failure(format!("virtual key {} stopped serving {} unexpectedly", index + 1, served[index].hidraw)));
+                    if let Some(index) = served.iter().position(|s| s.uhid.is_finished()) {
+                        return Ending::BridgeEnded(index);
                     }
                 }
             }
