@@ -54,6 +54,12 @@ finish() {
     # name(s) to CHECKS above.
     echo "VM-DONE uptime=$(cut -d' ' -f1 /proc/uptime)"
     echo "$passed passed, $failed failed"
+    # Debugging by hand: boot with `keystation.shell` on the kernel command line to get
+    # a shell here (the logs of every check are in /tmp); leave it to power off.
+    if grep -qw keystation.shell /proc/cmdline; then
+        echo "keystation.shell: logs are in /tmp; exit the shell to power off"
+        setsid cttyhack sh
+    fi
     sync
     poweroff -f
 }
