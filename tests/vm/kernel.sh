@@ -93,7 +93,14 @@ for m in $modules; do
     esac
 done
 
-rm -rf "$target"
-mv "$work/out" "$target"
-log "cached $pkg $version (kernel $release) in $target"
+# rename(2) onto an existing non-empty directory fails, so a concurrent run that cached
+# the same kernel first wins and this copy is dropped with the work directory.
+if [ -d "$target" ] && ! [ -f "$target/modules/uhid.ko" ]; then
+    rm -rf "$target"   # an incomplete directory that this script did not make
+fi
+if mv -T "$work/out" "$target" 2>/dev/null; then
+    log "cached $pkg $version (kernel $release) in $target"
+else
+    log "another run cached $pkg $version first; using it"
+fi
 echo "$target"
