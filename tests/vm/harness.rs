@@ -223,21 +223,20 @@ fn forward_lines(pipe: impl std::io::Read, tx: mpsc::Sender<String>, prefix: &st
 /// line) and control characters, so that check lines start at the line start.
 pub fn strip_terminal_codes(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
+    let mut chars = line.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\u{1b}' => match chars.next() {
-                // CSI: parameters and intermediates up to a final byte in @..~
-                Some('[') => {
+            // CSI (ESC [ parameters final-byte) is skipped up to its final byte in @..~;
+            // two-character sequences such as ESC c (reset) lose both characters.
+            '\u{1b}' => {
+                if chars.next() == Some('[') {
                     for c in chars.by_ref() {
                         if ('@'..='~').contains(&c) {
                             break;
                         }
                     }
                 }
-                // Two-character sequences such as ESC c (reset).
-                _ => {}
-            },
+            }
             '\t' => out.push(c),
             c if c.is_control() => {}
             c => out.push(c),
