@@ -8,6 +8,7 @@ mod keys {
     mod cli;
     mod discovery;
     mod info;
+    mod legacy;
     mod make_credential;
     mod pin;
     mod reset;

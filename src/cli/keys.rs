@@ -5,6 +5,7 @@
 //! keys for in-process virtual keys. PINs come from a prompt, stdin, an environment
 //! variable or a file, never from argv. Logic lives in `crate::key`; this file parses,
 //! chooses the key and prints.
+#![warn(missing_docs)]
 mod config;
 mod credentials;
 mod pin;
@@ -22,6 +23,7 @@ use std::time::Duration;
 /// `keystation keys`.
 #[derive(Args, Debug)]
 pub struct KeysArgs {
+    /// What to do.
     #[command(subcommand)]
     pub command: KeysCommand,
 }

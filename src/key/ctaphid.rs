@@ -4,6 +4,7 @@
 //! Every read is at most [`op::POLL_SLICE`] long; between reads the [`Op`] is checked, so
 //! a cancel or a passed deadline sends CTAPHID_CANCEL and returns within ~100 ms, and an
 //! unplugged key ([`crate::key::IoError::Removed`]) is reported at once.
+#![warn(missing_docs)]
 pub mod op;
 pub mod packet;
 
@@ -18,6 +19,7 @@ pub const BROADCAST_CID: u32 = 0xffff_ffff;
 
 /// CTAPHID command bytes (without the 0x80 init-packet bit).
 pub mod cmd {
+    #![allow(missing_docs)] // the spec names say it all
     pub const PING: u8 = 0x01;
     pub const MSG: u8 = 0x03;
     pub const LOCK: u8 = 0x04;
@@ -31,6 +33,7 @@ pub mod cmd {
 
 /// CTAPHID_INIT capability flags.
 pub mod capability {
+    #![allow(missing_docs)] // the spec names say it all
     pub const WINK: u8 = 0x01;
     pub const CBOR: u8 = 0x04;
     pub const NMSG: u8 = 0x08;
@@ -43,6 +46,12 @@ pub const KEEPALIVE_UPNEEDED: u8 = 2;
 
 /// CTAPHID error code for "channel busy" (another channel has a transaction open).
 const ERR_CHANNEL_BUSY: u8 = 0x06;
+/// CTAPHID error: a continuation packet arrived out of sequence.
+const ERR_INVALID_SEQ: u8 = 0x04;
+/// CTAPHID error: the rest of a message did not arrive in time.
+const ERR_MSG_TIMEOUT: u8 = 0x05;
+/// How often a message the key did not receive whole is sent again.
+const MAX_RESENDS: u32 = 3;
 
 /// How long to wait for the key's answer to a CANCEL before giving up on it.
 const CANCEL_DRAIN: Duration = Duration::from_millis(150);
@@ -116,9 +125,8 @@ impl CtapHid {
     fn init(&mut self, op: &Op<'_>) -> Result<Option<InitInfo>, KeyError> {
         let mut nonce = [0u8; 8];
         getrandom::getrandom(&mut nonce).map_err(|e| KeyError::Transport(format!("no randomness for CTAPHID_INIT: {e}")))?;
-        for r in packet::fragment(BROADCAST_CID, cmd::INIT, &nonce)? {
-            self.io.write_report(&r)?;
-        }
+        let request = packet::fragment(BROADCAST_CID, cmd::INIT, &nonce)?;
+        self.io.write_report(&request[0])?;
         loop {
             if op.is_cancelled() {
                 return Err(KeyError::Cancelled);
@@ -136,6 +144,14 @@ impl CtapHid {
                         return Err(KeyError::NotFido(format!("CTAPHID_INIT allocated the invalid channel {cid:#010x}")));
                     }
                     return Ok(Some(InitInfo { cid, protocol_version: data[12], device_version: (data[13], data[14], data[15]), capabilities: data[16] }));
+                }
+                // A key busy with another channel (e.g. waiting for a touch there)
+                // refuses even INIT; ask again until the deadline.
+                Packet::Init { cid: BROADCAST_CID, cmd: cmd::ERROR, data, .. } if data[0] == ERR_CHANNEL_BUSY => {
+                    if op.sleep(Duration::from_millis(50)).is_err() {
+                        continue; // the loop head reports cancel or the deadline
+                    }
+                    self.io.write_report(&request[0])?;
                 }
                 Packet::Init { cid: BROADCAST_CID, cmd: cmd::ERROR, data, .. } => {
                     return Err(KeyError::NotFido(format!("CTAPHID_INIT failed with error 0x{:02x}", data[0])));
@@ -177,6 +193,7 @@ impl CtapHid {
     /// One request/reply exchange, retrying while the key says its channel is busy.
     pub fn transact(&mut self, command: u8, payload: &[u8], op: &Op<'_>) -> Result<Vec<u8>, KeyError> {
         let mut backoff = Duration::from_millis(20);
+        let mut resends = 0;
         loop {
             op.check()?;
             if self.stale {
@@ -195,6 +212,16 @@ impl CtapHid {
                     // our deadline.
                     op.sleep(backoff)?;
                     backoff = (backoff * 2).min(Duration::from_millis(400));
+                }
+                Err(Garbled(code)) if resends < MAX_RESENDS => {
+                    // The key dropped our message unexecuted (a packet came too late or
+                    // was lost): sending it again is safe.
+                    resends += 1;
+                    tracing::debug!(code, resends, "key did not receive the whole message; sending it again");
+                }
+                Err(Garbled(code)) => {
+                    self.stale = true;
+                    return Err(hid_error(code));
                 }
                 Err(Failed(e)) => {
                     if !matches!(e, KeyError::Removed) {
@@ -234,6 +261,9 @@ impl CtapHid {
                 Packet::Init { cmd: cmd::ERROR, data, .. } => {
                     if data[0] == ERR_CHANNEL_BUSY {
                         return Err(Busy);
+                    }
+                    if data[0] == ERR_INVALID_SEQ || data[0] == ERR_MSG_TIMEOUT {
+                        return Err(Garbled(data[0]));
                     }
                     return Err(Failed(hid_error(data[0])));
                 }
@@ -292,9 +322,11 @@ impl CtapHid {
 enum ReceiveError {
     /// CTAPHID ERR_CHANNEL_BUSY: retry later.
     Busy,
+    /// ERR_INVALID_SEQ / ERR_MSG_TIMEOUT: the key discarded an incomplete request.
+    Garbled(u8),
     Failed(KeyError),
 }
-use ReceiveError::{Busy, Failed};
+use ReceiveError::{Busy, Failed, Garbled};
 
 /// Map a CTAPHID_ERROR code to an error.
 fn hid_error(code: u8) -> KeyError {

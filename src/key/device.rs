@@ -4,6 +4,7 @@
 //!
 //! Every method takes the operation's [`Op`] (deadline, cancel flag, touch prompt); a
 //! method may send several commands, all within that one budget.
+#![warn(missing_docs)]
 mod config;
 mod credentials;
 mod make_credential;
@@ -44,7 +45,7 @@ impl Device {
         match device.get_info(op) {
             Ok(_) => Ok(device),
             // The device speaks CTAPHID but not CTAP2 getInfo: a U2F-only token.
-            Err(KeyError::Ctap { code: 0x01, .. } | KeyError::Protocol(_)) => {
+            Err(KeyError::Ctap { code: 0x01, .. } | KeyError::Unsupported(_) | KeyError::Protocol(_)) => {
                 Err(KeyError::NotFido("it does not answer CTAP2 getInfo; it is probably a U2F-only key".into()))
             }
             Err(e) => Err(e),

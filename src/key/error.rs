@@ -3,6 +3,7 @@
 //! Every CTAP status code maps to a variant (see [`KeyError::from_status`], owned by the
 //! CTAP client). Messages say what happened and what the operator should do next; they
 //! never contain a PIN or token.
+#![warn(missing_docs)]
 use crate::key::ctap2::status::{code, status_hint, status_name};
 use std::time::Duration;
 
@@ -10,53 +11,77 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     // ---- presence and availability -------------------------------------------------
-    #[error("no FIDO2 security key was found; plug one in (on Linux check the udev rule, on Windows run elevated)")]
+    /// No key is plugged in.
+    #[error("no FIDO2 key was found; plug one in (on Linux check the udev rule, on Windows run elevated)")]
     NoKey,
+    /// The key went away (unplugged) during the operation.
     #[error("the key was removed during the operation; plug it in again and retry")]
     Removed,
+    /// The device does not speak CTAPHID INIT / CTAP2 getInfo.
     #[error("this device is not a FIDO2 key ({0})")]
     NotFido(String),
+    /// The key did not answer before the deadline.
     #[error("the key did not answer within {0:?}; unplug it, plug it in again and retry")]
     Timeout(Duration),
+    /// Cancelled by the caller (or the key reported KEEPALIVE_CANCEL).
     #[error("the operation was cancelled")]
     Cancelled,
+    /// The key asked for a touch and none came in time.
     #[error("nobody touched the key in time; touch the key when it blinks and retry")]
     UserActionTimeout,
+    /// The key refused (OPERATION_DENIED, NOT_ALLOWED).
     #[error("the key refused the operation (touch denied or operation not allowed)")]
     Denied,
+    /// The key is busy with another client.
     #[error("the key is busy with another application; close other FIDO tools and retry")]
     Busy,
 
     // ---- PIN ---------------------------------------------------------------------
+    /// Wrong PIN, with the attempts left.
     #[error("wrong PIN; {retries_left} attempt(s) left before the key locks")]
-    PinInvalid { retries_left: u8 },
+    PinInvalid {
+        /// Attempts left before the PIN is blocked.
+        retries_left: u8,
+    },
+    /// Wrong PIN; the key did not say how many attempts are left.
     #[error("wrong PIN")]
     PinInvalidUnknownRetries,
+    /// No PIN attempts left: only a factory reset helps.
     #[error("the PIN is blocked after too many wrong attempts; the key must be factory reset (this erases its credentials)")]
     PinBlocked,
+    /// Three wrong PINs in a row: re-plug the key before the next attempt.
     #[error("too many wrong PINs in a row; unplug the key and plug it in again before the next attempt")]
     PinAuthBlocked,
+    /// The operation needs a PIN but the key has none.
     #[error("the key has no PIN yet; set one first")]
     PinNotSet,
     /// setPIN on a key that already has one.
     #[error("the key already has a PIN; change it instead (or factory reset the key, which erases its credentials)")]
     PinAlreadySet,
+    /// The key has a PIN and the operation needs it (none was given).
     #[error("the key needs its PIN for this operation")]
     PinRequired,
+    /// The key refused a PIN or setting by its policy (text says which rule).
     #[error("the key rejected the PIN by its policy: {0}")]
     PinPolicyViolation(String),
+    /// forcePINChange is set: change the PIN before using it.
     #[error("the key requires a PIN change before it can be used (forcePINChange is set); change the PIN first")]
     PinChangeRequired,
+    /// The pinUvAuthParam or token was rejected.
     #[error("the PIN/UV auth token was rejected; retry the operation")]
     PinAuthInvalid,
     /// Refused by keystation before anything was sent: the key would reject it anyway.
     #[error("the new PIN is too short: this key requires at least {min_length} characters")]
-    PinTooShort { min_length: u8 },
+    PinTooShort {
+        /// The key's minimum, in characters (code points).
+        min_length: u8,
+    },
     /// Refused by keystation before anything was sent (CTAP2 PINs are at most 63 bytes in UTF-8).
     #[error("the new PIN is too long: at most 63 bytes (UTF-8) are allowed")]
     PinTooLong,
 
     // ---- reset ---------------------------------------------------------------------
+    /// authenticatorReset outside the key's power-up window.
     #[error("factory reset is only allowed within 10 seconds of plugging the key in; unplug the key, plug it in again and reset at once")]
     ResetWindowPassed,
     /// Waiting for an operator to unplug and re-plug a key took too long.
@@ -64,23 +89,35 @@ pub enum KeyError {
     ReplugTimeout(Duration),
 
     // ---- credentials ----------------------------------------------------------------
+    /// An excludeList credential is on the key.
     #[error("this key already holds a credential for this account (excludeList match); it is already registered")]
     CredentialExcluded,
+    /// No room for another discoverable credential.
     #[error("the key's storage for discoverable credentials is full; delete credentials or reset the key")]
     KeyStoreFull,
+    /// No such credential (or none at all).
     #[error("no such credential on the key")]
     NoCredentials,
+    /// None of the requested COSE algorithms is supported.
     #[error("the key does not support the requested algorithm(s)")]
     UnsupportedAlgorithm,
+    /// The key lacks a feature (named in the text).
     #[error("the key does not support {0}")]
     Unsupported(String),
 
     // ---- protocol ------------------------------------------------------------------
     /// A status code without a dedicated variant; the message adds what to do about it.
     #[error("the key answered with CTAP error {name} (0x{code:02X}): {}", status_hint(*.code))]
-    Ctap { code: u8, name: &'static str },
+    Ctap {
+        /// The status byte.
+        code: u8,
+        /// Its spec name.
+        name: &'static str,
+    },
+    /// The key sent something that breaks the protocol.
     #[error("the key sent a malformed reply: {0}")]
     Protocol(String),
+    /// The report transport failed (not an unplug).
     #[error("HID transport error: {0}")]
     Transport(String),
 }
@@ -103,9 +140,15 @@ pub enum StatusContext {
     Reset,
     /// A PIN token request (getPinToken or getPinUvAuthTokenUsingPinWithPermissions);
     /// `force_pin_change` is the key's getInfo flag.
-    PinToken { force_pin_change: bool },
+    PinToken {
+        /// getInfo's forcePINChange.
+        force_pin_change: bool,
+    },
     /// setPIN or changePIN; `min_pin_length` is the key's current minimum.
-    NewPin { min_pin_length: u8 },
+    NewPin {
+        /// The key's minimum PIN length in code points.
+        min_pin_length: u8,
+    },
     /// An optional command or sub-command, named for the `Unsupported` message
     /// (INVALID_COMMAND / INVALID_SUBCOMMAND / UNSUPPORTED_OPTION mean "not supported").
     Optional(&'static str),

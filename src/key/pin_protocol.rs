@@ -10,6 +10,7 @@
 //! | authenticate | HMAC-SHA-256, first 16 bytes | HMAC-SHA-256, all 32 bytes |
 //!
 //! Secrets live in [`Zeroizing`] buffers and never reach `Debug` output.
+#![warn(missing_docs)]
 use crate::key::KeyError;
 use crate::key::ctap2::cbor::{MapView, as_i64, bytes, int};
 use crate::secret::SecretString;
@@ -179,7 +180,7 @@ impl SharedSecret {
     }
 
     fn encrypt_with_iv(&self, plaintext: &[u8], iv: [u8; 16]) -> Result<Vec<u8>, KeyError> {
-        if plaintext.len() % 16 != 0 {
+        if !plaintext.len().is_multiple_of(16) {
             return Err(KeyError::Protocol("PIN protocol plaintext is not a whole number of AES blocks".into()));
         }
         let enc = cbc::Encryptor::<Aes256>::new_from_slices(self.aes_key(), &iv).map_err(|_| KeyError::Protocol("bad AES key length".into()))?;
@@ -201,7 +202,7 @@ impl SharedSecret {
             }
             PinUvAuthProtocol::Two => return Err(KeyError::Protocol("encrypted value shorter than its IV".into())),
         };
-        if ct.is_empty() || ct.len() % 16 != 0 {
+        if ct.is_empty() || !ct.len().is_multiple_of(16) {
             return Err(KeyError::Protocol("encrypted value is not a whole number of AES blocks".into()));
         }
         let dec = cbc::Decryptor::<Aes256>::new_from_slices(self.aes_key(), &iv).map_err(|_| KeyError::Protocol("bad AES key length".into()))?;

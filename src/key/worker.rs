@@ -15,6 +15,7 @@
 //! * the worker thread ends once the handle is dropped (see [`KeyHandle::exited`]).
 //!
 //! [`discovery`] adds the watcher's AAGUID probe and the re-plug-then-reset flow.
+#![warn(missing_docs)]
 pub mod discovery;
 
 pub use discovery::{aaguid_probe, reset_after_replug, wait_for_replug};
@@ -243,8 +244,10 @@ impl KeyHandle {
                 let _ = tx.send(result);
             }),
         };
-        self.jobs.send(job).map_err(|_| KeyError::Removed)?;
-        let result = rx.await.unwrap_or(Err(KeyError::Removed));
+        // The worker only stops early if it panicked: say so rather than blame the key.
+        let stopped = || KeyError::Transport("the key's worker thread stopped unexpectedly; open the key again".into());
+        self.jobs.send(job).map_err(|_| stopped())?;
+        let result = rx.await.unwrap_or_else(|_| Err(stopped()));
         guard.done = true;
         result
     }

@@ -154,3 +154,20 @@ fn watch_prints_json_lines() {
     assert!(lines.iter().all(|l| l["event"] == "arrived"));
     assert_eq!(lines[0]["key"]["aaguid"], "d5a92987-df19-484f-890d-2d49daf54f29");
 }
+
+#[test]
+fn bench_keys_reports_operations_and_parallel_runs() {
+    let o = keystation(&["--json", "bench", "keys", "--iterations", "2", "--parallel", "1,3"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let ops = v["operations"].as_array().unwrap();
+    assert_eq!(ops.len(), 4);
+    for op in ops {
+        assert!(op["min_ms"].as_f64().unwrap() > 0.0);
+        assert!(op["min_ms"].as_f64() <= op["median_ms"].as_f64() && op["median_ms"].as_f64() <= op["max_ms"].as_f64());
+    }
+    let par = v["parallel"].as_array().unwrap();
+    assert_eq!(par.iter().map(|p| p["keys"].as_u64().unwrap()).collect::<Vec<_>>(), vec![1, 3]);
+    let o = keystation(&["bench", "keys", "--parallel", "0"], None);
+    assert_eq!(o.status.code(), Some(2));
+}

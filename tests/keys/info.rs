@@ -54,3 +54,11 @@ async fn min_pin_length_of_the_key_is_reported() {
     let h = open(&k).await;
     assert_eq!(h.info().min_pin_length, 6);
 }
+
+#[tokio::test]
+async fn wink_works_and_uv_retries_are_unsupported_without_built_in_uv() {
+    let k = key();
+    let h = open(&k).await;
+    h.wink().await.unwrap();
+    assert!(matches!(h.uv_retries().await, Err(keystation::key::KeyError::Unsupported(_))));
+}

@@ -14,7 +14,7 @@ async fn reset_inside_the_window_erases_pin_and_credentials_with_one_prompt() {
     h.make_credential(request("example.com", b"u"), Some(&pin("1234"))).await.unwrap();
     drop(h);
     // A person who takes a moment: the key keeps asking (several KEEPALIVE UPNEEDED).
-    k.set_touch(Touch::After(Duration::from_millis(400)));
+    k.set_touch(Touch::After(Duration::from_millis(600)));
     let (options, prompts) = counting_options();
     let h = replug(&k, options).await;
     h.reset().await.unwrap();

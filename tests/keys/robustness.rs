@@ -125,7 +125,8 @@ async fn the_worker_thread_ends_when_the_handle_is_dropped() {
 
 #[tokio::test]
 async fn the_touch_prompt_fires_once_per_operation() {
-    let k = key_with_touch(Touch::After(Duration::from_millis(300)));
+    // Long enough that the key asks (UPNEEDED every 100 ms) even on a loaded machine.
+    let k = key_with_touch(Touch::After(Duration::from_millis(600)));
     let (options, prompts) = counting_options();
     let h = open_with(&k, options).await;
     h.selection().await.unwrap();

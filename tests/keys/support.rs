@@ -117,19 +117,18 @@ pub fn last_cbor_reply(log: &[Report]) -> Vec<u8> {
             let mut data = r[7..].to_vec();
             data.truncate(len);
             current = Some((cid, len, data));
-        } else if r[4] & 0x80 == 0 {
-            if let Some((c, len, data)) = current.as_mut() {
-                if *c == cid {
-                    let need = *len - data.len();
-                    data.extend_from_slice(&r[5..5 + need.min(59)]);
-                }
-            }
+        } else if r[4] & 0x80 == 0
+            && let Some((c, len, data)) = current.as_mut()
+            && *c == cid
+        {
+            let need = *len - data.len();
+            data.extend_from_slice(&r[5..5 + need.min(59)]);
         }
-        if let Some((_, len, data)) = &current {
-            if data.len() == *len {
-                last = Some(data.clone());
-                current = None;
-            }
+        if let Some((_, len, data)) = &current
+            && data.len() == *len
+        {
+            last = Some(data.clone());
+            current = None;
         }
     }
     last.expect("a complete CBOR reply in the log")

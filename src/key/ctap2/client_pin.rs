@@ -7,6 +7,7 @@ use ciborium::Value;
 
 /// clientPIN sub-commands.
 pub mod sub {
+    #![allow(missing_docs)] // the spec names say it all
     pub const GET_PIN_RETRIES: u8 = 0x01;
     pub const GET_KEY_AGREEMENT: u8 = 0x02;
     pub const SET_PIN: u8 = 0x03;

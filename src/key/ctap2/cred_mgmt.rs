@@ -8,6 +8,7 @@ use ciborium::Value;
 
 /// credentialManagement sub-commands.
 pub mod sub {
+    #![allow(missing_docs)] // the spec names say it all
     pub const GET_CREDS_METADATA: u8 = 0x01;
     pub const ENUMERATE_RPS_BEGIN: u8 = 0x02;
     pub const ENUMERATE_RPS_NEXT: u8 = 0x03;

@@ -18,7 +18,12 @@ pub enum Verification {
     /// The key's built-in verification (`uv` option).
     BuiltIn,
     /// A PIN token: pinUvAuthParam and the protocol number.
-    PinToken { param: Vec<u8>, protocol: u8 },
+    PinToken {
+        /// pinUvAuthParam over the clientDataHash.
+        param: Vec<u8>,
+        /// The PIN/UV auth protocol number.
+        protocol: u8,
+    },
 }
 
 /// A `PublicKeyCredentialDescriptor` map.

@@ -1,6 +1,7 @@
 //! CTAP2 command encoding/decoding (canonical CBOR) and the data types they carry.
 //!
 //! Everything here is pure (bytes in, bytes out); the device layer sends it.
+#![warn(missing_docs)]
 pub mod auth_data;
 pub mod cbor;
 pub mod client_pin;

@@ -6,6 +6,7 @@ pub const CTAP2_OK: u8 = 0x00;
 
 /// Named status codes keystation treats specially.
 pub mod code {
+    #![allow(missing_docs)] // the spec names say it all
     pub const INVALID_COMMAND: u8 = 0x01;
     pub const INVALID_PARAMETER: u8 = 0x02;
     pub const CHANNEL_BUSY: u8 = 0x06;

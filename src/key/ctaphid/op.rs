@@ -82,7 +82,12 @@ impl<'a> Op<'a> {
     /// The error for a passed deadline: the person did not touch the key, or the key
     /// did not answer.
     pub fn expired_error(&self) -> KeyError {
-        if self.touch_prompted.get() { KeyError::UserActionTimeout } else { KeyError::Timeout(self.started.elapsed().max(self.op_timeout)) }
+        if self.touch_prompted.get() {
+            return KeyError::UserActionTimeout;
+        }
+        // Whole milliseconds read better in the operator message ("5s", not "5.000434343s").
+        let waited = self.started.elapsed().max(self.op_timeout);
+        KeyError::Timeout(Duration::from_millis(waited.as_millis().try_into().unwrap_or(u64::MAX) / 100 * 100))
     }
 
     /// `Err` when cancelled or past the deadline.

@@ -18,8 +18,10 @@ pub const MAX_MESSAGE: usize = INIT_DATA + 128 * CONT_DATA;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Packet<'a> {
     /// First packet of a message: command (without the 0x80 bit) and total length.
+    #[allow(missing_docs)] // channel, command, total message length, payload bytes
     Init { cid: u32, cmd: u8, len: usize, data: &'a [u8] },
     /// A following packet with its sequence number.
+    #[allow(missing_docs)] // channel, sequence number, payload bytes
     Cont { cid: u32, seq: u8, data: &'a [u8] },
 }
 

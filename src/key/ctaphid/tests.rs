@@ -304,10 +304,33 @@ fn busy_forever_ends_at_the_deadline() {
 fn error_packets_are_typed() {
     let (io, _) = fake(|r, s| {
         if r[4] == 0x80 | cmd::CBOR {
-            s.now(report(CID, cmd::ERROR, &[0x04]));
+            s.now(report(CID, cmd::ERROR, &[0x0b]));
         }
     });
     let o = op(1000);
+    let mut hid = CtapHid::open(io, &o).unwrap();
+    assert_eq!(hid.cbor(0x04, &[], &o), Err(KeyError::Ctap { code: 0x0b, name: "INVALID_CHANNEL" }));
+}
+
+#[test]
+fn a_message_the_key_did_not_receive_whole_is_sent_again_a_few_times() {
+    let mut n = 0;
+    let (io, written) = fake(move |r, s| {
+        if r[4] == 0x80 | cmd::CBOR {
+            n += 1;
+            s.now(if n < 3 { report(CID, cmd::ERROR, &[0x05]) } else { report(CID, cmd::CBOR, &[0x00]) });
+        }
+    });
+    let o = op(1000);
+    let mut hid = CtapHid::open(io, &o).unwrap();
+    assert_eq!(hid.cbor(0x04, &[], &o).unwrap(), vec![0x00]);
+    assert_eq!(written.lock().unwrap().iter().filter(|r| r[4] == 0x80 | cmd::CBOR).count(), 3);
+
+    let (io, _) = fake(|r, s| {
+        if r[4] == 0x80 | cmd::CBOR {
+            s.now(report(CID, cmd::ERROR, &[0x04]));
+        }
+    });
     let mut hid = CtapHid::open(io, &o).unwrap();
     assert_eq!(hid.cbor(0x04, &[], &o), Err(KeyError::Ctap { code: 0x04, name: "INVALID_SEQ" }));
 }
@@ -335,4 +358,25 @@ fn requests_above_max_msg_size_are_refused_before_sending() {
     assert_eq!(hid.cbor(0x01, &[0u8; 200], &o), Err(KeyError::Ctap { code: 0x39, name: "REQUEST_TOO_LARGE" }));
     assert_eq!(written.lock().unwrap().len(), before);
     assert_eq!(REPORT_LEN, 64);
+}
+
+#[test]
+fn init_is_retried_while_the_key_is_busy_with_another_channel() {
+    let mut n = 0;
+    let f = Fake {
+        written: Default::default(),
+        script: Script::default(),
+        respond: Box::new(move |r, s| {
+            if is_init(r) {
+                n += 1;
+                if n < 3 {
+                    s.now(report(BROADCAST_CID, cmd::ERROR, &[0x06]));
+                } else {
+                    s.now(init_reply(r, CID, capability::CBOR));
+                }
+            }
+        }),
+    };
+    let hid = CtapHid::open(Box::new(f), &op(2000)).unwrap();
+    assert_eq!(hid.init_info().cid, CID);
 }

@@ -3,7 +3,7 @@ use super::Device;
 use crate::key::KeyError;
 use crate::key::ctap2::command::{CREDENTIAL_MANAGEMENT, CREDENTIAL_MANAGEMENT_PREVIEW};
 use crate::key::ctap2::cred_mgmt::{self, auth_message, decode_credential, decode_metadata, decode_rp, delete_params, request, rp_params, sub};
-use crate::key::ctap2::{CredentialsMetadata, Permissions, StoredCredential};
+use crate::key::ctap2::{AuthenticatorInfo, CredentialsMetadata, Permissions, StoredCredential};
 use crate::key::ctaphid::Op;
 use crate::key::error::StatusContext;
 use crate::key::pin_protocol::PinToken;
@@ -12,21 +12,20 @@ use ciborium::Value;
 
 const CONTEXT: StatusContext = StatusContext::Optional("credential management");
 
-impl Device {
-    /// 0x0A on CTAP 2.1 keys, 0x41 on keys that only have the 2.1 preview.
-    fn cred_mgmt_command(&self) -> Result<u8, KeyError> {
-        let i = &self.info;
-        if i.supports_version("FIDO_2_1") || i.option("credMgmt") == Some(true) {
-            Ok(CREDENTIAL_MANAGEMENT)
-        } else if i.supports_version("FIDO_2_1_PRE") || i.option("credentialMgmtPreview") == Some(true) {
-            Ok(CREDENTIAL_MANAGEMENT_PREVIEW)
-        } else {
-            Err(KeyError::Unsupported("credential management (listing or deleting credentials)".into()))
-        }
+/// 0x0A on CTAP 2.1 keys, 0x41 on keys that only have the 2.1 preview.
+fn cred_mgmt_command(i: &AuthenticatorInfo) -> Result<u8, KeyError> {
+    if i.supports_version("FIDO_2_1") || i.option("credMgmt") == Some(true) {
+        Ok(CREDENTIAL_MANAGEMENT)
+    } else if i.supports_version("FIDO_2_1_PRE") || i.option("credentialMgmtPreview") == Some(true) {
+        Ok(CREDENTIAL_MANAGEMENT_PREVIEW)
+    } else {
+        Err(KeyError::Unsupported("credential management (listing or deleting credentials)".into()))
     }
+}
 
+impl Device {
     fn cm_token(&mut self, pin: &SecretString, op: &Op<'_>) -> Result<(u8, PinToken), KeyError> {
-        let command = self.cred_mgmt_command()?;
+        let command = cred_mgmt_command(&self.info)?;
         let token = self.pin_token(pin, Permissions::CREDENTIAL_MANAGEMENT, None, op)?;
         Ok((command, token))
     }
@@ -84,5 +83,27 @@ impl Device {
         self.cm_call(command, sub::DELETE_CREDENTIAL, Some(delete_params(credential_id)), Some(&token), op)?;
         self.get_info(op)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(versions: &[&str], options: &[(&str, bool)]) -> AuthenticatorInfo {
+        AuthenticatorInfo {
+            versions: versions.iter().map(|v| v.to_string()).collect(),
+            options: options.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_command_follows_the_keys_version() {
+        assert_eq!(cred_mgmt_command(&info(&["FIDO_2_0", "FIDO_2_1"], &[])), Ok(0x0A));
+        assert_eq!(cred_mgmt_command(&info(&["FIDO_2_0"], &[("credMgmt", true)])), Ok(0x0A));
+        assert_eq!(cred_mgmt_command(&info(&["FIDO_2_0", "FIDO_2_1_PRE"], &[])), Ok(0x41));
+        assert_eq!(cred_mgmt_command(&info(&["FIDO_2_0"], &[("credentialMgmtPreview", true)])), Ok(0x41));
+        assert!(matches!(cred_mgmt_command(&info(&["FIDO_2_0"], &[])), Err(KeyError::Unsupported(_))));
     }
 }

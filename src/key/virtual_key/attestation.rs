@@ -133,6 +133,13 @@ impl AttestationCa {
         })
     }
 
+    /// Where keystation keeps the CA by default: `<state dir>/virtual-key-ca`. The
+    /// simulator and a station with `--virtual` both use this unless told otherwise, so
+    /// the simulator trusts the virtual keys' attestation out of the box.
+    pub fn default_dir(state_dir: &Path) -> PathBuf {
+        state_dir.join("virtual-key-ca")
+    }
+
     /// Load the CA kept in `dir`, creating it (and `dir`) the first time. Safe to call
     /// from several processes at once: creation happens under a lock file.
     pub fn load_or_create(dir: &Path) -> Result<AttestationCa, VirtualKeyError> {

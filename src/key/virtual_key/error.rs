@@ -6,13 +6,26 @@ use std::path::{Path, PathBuf};
 pub enum VirtualKeyError {
     /// Another process (or another key object in this one) drives this state file.
     #[error("the virtual key state {} is in use by another keystation process; stop that process or use another --virtual-state directory", path.display())]
-    StateInUse { path: PathBuf },
+    StateInUse {
+        /// The state file.
+        path: PathBuf,
+    },
     /// The state file exists but cannot be used.
     #[error("cannot use the virtual key state {}: {reason}; delete it (the key then starts blank) or use another --virtual-state directory", path.display())]
-    StateCorrupt { path: PathBuf, reason: String },
+    StateCorrupt {
+        /// The state file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A file could not be read or written.
     #[error("cannot access {}: {reason}", path.display())]
-    Io { path: PathBuf, reason: String },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error text.
+        reason: String,
+    },
     /// The attestation CA or certificate could not be made or loaded.
     #[error("virtual key attestation: {0}")]
     Attestation(String),

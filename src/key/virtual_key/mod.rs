@@ -85,9 +85,11 @@ pub enum VirtualAttestation {
     /// released only after authenticatorConfig enableEnterpriseAttestation and only when
     /// the platform asks for it; ordinary requests get self attestation.
     Enterprise {
+        /// Issues the key's individual attestation certificate.
         ca: Arc<AttestationCa>,
         /// `true`: platform-managed (any RP); `false`: vendor-facilitated (only `rp_ids`).
         platform_managed: bool,
+        /// The RP IDs a vendor-facilitated key attests to.
         rp_ids: Vec<String>,
     },
 }
