@@ -12,13 +12,16 @@
 //! ```
 //! The kernel needs the `uhid` module, and `hid-generic` so that a driver binds, starts
 //! the device and creates the hidraw node.
+#![warn(missing_docs)]
 mod bridge;
 mod device;
 mod protocol;
 
 pub use bridge::BridgeEnd;
 pub use device::{find_hidraw, UhidDevice, UhidError, DEFAULT_UHID_PATH};
-pub use protocol::{report_descriptor_with_usage_page, DeviceIdentity, KernelEvent, BUS_USB, FIDO_REPORT_DESCRIPTOR};
+pub use protocol::{
+    report_descriptor_with_usage_page, DecodeError, DeviceIdentity, EncodeError, KernelEvent, BUS_USB, FIDO_REPORT_DESCRIPTOR,
+};
 
 use crate::key::report::ReportIo;
 use std::path::PathBuf;

@@ -16,10 +16,16 @@ pub const DEFAULT_UHID_PATH: &str = "/dev/uhid";
 pub enum UhidError {
     /// `/dev/uhid` does not exist.
     #[error("{path} does not exist: the uhid kernel module is not loaded (run `sudo modprobe uhid`; some containers and cloud kernels have no uhid at all)")]
-    NotAvailable { path: PathBuf },
+    NotAvailable {
+        /// The node that was looked for.
+        path: PathBuf,
+    },
     /// `/dev/uhid` exists but this user may not open it.
     #[error("no permission to open {path}: run as root, or give your group access with a udev rule such as KERNEL==\"uhid\", GROUP=\"plugdev\", MODE=\"0660\" (see docs/vm-tier.md)")]
-    PermissionDenied { path: PathBuf },
+    PermissionDenied {
+        /// The node that could not be opened.
+        path: PathBuf,
+    },
     /// The device was created but the kernel never started it (no driver bound).
     #[error("the kernel created the HID device but no driver started it within {0:?}: load the generic HID driver (`sudo modprobe hid-generic`)")]
     NoDriver(Duration),
@@ -34,7 +40,14 @@ pub enum UhidError {
     Decode(#[from] protocol::DecodeError),
     /// Any other I/O failure on `/dev/uhid`.
     #[error("{what} on {path}: {source}")]
-    Io { what: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        /// What keystation was doing.
+        what: &'static str,
+        /// The UHID node.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// The virtual key behind the device failed.
     #[error("the key behind the UHID device failed: {0}")]
     Key(String),

@@ -102,10 +102,20 @@ pub struct DeviceIdentity {
 pub enum EncodeError {
     /// A string does not fit its fixed-size, NUL-terminated field.
     #[error("the {field} {value:?} is too long: at most {max} bytes")]
-    TooLong { field: &'static str, value: String, max: usize },
+    TooLong {
+        /// Which field.
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// The most bytes the field holds (without its NUL terminator).
+        max: usize,
+    },
     /// A string contains a NUL byte, which would cut it short in the kernel.
     #[error("the {field} must not contain NUL characters")]
-    Nul { field: &'static str },
+    Nul {
+        /// Which field.
+        field: &'static str,
+    },
     /// The report descriptor is empty or larger than the kernel accepts.
     #[error("a report descriptor must be 1..={DATA_MAX} bytes, got {0}")]
     Descriptor(usize),
@@ -190,7 +200,10 @@ pub fn encode_set_report_reply(id: u32, err: u16) -> Vec<u8> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KernelEvent {
     /// A driver started the device; `dev_flags` says which report kinds are numbered.
-    Start { dev_flags: u64 },
+    Start {
+        /// `UHID_DEV_NUMBERED_*_REPORTS` bits (none for a FIDO descriptor).
+        dev_flags: u64,
+    },
     /// The driver stopped the device.
     Stop,
     /// The first user opened the device.
@@ -198,11 +211,30 @@ pub enum KernelEvent {
     /// The last user closed the device.
     Close,
     /// A report written by a user; `data` is exactly what the kernel passed on.
-    Output { data: Vec<u8>, rtype: u8 },
+    Output {
+        /// The bytes written to hidraw, report-ID byte included.
+        data: Vec<u8>,
+        /// `enum uhid_report_type`; [`UHID_OUTPUT_REPORT`] for hidraw writes.
+        rtype: u8,
+    },
     /// A request for a report that must be answered with [`encode_get_report_reply`].
-    GetReport { id: u32, rnum: u8, rtype: u8 },
+    GetReport {
+        /// Request id to echo in the reply.
+        id: u32,
+        /// Report number asked for.
+        rnum: u8,
+        /// `enum uhid_report_type` asked for.
+        rtype: u8,
+    },
     /// A report to set that must be answered with [`encode_set_report_reply`].
-    SetReport { id: u32, rnum: u8, rtype: u8 },
+    SetReport {
+        /// Request id to echo in the reply.
+        id: u32,
+        /// Report number to set.
+        rnum: u8,
+        /// `enum uhid_report_type` to set.
+        rtype: u8,
+    },
     /// An event type keystation does not know (newer kernels may add some).
     Unknown(u32),
 }
