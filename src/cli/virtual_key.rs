@@ -64,8 +64,8 @@ pub enum TouchArg {
 fn parse_touch(text: &str) -> Result<TouchArg, String> {
     let lower = text.trim().to_ascii_lowercase();
     match lower.as_str() {
-        "instant" | "yes" | "auto" => return Ok(TouchArg::Instant),
-        "deny" | "no" => return Ok(TouchArg::Deny),
+        "instant" => return Ok(TouchArg::Instant),
+        "deny" => return Ok(TouchArg::Deny),
         "never" => return Ok(TouchArg::Never),
         _ => {}
     }
