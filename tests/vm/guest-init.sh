@@ -272,10 +272,17 @@ fi
 stop_key_r
 
 # --touch deny: the key refuses, keystation says so with the key-error exit code (4).
-keystation --json virtual-key --uhid --touch deny --serial KS-VM-DENY >/tmp/vkd.out 2>/tmp/vkd.err &
+# (This key runs without --json: the human announcement names the node too.)
+keystation virtual-key --uhid --touch deny --serial KS-VM-DENY >/tmp/vkd.out 2>/tmp/vkd.err &
 VKD=$!
-if wait_for 30 announced /tmp/vkd.out; then
-    DEVD=$(hidraw_of /tmp/vkd.out)
+human_hidraw() {
+    sed -n 's|^virtual key 1: \(/dev/hidraw[0-9]*\) (serial KS-VM-DENY, .*|\1|p' /tmp/vkd.out
+}
+human_announced() {
+    [ -n "$(human_hidraw)" ]
+}
+if wait_for 30 human_announced; then
+    DEVD=$(human_hidraw)
     keystation keys reset --key "$DEVD" --yes >/tmp/deny.out 2>/tmp/deny.err
     rc=$?
     if [ "$rc" = 4 ] && grep -qi 'refused\|denied' /tmp/deny.err; then
