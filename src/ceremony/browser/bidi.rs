@@ -102,7 +102,7 @@ impl Bidi {
 
     /// `browsingContext.navigate` and wait for the load event.
     pub async fn navigate(&self, context: &str, url: &str) -> Result<(), BrowserError> {
-        self.send("browsingContext.navigate", json!({ "context": context, "url": url, "wait": "complete" })).await.map(drop)
+        self.send("browsingContext.navigate", json!({ "context": context, "url": url, "wait": "none" })).await.map(drop)
     }
 
     /// `script.addPreloadScript` with one channel argument, limited to a user context.

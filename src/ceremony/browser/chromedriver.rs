@@ -18,6 +18,7 @@ pub struct ChromeDriver {
 impl ChromeDriver {
     /// Start chromedriver and wait until it answers `/status`.
     pub async fn start(config: &BrowserConfig, log_dir: &Path) -> Result<ChromeDriver, BrowserError> {
+        ensure_crypto_provider();
         require_executable("chromedriver", &config.chromedriver)?;
         require_executable("chromium", &config.chromium)?;
         let log_path = log_dir.join("chromedriver.log");
@@ -49,6 +50,19 @@ impl ChromeDriver {
             .stdout(log)
             .stderr(log_err)
             .kill_on_drop(true);
+        // chromedriver starts Chromium with a debugging *port*, so Chromium outlives a
+        // killed chromedriver. Both therefore run in a process group of their own that
+        // keystation kills as a whole; and chromedriver dies with keystation.
+        #[cfg(unix)]
+        cmd.process_group(0);
+        #[cfg(target_os = "linux")]
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
         let child = cmd
             .spawn()
             .map_err(|e| BrowserError::DriverStart { reason: format!("{}: {e}", config.chromedriver.display()), log_tail: String::new() })?;
@@ -106,11 +120,35 @@ impl ChromeDriver {
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
-    /// Stop chromedriver (and with it any browser it still runs).
+    /// Stop chromedriver and every process it started (Chromium and its helpers).
     pub async fn stop(mut self) {
-        let _ = self.child.start_kill();
+        self.kill_group();
         let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
     }
+
+    fn kill_group(&mut self) {
+        #[cfg(unix)]
+        if let Some(pid) = self.child.id() {
+            // SAFETY: plain syscall; the group id is chromedriver's own pid (set above).
+            unsafe {
+                libc::killpg(pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+        let _ = self.child.start_kill();
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        self.kill_group();
+    }
+}
+
+/// reqwest (used by keystation here and by thirtyfour for WebDriver) is built without
+/// a default rustls crypto provider; install ring's, as the rest of keystation does.
+/// Idempotent: an already installed provider is kept.
+pub fn ensure_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 fn free_port() -> std::io::Result<u16> {

@@ -192,10 +192,12 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // Without an explicit close: killing chromedriver (kill_on_drop) closes the
-        // pipe Chromium listens on, so Chromium exits too; the profile directory goes
-        // with `workdir`.
+        // Without an explicit close: kill chromedriver's process group (Chromium with
+        // it) *before* the WebDriver handle drops, so that its synchronous "delete
+        // session" fails at once instead of waiting on a browser whose BiDi connection
+        // is served by the (now blocked) runtime. The profile goes with `workdir`.
         self.router.abort();
+        drop(self.chromedriver.take());
     }
 }
 
