@@ -100,9 +100,21 @@ impl Bidi {
         string_field(&r, "context")
     }
 
-    /// `browsingContext.navigate` and wait for the load event.
+    /// `browsingContext.navigate`: start the navigation and return once it has begun.
+    /// Pages that submit or redirect at once (Microsoft's do) would otherwise turn a
+    /// wait for "complete" into an error.
     pub async fn navigate(&self, context: &str, url: &str) -> Result<(), BrowserError> {
         self.send("browsingContext.navigate", json!({ "context": context, "url": url, "wait": "none" })).await.map(drop)
+    }
+
+    /// `browsingContext.navigate` and wait for the document's load event. When the page
+    /// itself navigates on before loading completes, that later navigation wins and
+    /// this returns Ok.
+    pub async fn navigate_and_wait(&self, context: &str, url: &str) -> Result<(), BrowserError> {
+        match self.send("browsingContext.navigate", json!({ "context": context, "url": url, "wait": "complete" })).await {
+            Err(BrowserError::Command { message, .. }) if message.contains("concurrent navigation") => Ok(()),
+            other => other.map(drop),
+        }
     }
 
     /// `script.addPreloadScript` with one channel argument, limited to a user context.

@@ -108,6 +108,12 @@ impl ChromeDriver {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// chromedriver's process id, which is also the id of the process group it and
+    /// Chromium run in (`None` once it has been reaped).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Where chromedriver's output goes.
     pub fn log_path(&self) -> &Path {
         &self.log_path

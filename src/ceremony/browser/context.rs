@@ -50,9 +50,16 @@ impl EnrollmentContext {
         &self.bidi
     }
 
-    /// Navigate the tab and wait for the load event.
+    /// Start navigating the tab; returns once the navigation has begun (see
+    /// [`Bidi::navigate`]).
     pub async fn navigate(&self, url: &str) -> Result<(), BrowserError> {
         self.bidi.navigate(&self.tab, url).await
+    }
+
+    /// Navigate the tab and wait until the document has loaded (see
+    /// [`Bidi::navigate_and_wait`]).
+    pub async fn navigate_and_wait(&self, url: &str) -> Result<(), BrowserError> {
+        self.bidi.navigate_and_wait(&self.tab, url).await
     }
 
     /// Evaluate an expression in the tab (promises are awaited) and return it as JSON

@@ -162,6 +162,11 @@ impl Browser {
         self.chromedriver.as_ref().map(|d| d.log_path().to_path_buf())
     }
 
+    /// The process group chromedriver and Chromium run in (chromedriver's pid).
+    pub fn process_group(&self) -> Option<u32> {
+        self.chromedriver.as_ref().and_then(ChromeDriver::pid)
+    }
+
     /// The configuration the browser was started with.
     pub fn config(&self) -> &BrowserConfig {
         &self.config
@@ -193,11 +198,14 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         // Without an explicit close: kill chromedriver's process group (Chromium with
-        // it) *before* the WebDriver handle drops, so that its synchronous "delete
-        // session" fails at once instead of waiting on a browser whose BiDi connection
-        // is served by the (now blocked) runtime. The profile goes with `workdir`.
+        // it) and forget the WebDriver session. thirtyfour would otherwise delete the
+        // session synchronously, blocking this thread for up to its request timeout.
+        // The profile directory goes with `workdir`.
         self.router.abort();
         drop(self.chromedriver.take());
+        if let Some(d) = self.driver.take() {
+            let _ = d.leak();
+        }
     }
 }
 
