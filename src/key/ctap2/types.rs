@@ -64,6 +64,7 @@ pub fn format_aaguid(a: &[u8; 16]) -> String {
 }
 
 impl AuthenticatorInfo {
+    /// An option's value; `None` when the key does not list the option at all.
     pub fn option(&self, name: &str) -> Option<bool> {
         self.options.get(name).copied()
     }
@@ -71,12 +72,15 @@ impl AuthenticatorInfo {
     pub fn pin_is_set(&self) -> bool {
         self.option("clientPin") == Some(true)
     }
+    /// Whether `versions` lists `v` (e.g. "FIDO_2_1").
     pub fn supports_version(&self, v: &str) -> bool {
         self.versions.iter().any(|x| x == v)
     }
+    /// Whether `extensions` lists `e` (e.g. "hmac-secret").
     pub fn supports_extension(&self, e: &str) -> bool {
         self.extensions.iter().any(|x| x == e)
     }
+    /// The AAGUID as 8-4-4-4-12 lower-case hex.
     pub fn aaguid_string(&self) -> String {
         format_aaguid(&self.aaguid)
     }
@@ -86,12 +90,19 @@ impl AuthenticatorInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Permissions(pub u8);
 impl Permissions {
+    /// mc: makeCredential.
     pub const MAKE_CREDENTIAL: Permissions = Permissions(0x01);
+    /// ga: getAssertion.
     pub const GET_ASSERTION: Permissions = Permissions(0x02);
+    /// cm: credential management.
     pub const CREDENTIAL_MANAGEMENT: Permissions = Permissions(0x04);
+    /// be: bio enrollment.
     pub const BIO_ENROLLMENT: Permissions = Permissions(0x08);
+    /// lbw: large blob write.
     pub const LARGE_BLOB_WRITE: Permissions = Permissions(0x10);
+    /// acfg: authenticatorConfig.
     pub const AUTHENTICATOR_CONFIG: Permissions = Permissions(0x20);
+    /// Both sets of permissions.
     pub fn union(self, other: Permissions) -> Permissions {
         Permissions(self.0 | other.0)
     }
@@ -100,22 +111,29 @@ impl Permissions {
 /// PublicKeyCredentialRpEntity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RpEntity {
+    /// The RP id (a domain, e.g. "login.microsoft.com").
     pub id: String,
+    /// Display name.
     pub name: Option<String>,
 }
 
 /// PublicKeyCredentialUserEntity. `id` is the opaque user handle (bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UserEntity {
+    /// The user handle.
     #[serde(with = "hex_bytes")]
     pub id: Vec<u8>,
+    /// Account name (e.g. the UPN).
     pub name: Option<String>,
+    /// Display name.
     pub display_name: Option<String>,
 }
 
 /// COSE algorithm identifiers keystation asks for.
 pub const COSE_ES256: i64 = -7;
+/// EdDSA (Ed25519).
 pub const COSE_EDDSA: i64 = -8;
+/// RSASSA-PKCS1-v1_5 with SHA-256.
 pub const COSE_RS256: i64 = -257;
 
 /// authenticatorMakeCredential (0x01) input.
@@ -124,8 +142,11 @@ pub const COSE_RS256: i64 = -257;
 /// the relying party will see); the key layer never builds clientDataJSON itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MakeCredentialRequest {
+    /// SHA-256 of the clientDataJSON.
     pub client_data_hash: [u8; 32],
+    /// The relying party.
     pub rp: RpEntity,
+    /// The account.
     pub user: UserEntity,
     /// COSE algorithms in order of preference (e.g. [-7, -257]).
     pub algorithms: Vec<i64>,
@@ -165,31 +186,40 @@ pub struct MakeCredentialResponse {
     pub extensions_cbor: Option<Vec<u8>>,
     /// Parsed from `auth_data`: flags byte (UP=0x01, UV=0x04, AT=0x40, ED=0x80).
     pub flags: u8,
+    /// Parsed from `auth_data`: the signature counter.
     pub sign_count: u32,
 }
 
 /// One discoverable credential as credential management lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredCredential {
+    /// The RP id, when the key reports it.
     pub rp_id: Option<String>,
+    /// SHA-256 of the RP id.
     #[serde(with = "hex_bytes")]
     pub rp_id_hash: Vec<u8>,
+    /// The account the credential belongs to.
     pub user: UserEntity,
+    /// The credential id.
     #[serde(with = "hex_bytes")]
     pub credential_id: Vec<u8>,
+    /// credProtect level (1..=3), when reported.
     pub cred_protect: Option<u8>,
 }
 
 /// getCredsMetadata result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct CredentialsMetadata {
+    /// Discoverable credentials stored.
     pub existing: u32,
+    /// How many more fit (at most).
     pub remaining: u32,
 }
 
 /// PIN retries (clientPIN getPINRetries).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct PinRetries {
+    /// PIN attempts left before the PIN is blocked.
     pub retries: u8,
     /// True when the key needs a power cycle before the next PIN attempt.
     pub power_cycle_required: Option<bool>,

@@ -1,0 +1,152 @@
+//! `keys list`, `keys info`, `keys watch`.
+use super::{KeyChoice, NO_KEY_MESSAGE, open_chosen};
+use crate::cli::{CliContext, CliError, Exit};
+use crate::key::KeyDescriptor;
+use crate::key::ctap2::{AuthenticatorInfo, PinRetries};
+use crate::key::ctaphid::InitInfo;
+use crate::key::sources::KeySources;
+use crate::key::watcher::{KeyEvent, KeyWatcher, WatchOptions};
+use crate::key::worker::{HandleOptions, KeyHandle, aaguid_probe};
+use clap::Args;
+use serde::Serialize;
+use std::time::Duration;
+
+/// One row of `keys list --json`.
+#[derive(Serialize)]
+struct ListedKey {
+    index: usize,
+    #[serde(flatten)]
+    descriptor: KeyDescriptor,
+    /// From getInfo; absent when the key did not answer.
+    aaguid: Option<String>,
+    versions: Option<Vec<String>>,
+    pin_set: Option<bool>,
+    /// Why getInfo failed, when it did.
+    error: Option<String>,
+}
+
+pub async fn list(sources: &KeySources, ctx: &CliContext) -> Result<Exit, CliError> {
+    let keys = sources.enumerate()?;
+    let mut rows = Vec::new();
+    for (index, descriptor) in keys.into_iter().enumerate() {
+        // A short look at each key; a key that does not answer is still listed.
+        let options = HandleOptions { op_timeout: Duration::from_secs(2), ..Default::default() };
+        let info = match sources.open(&descriptor) {
+            Ok(io) => KeyHandle::open(descriptor.clone(), io, options).await.map(|h| h.info()),
+            Err(e) => Err(e),
+        };
+        let (aaguid, versions, pin_set, error) = match info {
+            Ok(i) => (Some(i.aaguid_string()), Some(i.versions.clone()), i.option("clientPin"), None),
+            Err(e) => (None, None, None, Some(e.to_string())),
+        };
+        rows.push(ListedKey { index, descriptor, aaguid, versions, pin_set, error });
+    }
+    if ctx.json() {
+        ctx.print_json(&rows)?;
+    } else if rows.is_empty() {
+        eprintln!("{NO_KEY_MESSAGE}");
+    } else {
+        for r in &rows {
+            let state = match (&r.error, r.pin_set) {
+                (Some(e), _) => format!("not answering: {e}"),
+                (None, Some(true)) => "PIN set".into(),
+                (None, Some(false)) => "no PIN".into(),
+                (None, None) => "no PIN support".into(),
+            };
+            println!("{:>2}  {}  {}", r.index, r.descriptor.label(), state);
+            if let Some(a) = &r.aaguid {
+                println!("    AAGUID {a}  {}", r.versions.as_deref().unwrap_or_default().join(" "));
+            }
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+#[derive(Serialize)]
+struct InfoOutput {
+    key: KeyDescriptor,
+    hid: Option<InitInfo>,
+    info: AuthenticatorInfo,
+    pin_retries: Option<PinRetries>,
+}
+
+pub async fn info(sources: &KeySources, choice: &KeyChoice, ctx: &CliContext) -> Result<Exit, CliError> {
+    let handle = open_chosen(sources, choice).await?;
+    let info = handle.info();
+    let pin_retries = if info.pin_is_set() { handle.pin_retries().await.ok() } else { None };
+    let out = InfoOutput { key: handle.descriptor().clone(), hid: handle.hid_info(), info, pin_retries };
+    if ctx.json() {
+        ctx.print_json(&out)?;
+        return Ok(Exit::Ok);
+    }
+    let i = &out.info;
+    let yes_no = |b: Option<bool>| match b {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "not supported",
+    };
+    println!("{}", out.key.label());
+    println!("  AAGUID                {}", i.aaguid_string());
+    println!("  versions              {}", i.versions.join(", "));
+    println!("  extensions            {}", i.extensions.join(", "));
+    println!("  PIN set               {}", yes_no(i.option("clientPin")));
+    if let Some(r) = &out.pin_retries {
+        let power = if r.power_cycle_required == Some(true) { " (re-plug the key before the next attempt)" } else { "" };
+        println!("  PIN retries left      {}{power}", r.retries);
+    }
+    println!("  minimum PIN length    {}", i.min_pin_length);
+    println!("  PIN change required   {}", if i.force_pin_change { "yes" } else { "no" });
+    println!("  alwaysUv              {}", yes_no(i.option("alwaysUv")));
+    println!("  enterprise attest.    {}", yes_no(i.option("ep")));
+    println!("  PIN/UV protocols      {:?}", i.pin_uv_auth_protocols);
+    println!("  algorithms            {:?}", i.algorithms);
+    if let Some(n) = i.remaining_discoverable_credentials {
+        println!("  free passkey slots    {n}");
+    }
+    if let Some(v) = i.firmware_version {
+        println!("  firmware              {v:#x}");
+    }
+    if let Some(h) = &out.hid {
+        println!("  device version        {}.{}.{}", h.device_version.0, h.device_version.1, h.device_version.2);
+    }
+    let options: Vec<String> = i.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!("  options               {}", options.join(" "));
+    Ok(Exit::Ok)
+}
+
+/// `keys watch` options.
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Stop after this many events (default: run until Ctrl-C).
+    #[arg(long, value_name = "N")]
+    pub max_events: Option<usize>,
+}
+
+pub async fn watch(sources: &KeySources, args: WatchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
+    let options = WatchOptions { probe: Some(aaguid_probe(sources.clone())), ..Default::default() };
+    let mut watcher = KeyWatcher::start(sources.clone(), options)?;
+    if !ctx.json() {
+        eprintln!("Watching for FIDO2 keys; press Ctrl-C to stop.");
+    }
+    let mut seen = 0;
+    while args.max_events.is_none_or(|max| seen < max) {
+        let event = tokio::select! {
+            e = watcher.recv() => e,
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        let Some(event) = event else { break };
+        seen += 1;
+        if ctx.json() {
+            let line = serde_json::to_string(&event).map_err(|e| CliError::failure(format!("cannot encode JSON output: {e}")))?;
+            println!("{line}");
+        } else {
+            let (what, id) = match &event {
+                KeyEvent::Arrived(id) => ("arrived", id),
+                KeyEvent::Left(id) => ("left   ", id),
+            };
+            let aaguid = id.aaguid_string().map(|a| format!("  AAGUID {a}")).unwrap_or_default();
+            println!("{what}  {}{aaguid}", id.descriptor.label());
+        }
+    }
+    Ok(Exit::Ok)
+}
