@@ -13,4 +13,5 @@ mod browser {
     mod key_events;
     mod lifecycle;
     mod refusals;
+    mod virtual_key;
 }

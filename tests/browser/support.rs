@@ -3,7 +3,7 @@
 use super::site::Site;
 use super::soft_key::SoftKey;
 use keystation::ceremony::browser::{Browser, BridgeEvent, BrowserConfig, EnrollmentContext, binaries_present};
-use keystation::ceremony::webauthn::{RpIdPolicy, WebAuthnClient};
+use keystation::ceremony::webauthn::{CredentialMaker, RpIdPolicy, WebAuthnClient};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -53,13 +53,22 @@ pub struct Fixture {
 }
 
 pub async fn fixture(test: &str) -> Option<Fixture> {
+    let key = Arc::new(SoftKey::new());
+    let (browser, site, ctx, serial) = setup(test, key.clone()).await?;
+    Some(Fixture { browser, site, key, ctx, _serial: serial })
+}
+
+/// Browser, site and one enrolment context answered by `maker`.
+pub async fn setup(
+    test: &str,
+    maker: Arc<dyn CredentialMaker>,
+) -> Option<(Browser, Site, EnrollmentContext, MutexGuard<'static, ()>)> {
     let config = config_or_skip(test)?;
     let serial = serial();
     let browser = Browser::launch(config).await.expect("browser launch");
     let site = Site::start().await;
-    let key = Arc::new(SoftKey::new());
-    let ctx = browser.new_context(client(), key.clone()).await.expect("context");
-    Some(Fixture { browser, site, key, ctx, _serial: serial })
+    let ctx = browser.new_context(client(), maker).await.expect("context");
+    Some((browser, site, ctx, serial))
 }
 
 impl Fixture {
