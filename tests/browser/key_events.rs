@@ -62,3 +62,33 @@ async fn key_unplugged_mid_ceremony() {
     }
     f.close().await;
 }
+
+#[tokio::test]
+async fn navigating_away_cancels_the_key_operation() {
+    let Some(mut f) = fixture("navigating_away_cancels_the_key_operation").await else { return };
+    f.key.set_behaviour(Behaviour::WaitForCancel);
+    f.ctx.navigate(&f.site.other_site("/start")).await.unwrap();
+    tokio::time::timeout(PAGE, f.key.started(1)).await.expect("the key was never asked");
+    let left_at = Instant::now();
+    f.ctx.navigate_and_wait(&f.site.login_site("/cookie/show")).await.unwrap();
+    match outcome(&mut f.ctx).await {
+        BridgeEvent::Failed { error: WebAuthnError::Aborted, .. } => {}
+        other => panic!("{other:?}"),
+    }
+    let cancelled = f.key.cancelled_at().expect("the key operation was not cancelled");
+    assert!(cancelled.duration_since(left_at) < Duration::from_secs(5));
+    f.close().await;
+}
+
+#[tokio::test]
+async fn closing_the_context_cancels_the_key_operation() {
+    let Some(f) = fixture("closing_the_context_cancels_the_key_operation").await else { return };
+    f.key.set_behaviour(Behaviour::WaitForCancel);
+    f.ctx.navigate(&f.site.other_site("/start")).await.unwrap();
+    tokio::time::timeout(PAGE, f.key.started(1)).await.expect("the key was never asked");
+    let key = f.key.clone();
+    let closed_at = Instant::now();
+    f.close().await;
+    let cancelled = key.cancelled_at().expect("the key operation was not cancelled");
+    assert!(cancelled.duration_since(closed_at) < Duration::from_secs(5));
+}

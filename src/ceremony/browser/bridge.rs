@@ -80,7 +80,11 @@ pub(crate) struct Bridge {
     maker: Arc<dyn CredentialMaker>,
     events: mpsc::UnboundedSender<BridgeEvent>,
     pending: Mutex<Option<Pending>>,
+    ceremony_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
+
+/// How long closing a context waits for a cancelled key operation to wind down.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Bridge {
     pub(crate) fn new(
@@ -91,7 +95,7 @@ impl Bridge {
         maker: Arc<dyn CredentialMaker>,
         events: mpsc::UnboundedSender<BridgeEvent>,
     ) -> Arc<Bridge> {
-        Arc::new(Bridge { bidi, channel, user_context, client, maker, events, pending: Mutex::new(None) })
+        Arc::new(Bridge { bidi, channel, user_context, client, maker, events, pending: Mutex::new(None), ceremony_task: Mutex::new(None) })
     }
 
     /// Serve router events until the router drops its sender.
@@ -102,8 +106,13 @@ impl Bridge {
                 RouterEvent::RealmDestroyed(realm) => self.abort_if(|p| p.realm == realm),
             }
         }
-        // The context is closing: stop whatever the key is doing for it.
+        // The context is closing: stop whatever the key is doing for it and wait until
+        // the key is idle again, so the caller may use it for something else.
         self.abort_if(|_| true);
+        let running = self.ceremony_task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = running {
+            let _ = tokio::time::timeout(CLOSE_GRACE, task).await;
+        }
     }
 
     fn emit(&self, ev: BridgeEvent) {
@@ -152,7 +161,10 @@ impl Bridge {
                     return;
                 }
                 let me = Arc::clone(self);
-                tokio::spawn(async move { me.ceremony(msg, abort).await });
+                let task = tokio::spawn(async move { me.ceremony(msg, abort).await });
+                if let Ok(mut slot) = self.ceremony_task.lock() {
+                    *slot = Some(task);
+                }
             }
             PageRequest::Cancel { id } => {
                 self.abort_if(|p| &p.id == id && p.realm == msg.realm);

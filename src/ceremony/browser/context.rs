@@ -107,15 +107,15 @@ impl EnrollmentContext {
         self.events.try_recv().ok()
     }
 
-    /// Close the tab and any popups, discard cookies and storage, stop the bridge (a
-    /// running key operation is cancelled).
+    /// Close the tab and any popups, discard cookies and storage, stop the bridge. A
+    /// running key operation is cancelled and has ended when this returns.
     pub async fn close(mut self) -> Result<(), BrowserError> {
         self.closed = true;
         self.unroute();
         let r = self.bidi.remove_user_context(&self.user_context).await;
         if let Some(t) = self.bridge_task.take() {
-            // The bridge ends once its route is gone; give it a moment to cancel the key.
-            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+            // The bridge ends once its route is gone, after cancelling the key.
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
         }
         r
     }
