@@ -10,7 +10,7 @@ use std::time::Instant;
 #[tokio::test]
 async fn cold_then_warm_enrolments_both_work() {
     let Some(config) = config_or_skip("cold_then_warm_enrolments_both_work") else { return };
-    let _serial = serial();
+    let _serial = serial().await;
     let site = Site::start().await;
     let mut host = BrowserHost::new(config);
     for round in 0..2 {
@@ -38,7 +38,7 @@ async fn cold_then_warm_enrolments_both_work() {
 #[tokio::test]
 async fn sequential_enrolments_do_not_share_cookies() {
     let Some(config) = config_or_skip("sequential_enrolments_do_not_share_cookies") else { return };
-    let _serial = serial();
+    let _serial = serial().await;
     let site = Site::start().await;
     let mut host = BrowserHost::new(config);
     let key = Arc::new(SoftKey::new());
@@ -86,7 +86,7 @@ fn live_members(pgid: u32) -> Vec<String> {
 #[tokio::test]
 async fn dropping_the_browser_kills_chromium_and_removes_the_profile() {
     let Some(config) = config_or_skip("dropping_the_browser_kills_chromium_and_removes_the_profile") else { return };
-    let _serial = serial();
+    let _serial = serial().await;
     let browser = keystation::ceremony::browser::Browser::launch(config).await.unwrap();
     let ctx = browser.new_context(client(), Arc::new(SoftKey::new())).await.unwrap();
     let pgid = browser.process_group().expect("chromedriver runs");

@@ -4,11 +4,12 @@ use super::site::Site;
 use super::soft_key::SoftKey;
 use keystation::ceremony::browser::{Browser, BridgeEvent, BrowserConfig, EnrollmentContext, binaries_present};
 use keystation::ceremony::webauthn::{CredentialMaker, RpIdPolicy, WebAuthnClient};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+use tokio::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Browser tests start Chromium; on a 2-core machine they run one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: Mutex<()> = Mutex::const_new(());
 
 /// Generous bound for anything involving page loads on a loaded machine.
 pub const PAGE: Duration = Duration::from_secs(60);
@@ -35,8 +36,8 @@ pub fn config_or_skip(test: &str) -> Option<BrowserConfig> {
     None
 }
 
-pub fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+pub async fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().await
 }
 
 /// keystation's client as the tests configure it: the test site's rp.id and Entra's.
@@ -64,7 +65,7 @@ pub async fn setup(
     maker: Arc<dyn CredentialMaker>,
 ) -> Option<(Browser, Site, EnrollmentContext, MutexGuard<'static, ()>)> {
     let config = config_or_skip(test)?;
-    let serial = serial();
+    let serial = serial().await;
     let browser = Browser::launch(config).await.expect("browser launch");
     let site = Site::start().await;
     let ctx = browser.new_context(client(), maker).await.expect("context");
