@@ -4,6 +4,7 @@ use super::site::Site;
 use super::soft_key::SoftKey;
 use keystation::ceremony::browser::{Browser, BridgeEvent, BrowserConfig, EnrollmentContext, binaries_present};
 use keystation::ceremony::webauthn::{CredentialMaker, RpIdPolicy, WebAuthnClient};
+use std::io::Write;
 use std::sync::Arc;
 use tokio::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -28,7 +29,10 @@ pub fn config_or_skip(test: &str) -> Option<BrowserConfig> {
             config.chromedriver.display()
         );
     }
-    eprintln!(
+    // Written to the real stderr, not through eprintln!, so that the test harness's
+    // output capture cannot hide it.
+    let _ = writeln!(
+        std::io::stderr(),
         "\n***** SKIPPED {test}: Chromium or chromedriver not found ({} / {}); install the Debian packages `chromium` and `chromium-driver`, or set KEYSTATION_REQUIRE_BROWSER=1 to turn this skip into a failure *****\n",
         config.chromium.display(),
         config.chromedriver.display()
