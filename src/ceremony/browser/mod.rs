@@ -11,6 +11,7 @@
 //! ```
 //! Why WebDriver BiDi and not CDP, how origins are checked, what the page's fake
 //! credential contains and the get() policy are described in docs/browser-ceremony.md.
+#![warn(missing_docs)]
 pub mod bidi;
 pub mod bridge;
 pub mod chromedriver;

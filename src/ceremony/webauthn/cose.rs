@@ -16,12 +16,29 @@ pub struct CoseKey {
 /// Key type parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyParams {
-    /// kty 2 (EC2): crv (-1), x (-2), y (-3).
-    Ec2 { crv: i64, x: Vec<u8>, y: Vec<u8> },
-    /// kty 1 (OKP): crv (-1), x (-2).
-    Okp { crv: i64, x: Vec<u8> },
-    /// kty 3 (RSA): n (-1), e (-2).
-    Rsa { n: Vec<u8>, e: Vec<u8> },
+    /// kty 2 (EC2).
+    Ec2 {
+        /// crv (-1): 1 = P-256.
+        crv: i64,
+        /// x (-2).
+        x: Vec<u8>,
+        /// y (-3).
+        y: Vec<u8>,
+    },
+    /// kty 1 (OKP).
+    Okp {
+        /// crv (-1): 6 = Ed25519.
+        crv: i64,
+        /// x (-2): the public key.
+        x: Vec<u8>,
+    },
+    /// kty 3 (RSA).
+    Rsa {
+        /// n (-1): modulus, big-endian.
+        n: Vec<u8>,
+        /// e (-2): public exponent, big-endian.
+        e: Vec<u8>,
+    },
     /// Any other key type.
     Other(i64),
 }

@@ -17,6 +17,7 @@
 //!  CreatedCredential ◀─ attestation.rs, cose.rs, extensions.rs, credential.rs
 //! ```
 //! `client.rs` runs the steps in order with timeout and abort.
+#![warn(missing_docs)]
 pub mod attestation;
 pub mod b64;
 pub mod client;

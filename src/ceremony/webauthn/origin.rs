@@ -9,8 +9,15 @@ use std::fmt;
 /// taken from anything the page says about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Origin {
-    /// `scheme://host[:port]`; `port` is `None` when it is the scheme's default.
-    Tuple { scheme: String, host: String, port: Option<u16> },
+    /// `scheme://host[:port]`.
+    Tuple {
+        /// Lower-case scheme, e.g. `https`.
+        scheme: String,
+        /// Lower-case host (IPv6 in brackets).
+        host: String,
+        /// `None` when it is the scheme's default port.
+        port: Option<u16>,
+    },
     /// `null`: sandboxed frames, `data:` documents and the like.
     Opaque,
 }
