@@ -60,11 +60,13 @@ impl WebAuthnClient {
         origin: &Origin,
         frame: &FrameContext,
     ) -> Result<(CreationOptions, String), WebAuthnError> {
+        // Chromium's order: WebIDL conversion (TypeError) first, then the caller's
+        // origin, its frame position, the rp.id, and finally the option rules.
+        let options = CreationOptions::from_json(options_json)?;
+        origin.check_may_use_webauthn()?;
         if let (FrameContext::CrossOriginFrame { top_origin }, false) = (frame, self.allow_cross_origin_frames) {
             return Err(WebAuthnError::CrossOriginFrame { origin: origin.to_string(), top_origin: top_origin.to_string() });
         }
-        origin.check_may_use_webauthn()?;
-        let options = CreationOptions::from_json(options_json)?;
         let rp_id = match &options.rp_id {
             Some(id) => id.clone(),
             None => origin.host().unwrap_or_default().to_string(),
