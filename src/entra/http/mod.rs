@@ -7,7 +7,7 @@ mod retry;
 mod sender;
 
 pub use retry::{parse_retry_after, RetryPolicy};
-pub(crate) use sender::{Exchange, HttpSender, Replay, TransportFailure};
+pub(crate) use sender::{new_client_request_id, HttpSender, Replay};
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -49,12 +49,22 @@ impl HttpSender {
     }
 
     /// Send the request `build` makes (called again for every attempt, so that e.g. a
-    /// client assertion with a fresh `jti` can be signed per attempt).
+    /// client assertion with a fresh `jti` can be signed per attempt) under a fresh
+    /// `client-request-id`.
     pub async fn send<F>(&self, call: &'static str, replay: Replay, build: F) -> Result<Exchange, TransportFailure>
     where
         F: Fn(&Client) -> Result<RequestBuilder, String>,
     {
-        let client_request_id = uuid::Uuid::new_v4().to_string();
+        self.send_as(call, replay, &new_client_request_id(), build).await
+    }
+
+    /// [`HttpSender::send`] under a `client-request-id` chosen by the caller (to keep it
+    /// across a re-authentication of the same logical call).
+    pub async fn send_as<F>(&self, call: &'static str, replay: Replay, client_request_id: &str, build: F) -> Result<Exchange, TransportFailure>
+    where
+        F: Fn(&Client) -> Result<RequestBuilder, String>,
+    {
+        let client_request_id = client_request_id.to_string();
         let max_attempts = self.retry.max_attempts.max(1);
         let mut attempt = 0u32;
         loop {
@@ -116,6 +126,11 @@ impl HttpSender {
             }
         }
     }
+}
+
+/// A fresh `client-request-id` (a GUID without braces).
+pub(crate) fn new_client_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 fn header(response: &Response, name: &str) -> Option<String> {
