@@ -17,6 +17,9 @@ pub struct RetryPolicy {
     /// Longest `Retry-After` we are willing to sit through; a longer one ends the call
     /// with a throttling error that tells the operator how long to wait.
     pub max_retry_after: Duration,
+    /// Wait before the first retry after a connection failure (refused, reset, DNS);
+    /// such failures are usually persistent, so they are retried quickly and briefly.
+    pub connection_base_delay: Duration,
     /// Randomise computed waits between half and all of their nominal value.
     pub jitter: bool,
 }
@@ -29,6 +32,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(300),
+            connection_base_delay: Duration::from_millis(500),
             jitter: true,
         }
     }
@@ -46,10 +50,20 @@ impl RetryPolicy {
         RetryPolicy { max_attempts: 1, ..RetryPolicy::default() }
     }
 
-    /// Computed wait before retry number `retry` (0 = the first retry).
+    /// Computed wait before retry number `retry` (0 = the first retry) after an
+    /// answer without `Retry-After`.
     pub fn backoff(&self, retry: u32) -> Duration {
+        self.jittered(self.base_delay, retry)
+    }
+
+    /// Computed wait before retry number `retry` after a connection failure.
+    pub fn connection_backoff(&self, retry: u32) -> Duration {
+        self.jittered(self.connection_base_delay, retry)
+    }
+
+    fn jittered(&self, base: Duration, retry: u32) -> Duration {
         let factor = 2u32.saturating_pow(retry.min(20));
-        let nominal = self.base_delay.saturating_mul(factor).min(self.max_delay);
+        let nominal = base.saturating_mul(factor).min(self.max_delay);
         if !self.jitter || nominal.is_zero() {
             return nominal;
         }

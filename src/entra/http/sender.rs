@@ -116,7 +116,7 @@ impl HttpSender {
                         tracing::warn!(call, client_request_id = %client_request_id, attempt, error = %message, "HTTP call failed");
                         return Err(TransportFailure { client_request_id, attempts: attempt, message });
                     }
-                    let wait = self.retry.backoff(attempt - 1);
+                    let wait = self.retry.connection_backoff(attempt - 1);
                     tracing::warn!(
                         call, client_request_id = %client_request_id, attempt, wait_ms = wait.as_millis() as u64, error = %message,
                         "connection failed; retrying"

@@ -22,6 +22,7 @@ mod device_code;
 mod error;
 pub mod provider;
 mod scopes;
+pub mod session;
 mod token;
 
 pub use assertion::{build_client_assertion, AssertionAlgorithm, MAX_ASSERTION_LIFETIME};
@@ -35,4 +36,5 @@ pub use device_code::{DeviceCode, DeviceCodeEvent};
 pub use error::{OAuthError, OAuthErrorKind, TokenEndpointError};
 pub use provider::{ensure_fresh, CachedSignIn, ClientCredentialsProvider, Freshness, StaticToken, TokenProvider};
 pub use scopes::{Scopes, DELEGATED_GRAPH_PERMISSIONS};
+pub use session::{login, logout, whoami, LoginMethod, LoginRequest, SignInSummary, WhoamiEntry};
 pub use token::TokenSet;
