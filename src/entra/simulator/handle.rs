@@ -118,6 +118,22 @@ impl SimulatorHandle {
         &self.sim.generated
     }
 
+    /// Write every generated certificate and private key to `dir` as
+    /// `{client_id}.crt.pem` and `{client_id}.key.pem` (key files mode 0600).
+    /// Returns (client id, certificate path, key path) per app.
+    pub fn write_generated_credentials(&self, dir: &std::path::Path) -> Result<Vec<(String, std::path::PathBuf, std::path::PathBuf)>, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let mut out = Vec::new();
+        for g in &self.sim.generated {
+            let crt = dir.join(format!("{}.crt.pem", g.client_id));
+            let key = dir.join(format!("{}.key.pem", g.client_id));
+            std::fs::write(&crt, &g.certificate_pem).map_err(|e| format!("cannot write {}: {e}", crt.display()))?;
+            write_private(&key, g.private_key_pem.expose().as_bytes()).map_err(|e| format!("cannot write {}: {e}", key.display()))?;
+            out.push((g.client_id.clone(), crt, key));
+        }
+        Ok(out)
+    }
+
     /// Push the simulator clock forward.
     pub fn advance_clock(&self, by: chrono::Duration) {
         self.sim.clock.advance(by);
@@ -192,4 +208,23 @@ impl Drop for SimulatorHandle {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
     }
+}
+
+/// Create (or truncate) a file readable by its owner only, then write `data`.
+fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    f.write_all(data)
 }
