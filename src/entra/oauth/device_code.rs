@@ -51,6 +51,15 @@ pub enum DeviceCodeEvent<'a> {
     },
 }
 
+impl DeviceCode {
+    /// Resume a device-code sign-in whose code was obtained elsewhere (another process,
+    /// or a device-code answer read directly), to poll it with
+    /// [`OAuthClient::poll_device_code`].
+    pub fn resume(device_code: SecretString, user_code: String, verification_uri: String, expires_at: DateTime<Utc>, interval: Duration) -> DeviceCode {
+        DeviceCode { user_code, verification_uri, message: None, expires_at, interval, device_code }
+    }
+}
+
 #[derive(Deserialize)]
 struct Wire {
     device_code: Option<String>,
