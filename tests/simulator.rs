@@ -19,3 +19,5 @@ mod registration;
 mod policies;
 #[path = "simulator/faults.rs"]
 mod faults;
+#[path = "simulator/pages.rs"]
+mod pages;
