@@ -21,3 +21,5 @@ mod policies;
 mod faults;
 #[path = "simulator/pages.rs"]
 mod pages;
+#[path = "simulator/cli.rs"]
+mod cli;

@@ -215,7 +215,7 @@ async fn full_walk_sign_in_tap_security_info_newfido_naming() {
     let flow = start_signin(&mut b, &sim).await;
 
     // Username page selectors.
-    let p = b.get(&sim.signin_url().to_string()).await;
+    let p = b.get(sim.signin_url().as_ref()).await;
     assert!(p.has("name=\"loginfmt\" id=\"i0116\"") && p.has("id=\"idSIButton9\""));
     assert_eq!(p.config["iErrorCode"], 0);
     let p = b.post_form(&login_url(&sim, &format!("/{TENANT}/login")), &[("loginfmt", "nobody@contoso.test"), ("flowToken", &flow)]).await;
@@ -301,7 +301,7 @@ async fn full_walk_sign_in_tap_security_info_newfido_naming() {
     assert_eq!(taps["value"][0]["methodUsabilityReason"], "OneTimeUsed");
 
     // Same profile: single sign-on; another profile: the pass is used up.
-    let p = b.get(&sim.signin_url().to_string()).await;
+    let p = b.get(sim.signin_url().as_ref()).await;
     assert_eq!(p.status, 302, "SSO with the login cookie");
     let mut other = Browser::new();
     let flow = start_signin(&mut other, &sim).await;

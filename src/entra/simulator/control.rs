@@ -59,9 +59,9 @@ fn bad(message: impl Into<String>) -> Response {
 }
 
 /// Parse a JSON body leniently (empty → `{}`) with an actionable error.
-fn body_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+fn body_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     let text = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
-    serde_json::from_slice(text).map_err(|e| bad(format!("request body: {e}")))
+    serde_json::from_slice(text).map_err(|e| format!("request body: {e}"))
 }
 
 /// Summary of the running simulator (also what the CLI prints).
@@ -132,7 +132,7 @@ async fn get_faults(State(sim): S) -> Json<Value> {
 async fn put_faults(State(sim): S, body: axum::body::Bytes) -> Response {
     let cfg: FaultConfig = match body_json(&body) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     if let Err(e) = cfg.validate() {
         return bad(e);
@@ -144,7 +144,7 @@ async fn put_faults(State(sim): S, body: axum::body::Bytes) -> Response {
 async fn post_fault(State(sim): S, body: axum::body::Bytes) -> Response {
     let rule: FaultRule = match body_json(&body) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     let mut cfg = sim.faults().config().clone();
     cfg.rules.push(rule);
@@ -204,7 +204,7 @@ struct Advance {
 async fn advance_clock(State(sim): S, body: axum::body::Bytes) -> Response {
     let a: Advance = match body_json(&body) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     if a.seconds < 0 || a.minutes < 0 {
         return bad("the clock only moves forward: seconds and minutes must be >= 0");
@@ -244,7 +244,7 @@ struct Approve {
 async fn approve_device_code(State(sim): S, body: axum::body::Bytes) -> Response {
     let a: Approve = match body_json(&body) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     let Some(account) = a.account.or_else(|| default_admin(&sim)) else {
         return bad("no account given and the tenant has no administrator to default to");
@@ -258,7 +258,7 @@ async fn approve_device_code(State(sim): S, body: axum::body::Bytes) -> Response
 async fn decline_device_code(State(sim): S, body: axum::body::Bytes) -> Response {
     let a: Approve = match body_json(&body) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     match device_code::decide(&sim, &a.user_code, None) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
@@ -295,7 +295,7 @@ struct AutoApprove {
 async fn put_auto_approve(State(sim): S, body: axum::body::Bytes) -> Response {
     let a: AutoApprove = match body_json(&body) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     match set_auto_approve(&sim, a.enabled, a.account.as_deref()) {
         Ok(id) => Json(json!({"enabled": id.is_some(), "userId": id})).into_response(),
@@ -315,7 +315,7 @@ struct Revoke {
 async fn revoke_refresh_tokens(State(sim): S, body: axum::body::Bytes) -> Response {
     let r: Revoke = match body_json(&body) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     let mut st = sim.state();
     let user_id = match &r.account {
@@ -376,7 +376,7 @@ pub fn issue_tap(sim: &Sim, user: &str, p: &IssueTap) -> Result<(Value, SecretSt
 async fn issue_tap_handler(State(sim): S, Path(user): Path<String>, body: axum::body::Bytes) -> Response {
     let p: IssueTap = match body_json(&body) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     match issue_tap(&sim, &user, &p) {
         Ok((v, _)) => (StatusCode::CREATED, Json(v)).into_response(),
@@ -400,7 +400,7 @@ pub struct UserPatch {
 async fn patch_user(State(sim): S, Path(user): Path<String>, body: axum::body::Bytes) -> Response {
     let p: UserPatch = match body_json(&body) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     let roles = match &p.roles {
         Some(names) => {
@@ -449,7 +449,7 @@ async fn patch_policy(State(sim): S, Path(which): Path<String>, body: axum::body
     let Some(which) = MethodConfig::parse(&which) else { return err(StatusCode::NOT_FOUND, "policy must be fido2 or temporaryAccessPass") };
     let v: Value = match body_json(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     let mut st = sim.state();
     match apply_patch(&mut st, which, v) {
@@ -482,7 +482,7 @@ pub fn patch_behaviour_value(sim: &Sim, patch: Value) -> Result<Behaviour, Strin
 async fn patch_behaviour(State(sim): S, body: axum::body::Bytes) -> Response {
     let v: Value = match body_json(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     match patch_behaviour_value(&sim, v) {
         Ok(b) => Json(b).into_response(),
@@ -499,7 +499,7 @@ struct CeremonyBody {
 async fn put_ceremony(State(sim): S, body: axum::body::Bytes) -> Response {
     let c: CeremonyBody = match body_json(&body) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     sim.state().pages.ceremony_override = c.variant;
     Json(json!({"variant": c.variant.map(|v| v.as_str())})).into_response()
@@ -514,7 +514,7 @@ struct PemBody {
 async fn add_trusted_root(State(sim): S, body: axum::body::Bytes) -> Response {
     let p: PemBody = match body_json(&body) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     match certs::parse_pem_certificates(&p.pem) {
         Ok(ders) => {
@@ -529,7 +529,7 @@ async fn add_trusted_root(State(sim): S, body: axum::body::Bytes) -> Response {
 async fn add_app_certificate(State(sim): S, Path(client_id): Path<String>, body: axum::body::Bytes) -> Response {
     let p: PemBody = match body_json(&body) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(e) => return bad(e),
     };
     let ders = match certs::parse_pem_certificates(&p.pem) {
         Ok(d) => d,

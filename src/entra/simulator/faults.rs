@@ -136,10 +136,10 @@ impl FaultRule {
     }
 
     fn matches(&self, class: RequestClass, method: &str, path: &str) -> bool {
-        if let Some(m) = &self.method {
-            if !m.eq_ignore_ascii_case(method) {
-                return false;
-            }
+        if let Some(m) = &self.method
+            && !m.eq_ignore_ascii_case(method)
+        {
+            return false;
         }
         match self.target.as_str() {
             "all" => matches!(class, RequestClass::Graph | RequestClass::Token | RequestClass::DeviceCode),

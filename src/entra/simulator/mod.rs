@@ -116,10 +116,11 @@ pub async fn start(config: SimulatorConfig) -> Result<SimulatorHandle, Simulator
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut tasks = vec![tokio::spawn(server::serve(listener, router.clone(), rx.clone()))];
     // "localhost" may resolve to ::1 first; serve the same port there too when possible.
-    if addr.ip().is_loopback() && addr.is_ipv4() {
-        if let Ok(v6) = tokio::net::TcpListener::bind(std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port))).await {
-            tasks.push(tokio::spawn(server::serve(v6, router, rx)));
-        }
+    if addr.ip().is_loopback()
+        && addr.is_ipv4()
+        && let Ok(v6) = tokio::net::TcpListener::bind(std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port))).await
+    {
+        tasks.push(tokio::spawn(server::serve(v6, router, rx)));
     }
     Ok(SimulatorHandle::new(sim, tx, tasks, addr))
 }

@@ -150,10 +150,10 @@ fn refresh(sim: &Sim, st: &mut crate::entra::simulator::state::TenantState, app:
         requested.raw.push("offline_access".into());
     }
     let body = issue::delegated_response(sim, st, app, &user, &requested, None)?;
-    if sim.behaviour().invalidate_rotated_refresh_tokens {
-        if let Some(g) = st.refresh_tokens.get_mut(rt) {
-            g.status = RefreshStatus::Rotated;
-        }
+    if sim.behaviour().invalidate_rotated_refresh_tokens
+        && let Some(g) = st.refresh_tokens.get_mut(rt)
+    {
+        g.status = RefreshStatus::Rotated;
     }
     Ok(body)
 }

@@ -167,12 +167,12 @@ pub async fn authorize(
     }
     let state = q.get("state").cloned();
     // Single sign-on with an existing login session.
-    if let Some(sid) = cookie(&headers, LOGIN_COOKIE) {
-        if let Some(s) = st.pages.login_sessions.get(&sid).cloned() {
-            if now < s.deadline && st.dir.user(&s.user_id).is_some_and(|u| u.account_enabled) {
-                return redirect_with_code(&sim, &mut st.pages, &client_id, &redirect_uri, state.as_deref(), s, None);
-            }
-        }
+    if let Some(sid) = cookie(&headers, LOGIN_COOKIE)
+        && let Some(s) = st.pages.login_sessions.get(&sid).cloned()
+        && now < s.deadline
+        && st.dir.user(&s.user_id).is_some_and(|u| u.account_enabled)
+    {
+        return redirect_with_code(&sim, &mut st.pages, &client_id, &redirect_uri, state.as_deref(), s, None);
     }
     let flow = random_token(32);
     st.pages.flows.insert(
@@ -274,10 +274,8 @@ pub async fn access_pass(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>
         Ok(v) => v,
         Err(code) => return access_pass_page(&tid, &token, &user.upn, Some((code, tap_error_text(code)))),
     };
-    if one_time {
-        if let Some(t) = st.taps.get_mut(&user.id.to_lowercase()) {
-            t.used = true;
-        }
+    if one_time && let Some(t) = st.taps.get_mut(&user.id.to_lowercase()) {
+        t.used = true;
     }
     let deadline = if one_time {
         (now + Duration::minutes(behaviour.one_time_tap_registration_window_minutes as i64)).min(tap_expires)

@@ -32,7 +32,7 @@ pub fn decode_b64url_lenient(text: &str) -> Option<Vec<u8>> {
     if text.len() - trimmed.len() > 2 || trimmed.contains('=') {
         return None;
     }
-    if text.len() != trimmed.len() && text.len() % 4 != 0 {
+    if text.len() != trimmed.len() && !text.len().is_multiple_of(4) {
         return None;
     }
     URL_SAFE_NO_PAD.decode(trimmed).ok()
