@@ -44,8 +44,7 @@ pub fn banner_text(st: &TenantState, user: Option<&User>, code: &str) -> String 
 }
 
 /// The Security-info session of a request, if signed in.
-pub fn session(sim: &Sim, st: &TenantState, headers: &HeaderMap) -> Option<(String, LoginSession)> {
-    let _ = sim;
+pub fn session(st: &TenantState, headers: &HeaderMap) -> Option<(String, LoginSession)> {
     let sid = cookie(headers, PORTAL_COOKIE)?;
     let s = st.pages.portal_sessions.get(&sid)?.clone();
     st.dir.user(&s.user_id)?;
@@ -160,7 +159,7 @@ pub async fn page(State(sim): State<Arc<Sim>>, headers: HeaderMap, OriginalUri(u
     }
     let behaviour = sim.behaviour();
     let st = sim.state();
-    let Some((_, session)) = session(&sim, &st, &headers) else {
+    let Some((_, session)) = session(&st, &headers) else {
         return html::found(&super::signin_url(&sim, &st.tenant_id));
     };
     let Some(user) = st.dir.user(&session.user_id).cloned() else { return html::found(&super::signin_url(&sim, &st.tenant_id)) };
@@ -237,7 +236,7 @@ pub async fn name(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) 
     let method_id = f.get("method").cloned().unwrap_or_default();
     let new_name = f.get("name").map(|s| s.trim().to_string()).unwrap_or_default();
     let mut st = sim.state();
-    let Some((_, session)) = session(&sim, &st, &headers) else {
+    let Some((_, session)) = session(&st, &headers) else {
         return html::found(&super::signin_url(&sim, &st.tenant_id));
     };
     let len = new_name.chars().count();
@@ -276,7 +275,7 @@ pub async fn new_method(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: B
     let behaviour = sim.behaviour();
     let now = sim.clock.now();
     let mut st = sim.state();
-    let Some((sid, session)) = session(&sim, &st, &headers) else {
+    let Some((sid, session)) = session(&st, &headers) else {
         return (StatusCode::UNAUTHORIZED, Json(json!({"Data": null, "ErrorCode": "SessionExpired", "ErrorMessage": "Your session has expired. Sign in again."}))).into_response();
     };
     let Some(user) = st.dir.user(&session.user_id).cloned() else {

@@ -221,9 +221,9 @@ pub async fn username(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>, b
     let login = f.get("loginfmt").map(|s| s.trim().to_string()).unwrap_or_default();
     let mut st = sim.state();
     let tid = st.tenant_id.clone();
-    let Some(flow) = live_flow(&sim, &st, &token) else {
+    if live_flow(&sim, &st, &token).is_none() {
         return error_page(&tenant, codes::FLOW_EXPIRED, "Your sign-in session has timed out. Start again.", Some(&super::signin_url(&sim, &tid)));
-    };
+    }
     let Some(user) = st.dir.user(&login).cloned() else {
         let msg = "This username may be incorrect. Make sure you typed it correctly. Otherwise, contact your admin.";
         return username_page(&tid, &token, Some((codes::UNKNOWN_USER, msg)), &login);
@@ -235,7 +235,6 @@ pub async fn username(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>, b
         fl.user_id = Some(user.id.clone());
         fl.stage = FlowStage::AccessPass;
     }
-    let _ = flow;
     access_pass_page(&tid, &token, &user.upn, None)
 }
 
