@@ -92,10 +92,15 @@ async fn device_code_slow_down_decline_expiry_and_unknown_code() {
     let code = dc["device_code"].as_str().unwrap();
     sts_error(poll(&sim, code).await, 400, "authorization_pending", 70016).await;
     let b = sts_error(poll(&sim, code).await, 400, "slow_down", 50196).await;
-    assert!(b["error_description"].as_str().unwrap().contains("35 seconds"), "interval grew by 5: {b}");
-    // After waiting the interval (simulated), polling is pending again.
-    sim.advance_clock(chrono::Duration::seconds(36));
+    assert!(b["error_description"].as_str().unwrap().contains("add 5 seconds"), "{b}");
+    // A client that adds the increment is on time again (the required interval does not grow).
+    sim.advance_clock(chrono::Duration::seconds(35));
     sts_error(poll(&sim, code).await, 400, "authorization_pending", 70016).await;
+    sim.advance_clock(chrono::Duration::seconds(35));
+    sts_error(poll(&sim, code).await, 400, "authorization_pending", 70016).await;
+    // Polling faster than advertised is always refused.
+    sim.advance_clock(chrono::Duration::seconds(29));
+    sts_error(poll(&sim, code).await, 400, "slow_down", 50196).await;
 
     let dc2 = devicecode(&sim, GRAPH_DEFAULT).await;
     let r = http().post(url(&sim, "/_sim/device-codes/decline")).json(&json!({"user_code": dc2["user_code"]})).send().await.unwrap();

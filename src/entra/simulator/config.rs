@@ -125,7 +125,8 @@ pub struct Behaviour {
     pub device_code_expires_in_secs: u64,
     /// Minimum polling interval in seconds [5]; 0 disables `slow_down`.
     pub device_code_interval_secs: u64,
-    /// Seconds added to the required interval after each `slow_down` (RFC 8628) [5].
+    /// Seconds a `slow_down` tells the client to add to its interval (RFC 8628) [5]. The
+    /// required interval itself stays at `device_code_interval_secs`.
     pub slow_down_increment_secs: u64,
     /// Access token lifetime in seconds [3599].
     pub access_token_lifetime_secs: u64,

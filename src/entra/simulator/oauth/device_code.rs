@@ -90,11 +90,15 @@ pub fn redeem(sim: &Sim, st: &mut TenantState, app: &App, code: &str) -> Result<
             let too_fast = dc.last_poll.is_some_and(|last| now - last < Duration::seconds(dc.interval_secs as i64));
             dc.last_poll = Some(now);
             if too_fast {
-                dc.interval_secs += increment;
+                // RFC 8628 §3.5 puts the increase on the client; the server keeps asking for
+                // the advertised interval, so a client that adds the increment catches up.
                 return Err(StsError::bad(
                     "slow_down",
                     50196,
-                    format!("Polling too fast: wait at least {} seconds between polls (RFC 8628 slow_down).", dc.interval_secs),
+                    format!(
+                        "Polling too fast: polls must be at least {} seconds apart; add {increment} seconds to your polling interval for this and all later polls (RFC 8628 slow_down).",
+                        dc.interval_secs
+                    ),
                 ));
             }
             Err(StsError::bad("authorization_pending", 70016, "OAuth 2.0 device flow error. Authorization is pending. Continue polling."))

@@ -18,7 +18,7 @@ pub struct DeviceCode {
     pub scopes: Vec<String>,
     pub issued: DateTime<Utc>,
     pub expires: DateTime<Utc>,
-    /// The interval the client must keep (grows with each `slow_down`).
+    /// The interval the client must keep (the advertised one).
     pub interval_secs: u64,
     pub last_poll: Option<DateTime<Utc>>,
     pub status: DeviceCodeStatus,
