@@ -20,6 +20,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
+/// The request log keeps at most this many entries (the oldest tenth goes first).
+const LOG_CAP: usize = 50_000;
+
 /// Marker extension: close the connection instead of sending this response.
 #[derive(Clone, Copy, Debug)]
 struct DropConnection;
@@ -93,7 +96,11 @@ async fn observe(State(sim): State<Arc<Sim>>, req: Request, next: Next) -> Respo
         None => (next.run(req).await, (decision.delay_ms > 0).then(|| "latency".to_string())),
     };
     let dropped = resp.extensions().get::<DropConnection>().is_some();
-    sim.log().push(LoggedRequest {
+    let mut log = sim.log();
+    if log.len() >= LOG_CAP {
+        log.drain(..LOG_CAP / 10);
+    }
+    log.push(LoggedRequest {
         seq,
         at_ms,
         at,

@@ -118,6 +118,7 @@ pub fn creation_options(ctx: &GraphCtx, user: &User, fn_args: Option<&str>) -> G
     }
     let challenge = new_server_challenge().into_bytes();
     let expires = now + Duration::minutes(minutes);
+    st.prune(now);
     st.challenges.insert(
         challenge.clone(),
         Challenge { user_id: user.id.clone(), issued: now, expires, used: false, purpose: ChallengePurpose::Graph },

@@ -41,6 +41,7 @@ pub fn start(sim: &Sim, tenant: &str, form: &HashMap<String, String>) -> Result<
         Some(user_id) => DeviceCodeStatus::Approved { user_id },
         None => DeviceCodeStatus::Pending,
     };
+    st.prune(now);
     st.device_codes.insert(
         device_code.clone(),
         DeviceCode {

@@ -287,6 +287,7 @@ pub async fn new_method(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: B
     }
     let server_challenge = new_server_challenge();
     let expires = (now + Duration::minutes(10)).min(session.deadline);
+    st.prune(now);
     st.challenges.insert(
         server_challenge.clone().into_bytes(),
         Challenge { user_id: user.id.clone(), issued: now, expires, used: false, purpose: ChallengePurpose::Browser },

@@ -175,6 +175,7 @@ pub async fn authorize(
         return redirect_with_code(&sim, &mut st.pages, &client_id, &redirect_uri, state.as_deref(), s, None);
     }
     let flow = random_token(32);
+    st.prune(now);
     st.pages.flows.insert(
         flow.clone(),
         LoginFlow { client_id, redirect_uri, state, user_id: None, created: now, stage: FlowStage::Username, pending: None },

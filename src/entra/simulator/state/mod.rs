@@ -103,6 +103,17 @@ impl TenantState {
         })
     }
 
+    /// Forget challenges, device codes, sign-in flows and codes that expired more than an
+    /// hour ago, so a long-running simulator does not grow without bound.
+    pub fn prune(&mut self, now: DateTime<Utc>) {
+        let horizon = now - chrono::Duration::hours(1);
+        self.challenges.retain(|_, c| c.expires > horizon);
+        self.device_codes.retain(|_, d| d.expires > horizon);
+        self.pages.flows.retain(|_, f| f.created > horizon);
+        self.pages.codes.retain(|_, c| c.expires > horizon);
+        self.pages.login_sessions.retain(|_, s| s.deadline > horizon);
+    }
+
     /// Whether `tenant` (from a URL path) names this tenant: its id, its domain, or one of
     /// the multi-tenant aliases.
     pub fn matches_tenant(&self, tenant: &str) -> bool {
