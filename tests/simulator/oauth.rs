@@ -358,3 +358,20 @@ async fn openid_configuration_points_at_the_simulator() {
     let v = json_of(r).await;
     assert_eq!(v["token_endpoint"], url(&sim, &format!("/{DOMAIN}/oauth2/v2.0/token")));
 }
+
+#[tokio::test]
+async fn national_cloud_graph_resources_are_accepted() {
+    let sim = sim().await;
+    let r = http()
+        .post(token_url(&sim))
+        .form(&[("grant_type", "client_credentials"), ("client_id", SECRET_APP), ("client_secret", SECRET), ("scope", "https://graph.microsoft.us/.default")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let t = json_of(r).await["access_token"].as_str().unwrap().to_string();
+    assert_eq!(jwt_claims(&t)["aud"], "https://graph.microsoft.us");
+    assert_eq!(get(&v1(&sim, "/users/alice@contoso.test"), &t).await.status(), 200);
+    let t = delegated_token(&sim, "anna.authadmin@contoso.test", "https://microsoftgraph.chinacloudapi.cn/User.Read.All").await;
+    assert!(t["scope"].as_str().unwrap().starts_with("https://microsoftgraph.chinacloudapi.cn/"), "{t}");
+}

@@ -12,6 +12,14 @@ use sha2::Sha256;
 
 /// The Graph resource, as `aud` and as scope prefix.
 pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
+/// Graph's resource URI in every cloud (global, US Gov L4, US Gov L5, China): a client
+/// configured for a national cloud asks for its Graph, and the simulator answers for all.
+pub const GRAPH_RESOURCES: [&str; 4] = [
+    GRAPH_RESOURCE,
+    "https://graph.microsoft.us",
+    "https://dod-graph.microsoft.us",
+    "https://microsoftgraph.chinacloudapi.cn",
+];
 /// Graph's application id (also accepted as `aud`).
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 

@@ -4,7 +4,7 @@ use crate::entra::simulator::permissions::{PermissionTable, RouteClass};
 use crate::entra::simulator::roles::{self, DirectoryRole, MethodAccess};
 use crate::entra::simulator::sim::Sim;
 use crate::entra::simulator::state::directory::User;
-use crate::entra::simulator::tokens::{self, AccessClaims, JwtError, GRAPH_APP_ID, GRAPH_RESOURCE};
+use crate::entra::simulator::tokens::{self, AccessClaims, JwtError, GRAPH_APP_ID, GRAPH_RESOURCES};
 use axum::http::{header::WWW_AUTHENTICATE, HeaderMap, StatusCode};
 
 /// Who is calling.
@@ -45,7 +45,7 @@ pub fn authenticate(sim: &Sim, headers: &HeaderMap) -> Result<Caller, GraphError
         JwtError::Malformed => unauthorized(sim, "CompactToken parsing failed with error code: 80049217"),
         JwtError::BadSignature => unauthorized(sim, "Access token validation failure. Invalid signature."),
     })?;
-    if claims.aud != GRAPH_RESOURCE && claims.aud != GRAPH_APP_ID {
+    if !GRAPH_RESOURCES.contains(&claims.aud.as_str()) && claims.aud != GRAPH_APP_ID {
         return Err(unauthorized(sim, "Access token validation failure. Invalid audience."));
     }
     let now = sim.clock.now().timestamp();

@@ -5,7 +5,7 @@ use crate::entra::simulator::sim::Sim;
 use crate::entra::simulator::state::directory::{App, User};
 use crate::entra::simulator::state::oauth::{RefreshGrant, RefreshStatus};
 use crate::entra::simulator::state::TenantState;
-use crate::entra::simulator::tokens::{self, AccessClaims, IdClaims, GRAPH_RESOURCE};
+use crate::entra::simulator::tokens::{self, AccessClaims, IdClaims};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
@@ -42,7 +42,7 @@ pub fn delegated_response(sim: &Sim, st: &mut TenantState, app: &App, user: &Use
         exp = exp.min(c.timestamp());
     }
     let claims = AccessClaims {
-        aud: GRAPH_RESOURCE.into(),
+        aud: scopes.resource().into(),
         iss: format!("https://sts.windows.net/{}/", st.tenant_id),
         iat: now.timestamp(),
         nbf: now.timestamp(),
@@ -62,7 +62,7 @@ pub fn delegated_response(sim: &Sim, st: &mut TenantState, app: &App, user: &Use
         ver: "1.0".into(),
     };
     let access = tokens::mint(&sim.token_key, &claims);
-    let mut scope_out: Vec<String> = granted.iter().map(|s| format!("{GRAPH_RESOURCE}/{s}")).collect();
+    let mut scope_out: Vec<String> = granted.iter().map(|s| format!("{}/{s}", scopes.resource())).collect();
     scope_out.extend(scopes.oidc.iter().cloned());
     if scopes.offline_access {
         scope_out.push("offline_access".into());
@@ -103,11 +103,11 @@ pub fn delegated_response(sim: &Sim, st: &mut TenantState, app: &App, user: &Use
 }
 
 /// Token response for an application (client credentials).
-pub fn application_response(sim: &Sim, st: &TenantState, app: &App) -> Value {
+pub fn application_response(sim: &Sim, st: &TenantState, app: &App, resource: &str) -> Value {
     let now = sim.clock.now();
     let lifetime = sim.behaviour().access_token_lifetime_secs as i64;
     let claims = AccessClaims {
-        aud: GRAPH_RESOURCE.into(),
+        aud: resource.into(),
         iss: format!("https://sts.windows.net/{}/", st.tenant_id),
         iat: now.timestamp(),
         nbf: now.timestamp(),

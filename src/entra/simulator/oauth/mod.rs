@@ -98,7 +98,8 @@ fn token_inner(sim: &Sim, tenant: &str, headers: &HeaderMap, form: &HashMap<Stri
             client_auth::authenticate(st, &app, &cred, &ctx)?;
             let scope = form.get("scope").ok_or_else(|| missing("scope"))?;
             scopes::check_client_credentials(scope, &st.domain)?;
-            Ok(issue::application_response(sim, st, &app))
+            let resource = scopes::parse(scope, &st.domain)?.resource().to_string();
+            Ok(issue::application_response(sim, st, &app, &resource))
         }
         device_code::GRANT_TYPE => {
             client_auth::authenticate(st, &app, &cred, &ctx)?;

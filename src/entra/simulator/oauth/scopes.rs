@@ -1,7 +1,7 @@
 //! Scope strings: OIDC scopes, `offline_access`, Graph permissions (with or without the
 //! resource prefix) and the `/.default` rule.
 use super::error::StsError;
-use crate::entra::simulator::tokens::{GRAPH_APP_ID, GRAPH_RESOURCE};
+use crate::entra::simulator::tokens::{GRAPH_APP_ID, GRAPH_RESOURCE, GRAPH_RESOURCES};
 
 /// A parsed `scope` parameter.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14,6 +14,15 @@ pub struct Scopes {
     pub offline_access: bool,
     /// The raw list, as given.
     pub raw: Vec<String>,
+    /// The Graph resource URI the scopes named (global Graph when none did).
+    pub resource: Option<String>,
+}
+
+impl Scopes {
+    /// The resource the token is for (its `aud` and scope prefix).
+    pub fn resource(&self) -> &str {
+        self.resource.as_deref().unwrap_or(GRAPH_RESOURCE)
+    }
 }
 
 impl Scopes {
@@ -33,10 +42,14 @@ pub fn parse(scope: &str, tenant_domain: &str) -> Result<Scopes, StsError> {
             "openid" | "profile" | "email" => out.oidc.push(lower),
             "offline_access" => out.offline_access = true,
             _ => {
-                let graph_prefix = format!("{GRAPH_RESOURCE}/");
                 let id_prefix = format!("{GRAPH_APP_ID}/");
-                let name = if lower.starts_with(&graph_prefix) {
-                    &s[graph_prefix.len()..]
+                let cloud = GRAPH_RESOURCES.iter().find(|r| lower.starts_with(&format!("{r}/")));
+                let name = if let Some(r) = cloud {
+                    if out.resource.as_deref().is_some_and(|known| known != *r) {
+                        return Err(invalid_scope(scope, "all permissions must be for the same resource"));
+                    }
+                    out.resource = Some(r.to_string());
+                    &s[r.len() + 1..]
                 } else if lower.starts_with(&id_prefix) {
                     &s[id_prefix.len()..]
                 } else if s.contains('/') {
@@ -98,6 +111,8 @@ mod tests {
         assert_eq!(s.oidc, vec!["openid"]);
         assert!(s.offline_access);
         assert_eq!(parse("https://other.example/x", "c.test").unwrap_err().code, 500011);
+        assert_eq!(parse("https://graph.microsoft.us/.default", "c.test").unwrap().resource(), "https://graph.microsoft.us");
+        assert_eq!(parse("User.Read", "c.test").unwrap().resource(), "https://graph.microsoft.com");
     }
 
     #[test]
