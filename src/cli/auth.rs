@@ -33,8 +33,10 @@ pub struct TenantArgs {
     pub ca_bundle: Option<PathBuf>,
 }
 
+/// Flags of `keystation login`.
 #[derive(Args, Debug)]
 pub struct LoginArgs {
+    /// Tenant, client, authority and CA bundle (shared by the three commands).
     #[command(flatten)]
     pub tenant: TenantArgs,
     /// Sign in as a delegated admin with a device code (the default without a client credential).
@@ -64,8 +66,10 @@ pub struct LoginArgs {
     pub scopes: Option<String>,
 }
 
+/// Flags of `keystation logout`.
 #[derive(Args, Debug)]
 pub struct LogoutArgs {
+    /// Tenant, client, authority and CA bundle (shared by the three commands).
     #[command(flatten)]
     pub tenant: TenantArgs,
     /// Only the sign-in of this account (UPN, or "(app-only)").
@@ -76,8 +80,10 @@ pub struct LogoutArgs {
     pub all: bool,
 }
 
+/// Flags of `keystation whoami`.
 #[derive(Args, Debug)]
 pub struct WhoamiArgs {
+    /// Tenant, client, authority and CA bundle (shared by the three commands).
     #[command(flatten)]
     pub tenant: TenantArgs,
     /// Only the sign-in of this account (UPN, or "(app-only)").
@@ -131,6 +137,7 @@ fn read_client_secret(env: Option<&str>, file: Option<&PathBuf>) -> Result<Optio
     Ok(Some(secret))
 }
 
+/// `keystation login`: sign in and cache the token.
 pub async fn run_login(args: LoginArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let t = &args.tenant;
     let tenant = t.tenant.clone().ok_or_else(|| CliError::usage("--tenant is required (tenant ID or domain; or set KEYSTATION_TENANT)"))?;
@@ -185,6 +192,7 @@ pub async fn run_login(args: LoginArgs, ctx: &CliContext) -> Result<Exit, CliErr
     Ok(Exit::Ok)
 }
 
+/// `keystation logout`: forget cached sign-ins (local only).
 pub async fn run_logout(args: LogoutArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let cache = TokenCache::in_state_dir(&ctx.state_dir);
     let removed = oauth::logout(&cache, &filter(&args.tenant, args.account.as_ref())?, args.all).map_err(oauth_error)?;
@@ -205,6 +213,7 @@ pub async fn run_logout(args: LogoutArgs, ctx: &CliContext) -> Result<Exit, CliE
     Ok(Exit::Ok)
 }
 
+/// `keystation whoami`: show cached sign-ins, renewing or dropping expired ones.
 pub async fn run_whoami(args: WhoamiArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let cache = TokenCache::in_state_dir(&ctx.state_dir);
     let f = filter(&args.tenant, args.account.as_ref())?;
@@ -250,6 +259,9 @@ fn print_summary(s: &SignInSummary) {
         println!("Permissions: {} (application roles)", if s.roles.is_empty() { "none".into() } else { s.roles.join(" ") });
     } else {
         println!("Permissions: {} (delegated scopes)", if s.scopes.is_empty() { "none".into() } else { s.scopes.join(" ") });
+        if !s.directory_roles.is_empty() {
+            println!("Admin roles: {}", s.directory_roles.join(", "));
+        }
     }
     let left = s.expires_in_seconds;
     let when = s.expires_at.format("%Y-%m-%d %H:%M:%S UTC");

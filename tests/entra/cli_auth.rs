@@ -67,6 +67,7 @@ async fn device_code_login_with_auto_approval_then_whoami() {
     assert_eq!(s["refreshable"], true);
     assert!(s["scopes"].as_array().unwrap().iter().any(|p| p == "UserAuthenticationMethod.ReadWrite.All"), "{s}");
     assert!(s["expires_in_seconds"].as_i64().unwrap() > 3000, "{s}");
+    assert!(s["directory_roles"].as_array().unwrap().iter().any(|r| r == "Privileged Authentication Administrator"), "{s}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -103,6 +104,7 @@ async fn device_code_login_approved_through_the_approval_endpoint() {
     let out = run(c).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("anna.authadmin@contoso.test") && out.stdout.contains("delegated scopes") && out.stdout.contains("Expires:"), "{}", out.stdout);
+    assert!(out.stdout.contains("Admin roles: Authentication Administrator"), "{}", out.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,8 +19,11 @@ fn faults(sim: &SimulatorHandle, rules: Vec<FaultRule>) {
     sim.set_faults(FaultConfig { seed: 7, rules }).unwrap();
 }
 
-/// (arrival ms, status, fault, client-request-id) of the requests under `prefix`.
-fn log(sim: &SimulatorHandle, prefix: &str) -> Vec<(u64, Option<u16>, Option<String>, Option<String>)> {
+/// (arrival ms, status, fault, client-request-id) of one logged request.
+type Logged = (u64, Option<u16>, Option<String>, Option<String>);
+
+/// The requests under `prefix`.
+fn log(sim: &SimulatorHandle, prefix: &str) -> Vec<Logged> {
     sim.requests(Some(prefix)).into_iter().map(|r| (r.at_ms, r.status, r.fault, r.client_request_id)).collect()
 }
 

@@ -66,7 +66,7 @@ fn padding_digit_reading(text: &str) -> Option<Vec<u8>> {
     };
     // The last byte is ASCII, so this cut is on a character boundary.
     let body = &text[..text.len() - 1];
-    if body.is_empty() || (body.len() + pad) % 4 != 0 {
+    if body.is_empty() || !(body.len() + pad).is_multiple_of(4) {
         return None;
     }
     // The strict decoder refuses non-canonical trailing bits, which rules out most

@@ -2,7 +2,7 @@
 use super::error::{classify, GraphError, GraphErrorKind};
 use super::operation::Operation;
 use super::{ApiVersion, GraphConfig};
-use crate::entra::http::{new_client_request_id, read_body, HttpSender, Replay};
+use crate::entra::http::{new_client_request_id, read_body, HttpSender, HttpSetupError, Replay};
 use crate::entra::oauth::{OAuthError, TokenClaims, TokenProvider};
 use crate::secret::SecretString;
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
@@ -73,14 +73,11 @@ struct Page<T> {
 }
 
 impl GraphClient {
-    /// A client for `config.graph_host` drawing tokens from `tokens`.
-    pub fn new(config: GraphConfig, tokens: Arc<dyn TokenProvider>) -> Result<GraphClient, GraphError> {
-        let client = config
-            .http
-            .build_client()
-            .map_err(|e| GraphError::local(Operation::GetUser, GraphErrorKind::InvalidInput, e.0))?;
-        let graph_host = crate::entra::cloud::parse_service_url(config.graph_host.as_str(), "Graph")
-            .map_err(|e| GraphError::local(Operation::GetUser, GraphErrorKind::InvalidInput, e.0))?;
+    /// A client for `config.graph_host` drawing tokens from `tokens`. Fails on an
+    /// unusable Graph URL (plain http off loopback, query...) or CA bundle.
+    pub fn new(config: GraphConfig, tokens: Arc<dyn TokenProvider>) -> Result<GraphClient, HttpSetupError> {
+        let client = config.http.build_client()?;
+        let graph_host = crate::entra::cloud::parse_service_url(config.graph_host.as_str(), "Graph").map_err(|e| HttpSetupError(e.0))?;
         Ok(GraphClient { inner: Arc::new(Inner { sender: HttpSender::new(client, config.retry), graph_host, tokens }), api_version: config.api_version })
     }
 
@@ -142,13 +139,14 @@ impl GraphClient {
                     e
                 })?;
             let status = exchange.response.status().as_u16();
-            if status == 401 && !reauthenticated {
-                if let Some(fresh) = self.inner.tokens.renew().await.map_err(|e| self.token_error(op, e, req.user))? {
-                    tracing::info!(call = op.log_name(), client_request_id = %client_request_id, "Graph refused the token; retrying once with a renewed one");
-                    token = fresh;
-                    reauthenticated = true;
-                    continue;
-                }
+            if status == 401
+                && !reauthenticated
+                && let Some(fresh) = self.inner.tokens.renew().await.map_err(|e| self.token_error(op, e, req.user))?
+            {
+                tracing::info!(call = op.log_name(), client_request_id = %client_request_id, "Graph refused the token; retrying once with a renewed one");
+                token = fresh;
+                reauthenticated = true;
+                continue;
             }
             let request_id = exchange.request_id.clone();
             let retry_after = exchange.retry_after;
@@ -206,6 +204,9 @@ impl GraphClient {
     }
 
     /// Decode a JSON answer; decoding errors never quote the body (it may hold a pass).
+    // GraphError is deliberately rich (ids, hint inputs); failures are rare, so its size
+    // on the error path does not matter.
+    #[allow(clippy::result_large_err)]
     pub(crate) fn decode<T: DeserializeOwned>(&self, op: Operation, body: &[u8], user: Option<&str>) -> Result<T, GraphError> {
         serde_json::from_slice(body).map_err(|e| {
             self.error(

@@ -107,6 +107,22 @@ impl TokenClaims {
     }
 }
 
+/// The name of a built-in directory role from its template id (the `wids` claim), for
+/// the roles that matter to the station.
+pub fn directory_role_name(template_id: &str) -> Option<&'static str> {
+    const ROLES: [(&str, &str); 8] = [
+        ("62e90394-69f5-4237-9190-012177145e10", "Global Administrator"),
+        ("7be44c8a-adaf-4e2a-84d6-ab2649e08a13", "Privileged Authentication Administrator"),
+        ("c4e39bd9-1100-46d3-8c65-fb160da0071f", "Authentication Administrator"),
+        ("0526716b-113d-4c15-b2c8-68e3c22b9f80", "Authentication Policy Administrator"),
+        ("f2ef992c-3afb-46b9-b7cf-a126ee74c451", "Global Reader"),
+        ("fe930be7-5e62-47db-91af-98c3a49a38b1", "User Administrator"),
+        ("729827e3-9c14-49f7-bb1b-9608f156bbb8", "Helpdesk Administrator"),
+        ("e8611ab8-c189-46e8-94e1-60213ab1f814", "Privileged Role Administrator"),
+    ];
+    ROLES.iter().find(|(id, _)| id.eq_ignore_ascii_case(template_id.trim())).map(|(_, name)| *name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +151,12 @@ mod tests {
         assert_eq!(c.permissions(), vec!["User.Read.All"]);
         let t = jwt(serde_json::json!({"roles":["X"]}));
         assert!(TokenClaims::peek(&t).unwrap().is_app_only());
+    }
+
+    #[test]
+    fn known_role_templates_have_names() {
+        assert_eq!(directory_role_name("C4E39BD9-1100-46d3-8c65-fb160da0071f"), Some("Authentication Administrator"));
+        assert_eq!(directory_role_name("00000000-0000-0000-0000-000000000000"), None);
     }
 
     #[test]

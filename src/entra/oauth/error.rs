@@ -17,7 +17,16 @@ pub enum OAuthError {
     Endpoint(Box<TokenEndpointError>),
     /// No HTTP response at all (DNS, TLS, refused, timed out...).
     #[error("cannot reach the sign-in service at {endpoint}: {message} (client-request-id {client_request_id}, {attempts} attempt(s)); check the network, proxy and --authority")]
-    Transport { endpoint: String, message: String, client_request_id: String, attempts: u32 },
+    Transport {
+        /// The URL that was called.
+        endpoint: String,
+        /// What went wrong, with its causes.
+        message: String,
+        /// Our `client-request-id` of the call.
+        client_request_id: String,
+        /// How many attempts were made.
+        attempts: u32,
+    },
     /// The service answered something that is not a valid OAuth response.
     #[error("the sign-in service sent an unexpected response: {0}")]
     Protocol(String),

@@ -29,7 +29,7 @@ pub use assertion::{build_client_assertion, AssertionAlgorithm, MAX_ASSERTION_LI
 pub use authority::Authority;
 pub use cache::{CacheFilter, CacheKey, CachedToken, GrantKind, TokenCache, APP_ONLY_ACCOUNT};
 pub use certificate::ClientCertificate;
-pub use claims::TokenClaims;
+pub use claims::{directory_role_name, TokenClaims};
 pub use client::{OAuthClient, OAuthOptions};
 pub use credential::ClientCredential;
 pub use device_code::{DeviceCode, DeviceCodeEvent};

@@ -159,7 +159,7 @@ pub async fn ensure_fresh(
     if !entry.expires_within(margin) {
         return Ok(Freshness::Valid(entry));
     }
-    let scopes = Scopes::parse(&entry.scopes.join(" "), &reqwest::Url::parse("https://graph.microsoft.com").expect("static URL"));
+    let scopes = Scopes::from_list(&entry.scopes);
     let renewed = if let Some(refresh) = entry.refresh_token.clone() {
         match oauth.refresh(&refresh, Some(&scopes), credential).await {
             Ok(tokens) => Some(tokens),

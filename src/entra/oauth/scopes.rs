@@ -39,6 +39,17 @@ impl Scopes {
         Scopes(out)
     }
 
+    /// Scopes taken as they are (already full URIs or OIDC scopes), e.g. from the cache.
+    pub fn from_list(scopes: &[String]) -> Scopes {
+        let mut out: Vec<String> = Vec::new();
+        for s in scopes.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            if !out.iter().any(|o| o == s) {
+                out.push(s.to_string());
+            }
+        }
+        Scopes(out)
+    }
+
     /// `{graph}/.default`: every application permission granted to the app (app-only).
     pub fn graph_default(graph_host: &Url) -> Scopes {
         Scopes(vec![format!("{}/.default", graph_resource(graph_host))])

@@ -106,6 +106,8 @@ pub struct SignInSummary {
     pub scopes: Vec<String>,
     /// Application permissions (`roles`).
     pub roles: Vec<String>,
+    /// Directory roles of the signed-in admin (`wids`), by name where known.
+    pub directory_roles: Vec<String>,
     /// Access token expiry.
     pub expires_at: DateTime<Utc>,
     /// Seconds left (negative when expired).
@@ -132,6 +134,10 @@ impl SignInSummary {
             authority: entry.key.authority.clone(),
             scopes: claims.as_ref().map(|c| c.scopes()).unwrap_or_default(),
             roles: claims.as_ref().map(|c| c.roles.clone()).unwrap_or_default(),
+            directory_roles: claims
+                .as_ref()
+                .map(|c| c.wids.iter().map(|w| super::directory_role_name(w).map(str::to_string).unwrap_or_else(|| w.clone())).collect())
+                .unwrap_or_default(),
             expires_at: entry.expires_at,
             expires_in_seconds: (entry.expires_at - Utc::now()).num_seconds(),
             refreshable: entry.refresh_token.is_some(),

@@ -289,7 +289,7 @@ impl TokenCache {
     /// Entries matching `filter`, most recently updated first.
     pub fn find(&self, filter: &CacheFilter) -> Result<Vec<CachedToken>, OAuthError> {
         let mut found: Vec<CachedToken> = self.entries()?.into_iter().filter(|e| filter.matches(e)).collect();
-        found.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+        found.sort_by_key(|e| std::cmp::Reverse(e.updated_at));
         Ok(found)
     }
 
