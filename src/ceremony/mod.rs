@@ -4,3 +4,6 @@
 //! own pages in a real browser.
 pub mod webauthn;
 pub mod browser;
+pub mod registrar;
+
+pub use registrar::{CeremonyError, PendingRegistration, Registered, Registrar, RegistrationObserver, RegistrationPath, RegistrationRequest};

@@ -114,3 +114,14 @@ fn credential_lists_longer_than_advertised_are_refused() {
     let mut ch = Channel::open(unlimited.open().unwrap());
     ch.ctap_ok(CTAP_MAKE_CREDENTIAL, Some(&with_exclude_list(20)));
 }
+
+/// The simulator's demo tenant names keystation's virtual key by AAGUID; the two layers
+/// do not depend on each other, so this test keeps their constants equal.
+#[test]
+fn simulator_knows_the_virtual_key_aaguid() {
+    let key = keystation::key::ctap2::format_aaguid(&keystation::key::virtual_key::VIRTUAL_KEY_AAGUID);
+    assert_eq!(key, keystation::entra::simulator::seed::KEYSTATION_VIRTUAL_KEY_AAGUID);
+    let seed = keystation::entra::simulator::seed::TenantSeed::builtin();
+    let listed = seed.aaguid_models.iter().any(|m| m.aaguid.eq_ignore_ascii_case(&key));
+    assert!(listed, "the default tenant's model table lacks the virtual key");
+}

@@ -412,8 +412,9 @@ pub struct AaguidModel {
     pub model: String,
 }
 
-/// The AAGUID keystation's virtual keys report ("keystationvkey01" in ASCII).
-pub const KEYSTATION_VIRTUAL_KEY_AAGUID: &str = "6b657973-7461-7469-6f6e-766b65793031";
+/// The AAGUID keystation's virtual keys report (kept equal to `key::virtual_key::VIRTUAL_KEY_AAGUID`
+/// by a test in tests/virtual_key; the Entra layer does not depend on the key layer).
+pub const KEYSTATION_VIRTUAL_KEY_AAGUID: &str = "d5a92987-df19-484f-890d-2d49daf54f29";
 
 impl TenantSeed {
     /// The built-in demo tenant (`default_tenant.toml`, embedded in the binary).

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every keystation test tier: unit, key client vs virtual keys, Graph client vs the
+# Entra simulator, station end to end, browser ceremony (headless Chromium) and the
+# real-kernel HID tier (qemu guest). Installs the Debian packages a tier needs when they
+# are missing, so it works on a fresh Debian machine with only the Rust toolchain and gcc.
+#
+# Usage: tests/run-all.sh [extra cargo test args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*"; }
+
+# --- system packages the browser and VM tiers need ---------------------------------
+missing=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have chromium || missing+=(chromium)
+have chromedriver || missing+=(chromium-driver)
+have qemu-system-x86_64 || missing+=(qemu-system-x86)
+dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+have cpio || missing+=(cpio)
+have fido2-token || missing+=(fido2-tools)
+
+if [ ${#missing[@]} -gt 0 ]; then
+    log "installing Debian packages for the browser and VM tiers: ${missing[*]}"
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if have sudo; then SUDO="sudo"; else
+            echo "error: need root (or sudo) to install: ${missing[*]}" >&2
+            echo "       install them yourself, then run this script again" >&2
+            exit 2
+        fi
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The browser and VM tiers skip themselves when their tools are absent, unless told
+# that they are required. Here they are: a missing tool is a failure, not a skip.
+export KEYSTATION_REQUIRE_BROWSER=1
+export KEYSTATION_REQUIRE_VM=1
+
+log "building and running all tests"
+cargo test --locked "$@"
+log "all test tiers passed"
