@@ -53,6 +53,9 @@ pub struct RegistrationRequest {
     pub pin: SecretString,
     /// Browser path: the Temporary Access Pass to sign in with. `None` on the Graph path.
     pub tap: Option<SecretString>,
+    /// Where to keep evidence of this attempt (browser path: a screenshot per step, kept
+    /// when the registration fails). The pipeline makes it per job under the state dir.
+    pub evidence_dir: Option<std::path::PathBuf>,
 }
 
 /// A credential made on the key that is about to be submitted to Entra.
