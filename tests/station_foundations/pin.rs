@@ -44,7 +44,7 @@ fn desk_pins_get_actionable_messages() {
         assert!(!msg.contains(pin), "message repeats the PIN: {msg}");
     }
     assert!(check_user_pin(&SecretString::new("48291735"), &req).is_ok());
-    let too_long = "7".repeat(30) + &"3".repeat(34);
+    let too_long = format!("{}{}", "7".repeat(30), "3".repeat(34));
     let alnum = ConfigLoader::new().overrides(ConfigOverrides { set: vec!["pin.alphabet=alphanumeric".into()], ..Default::default() }).load().unwrap().config;
     let req = PinRequirements::new(&alnum.pin, 4, None).unwrap();
     assert_eq!(check_user_pin(&SecretString::new(too_long), &req).unwrap_err(), PinRejection::TooLong { bytes: 64 });
