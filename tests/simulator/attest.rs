@@ -12,7 +12,9 @@ use rand::RngCore;
 use serde_json::{json, Value as Json};
 use sha2::{Digest, Sha256};
 
-pub const AAGUID_VIRTUAL: [u8; 16] = *b"keystationvkey01";
+/// keystation's virtual-key AAGUID (d5a92987-df19-484f-890d-2d49daf54f29), which the
+/// default tenant's model table names "keystation virtual key".
+pub const AAGUID_VIRTUAL: [u8; 16] = [0xd5, 0xa9, 0x29, 0x87, 0xdf, 0x19, 0x48, 0x4f, 0x89, 0x0d, 0x2d, 0x49, 0xda, 0xf5, 0x4f, 0x29];
 pub const AAGUID_YUBIKEY_5_NFC: &str = "2fc0579f-8113-47ea-b116-bb5a8db9202a";
 
 pub fn b64u(b: &[u8]) -> String {

@@ -36,7 +36,7 @@ async fn packed_self_attestation_registers_and_is_then_excluded() {
     assert_eq!(r.status(), 201);
     let m = json_of(r).await;
     assert_eq!(m["displayName"], "Alice's key");
-    assert_eq!(m["aaGuid"], "6b657973-7461-7469-6f6e-766b65793031");
+    assert_eq!(m["aaGuid"], keystation::entra::simulator::seed::KEYSTATION_VIRTUAL_KEY_AAGUID);
     assert_eq!(m["model"], "keystation virtual key");
     assert_eq!(m["attestationLevel"], "notAttested");
     assert_eq!(m["attestationCertificates"], json!([]));
@@ -316,7 +316,7 @@ async fn key_restrictions_and_targeting() {
     let sim = sim().await;
     let t = station_token(&sim).await;
     let u = "alice@contoso.test";
-    let virt = "6b657973-7461-7469-6f6e-766b65793031";
+    let virt = keystation::entra::simulator::seed::KEYSTATION_VIRTUAL_KEY_AAGUID;
     http()
         .patch(url(&sim, "/_sim/policies/fido2"))
         .json(&json!({"keyRestrictions": {"isEnforced": true, "enforcementType": "block", "aaGuids": [virt.to_uppercase()]}}))
