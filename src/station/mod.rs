@@ -13,6 +13,13 @@
 //!   intents recorded before every side effect, so that a crash can be reconciled.
 //! - [`models`]: AAGUID → vendor/model names (built in, extendable from config).
 //! - [`report`]: the journal as CSV or JSON for `keystation report`.
+//!
+//! Built on them:
+//!
+//! - [`pipeline`]: the provisioning pipeline (one key, one user, recorded states,
+//!   resume after a crash) that every mode runs.
+//! - [`setup`]: building a station from the configuration (sign-in, Graph, journal,
+//!   registrars).
 pub mod config;
 pub mod state;
 pub mod pin;
@@ -20,5 +27,7 @@ pub mod handover;
 pub mod journal;
 pub mod models;
 pub mod report;
+pub mod pipeline;
+pub mod setup;
 
 pub use state::JobState;
