@@ -20,6 +20,10 @@
 //!   resume after a crash) that every mode runs.
 //! - [`setup`]: building a station from the configuration (sign-in, Graph, journal,
 //!   registrars).
+//!
+//! The modes that run it:
+//!
+//! - [`batch`]: batch imaging from a CSV user list, several keys at once on a hub.
 pub mod config;
 pub mod state;
 pub mod pin;
@@ -29,5 +33,6 @@ pub mod models;
 pub mod report;
 pub mod pipeline;
 pub mod setup;
+pub mod batch;
 
 pub use state::JobState;
