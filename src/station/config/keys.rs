@@ -80,6 +80,7 @@ pub const SETTABLE_KEYS: &[SettableKey] = &[
     key("browser.chromedriver", Path),
     key("browser.fallback_to_manual", Bool),
     key("batch.concurrency", Count),
+    key("preflight.attestation", Choice(&["warn", "refuse"])),
 ];
 
 /// `KEYSTATION_*` variables that belong to the command line itself (global options),

@@ -42,10 +42,19 @@
 //!   [`FinishWhen::Caller`] leaves the job in `handed_over` until [`Station::finish`].
 //!
 //! [`SharedJournal`]: crate::station::journal::SharedJournal
+mod checks;
 pub mod crash;
 mod error;
 mod events;
+mod failure;
+mod handover;
+mod inspect;
 mod outcome;
+mod prepare;
+mod provision;
+mod register;
+mod resume;
+mod run;
 mod spec;
 
 pub use crate::ceremony::webauthn::CancelToken;
@@ -56,17 +65,28 @@ pub use outcome::{JobOutcome, KeySummary, OutcomeClass, OutcomeError, StepTiming
 pub use spec::{CurrentPinRequest, DeskPrompt, FinishWhen, JobSpec, NewPinRequest, PinChoice, PinPolicyOverride};
 pub use crate::station::setup::{ConnectOptions, Registrars, StationOptions, StationSetup};
 
+use crate::entra::graph::{Fido2Policy, GraphError, TapPolicy};
 use crate::key::ctap2::AuthenticatorInfo;
 use crate::key::worker::KeyHandle;
-use crate::station::config::Plan;
-use crate::station::journal::{FailureKind, IntentRecord, JobId, JobRecord, ResumeStep};
-use crate::station::state::JobState;
-use std::sync::Arc;
+use crate::station::config::{Plan, PlanInput, PlanKey};
+use crate::station::journal::{IntentRecord, JobId, JobRecord, ResumeStep};
+use crash::CrashHook;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// The provisioning station: configuration, journal, Graph, registrars. `Send + Sync`;
 /// share it with an `Arc` across tasks (batch runs many keys at once).
 pub struct Station {
     setup: StationSetup,
+    crash: CrashHook,
+    policies: Mutex<PolicyCache>,
+}
+
+/// Policies read from Graph, reused for [`StationOptions::policy_cache`].
+#[derive(Default)]
+struct PolicyCache {
+    fido2: Option<(Instant, Fido2Policy)>,
+    tap: Option<(Instant, TapPolicy)>,
 }
 
 impl std::fmt::Debug for Station {
@@ -98,7 +118,43 @@ impl Station {
     /// registration path has a registrar.
     pub async fn open(setup: StationSetup) -> Result<Station, StationError> {
         setup.config.require_tenant().map_err(StationError::Config)?;
-        Ok(Station { setup })
+        let crash = CrashHook::new(setup.options.crash_point.clone());
+        Ok(Station { setup, crash, policies: Mutex::new(PolicyCache::default()) })
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, PolicyCache> {
+        self.policies.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The FIDO2 policy (cached for [`StationOptions::policy_cache`]).
+    pub(crate) async fn fido2_policy(&self) -> Result<Fido2Policy, GraphError> {
+        let ttl = self.setup.options.policy_cache;
+        if let Some((at, p)) = &self.cache().fido2
+            && at.elapsed() < ttl
+        {
+            return Ok(p.clone());
+        }
+        let p = self.setup.graph.fido2_policy().await?;
+        self.cache().fido2 = Some((Instant::now(), p.clone()));
+        Ok(p)
+    }
+
+    /// The TAP policy (cached like the FIDO2 policy).
+    pub(crate) async fn tap_policy(&self) -> Result<TapPolicy, GraphError> {
+        let ttl = self.setup.options.policy_cache;
+        if let Some((at, p)) = &self.cache().tap
+            && at.elapsed() < ttl
+        {
+            return Ok(p.clone());
+        }
+        let p = self.setup.graph.tap_policy().await?;
+        self.cache().tap = Some((Instant::now(), p.clone()));
+        Ok(p)
+    }
+
+    /// Forget cached policies (an operator changed the tenant).
+    pub fn forget_policies(&self) {
+        *self.cache() = PolicyCache::default();
     }
 
     /// The configuration.
@@ -114,28 +170,61 @@ impl Station {
     /// Provision one key for one user: arrived → inspected → prepared → registered →
     /// verified → handed over → done (or `handed_over` with [`FinishWhen::Caller`]).
     pub async fn provision(&self, key: Arc<KeyHandle>, job: JobSpec, events: Arc<dyn StationEvents>, cancel: CancelToken) -> JobOutcome {
-        let _ = (key, events, cancel);
-        not_yet(&job)
+        let mut run = run::Run::new(self, Some(key), job, events, cancel);
+        let result = match run.begin().await {
+            Ok(()) => run.steps().await,
+            Err(s) => Err(s),
+        };
+        run.conclude(result).await
     }
 
     /// Unfinished jobs from the journal and what each needs (the resume rules of
     /// `docs/journal.md`), oldest first.
     pub async fn pending_resumes(&self) -> Result<Vec<ResumeItem>, StationError> {
-        Err(StationError::Other("pending_resumes is not implemented yet".into()))
+        self.resume_items().await
     }
 
     /// Carry out one resume item, with the key when it needs one (to read its PIN state
     /// or to reset it). A "close and retry" runs the retry job on `key` and returns its
     /// outcome.
     pub async fn resume(&self, item: ResumeItem, key: Option<Arc<KeyHandle>>, events: Arc<dyn StationEvents>, cancel: CancelToken) -> JobOutcome {
-        let _ = (key, events, cancel);
-        not_yet(&item.retry)
+        self.resume_item(item, key, events, cancel).await
     }
 
-    /// `--dry-run`: what would be done, touching neither the key nor the tenant.
+    /// `--dry-run`: what would be done, touching neither the key nor the tenant. With
+    /// `key_info` (from the getInfo a key handle reads when it is opened) the plan names
+    /// the exact actions; `serial`/`product` come from the key's descriptor.
     pub async fn plan(&self, job: &JobSpec, key_info: Option<&AuthenticatorInfo>) -> Plan {
-        let _ = (job, key_info);
-        Plan::build(&self.setup.config, &self.setup.models, &self.setup.state_dir, &Default::default())
+        self.plan_for(job, key_info, None, None)
+    }
+
+    /// [`Station::plan`] with the key's serial and product name (from its descriptor).
+    pub fn plan_for(&self, job: &JobSpec, key_info: Option<&AuthenticatorInfo>, serial: Option<String>, product: Option<String>) -> Plan {
+        let mut config = self.setup.config.clone();
+        if let Some(o) = &job.pin_policy {
+            config.pin.source = o.source.unwrap_or(config.pin.source);
+            config.pin.length = o.length.unwrap_or(config.pin.length);
+            config.pin.min_length = o.min_length.unwrap_or(config.pin.min_length);
+            config.pin.alphabet = o.alphabet.unwrap_or(config.pin.alphabet);
+        }
+        let selected = config.use_tenant.clone();
+        let tenant = if selected == crate::station::config::DEFAULT_TENANT { config.tenant.as_mut() } else { config.tenants.get_mut(&selected) };
+        if let (Some(via), Some(t)) = (job.via, tenant) {
+            t.registration = match via {
+                crate::ceremony::RegistrationPath::Graph => crate::station::config::RegistrationPath::Graph,
+                crate::ceremony::RegistrationPath::Browser => crate::station::config::RegistrationPath::Browser,
+            };
+        }
+        let key = key_info.map(|i| PlanKey {
+            aaguid: Some(i.aaguid_string()).filter(|_| i.aaguid.iter().any(|b| *b != 0)),
+            product,
+            serial,
+            pin_set: i.pin_is_set(),
+            min_pin_length: i.min_pin_length,
+            supports_config: i.option("authnrCfg") == Some(true) && i.option("setMinPINLength") == Some(true),
+        });
+        let input = PlanInput { user: Some(job.user.clone()).filter(|u| !u.trim().is_empty()), key, date: None };
+        Plan::build(&config, &self.setup.models, &self.setup.state_dir, &input)
     }
 
     /// Close a job the caller left in `handed_over` ([`FinishWhen::Caller`]) once the
@@ -148,20 +237,19 @@ impl Station {
     /// Wait (with the key watcher) until the outcome's key is removed, then
     /// [`Station::finish`] the job. Needs [`StationSetup::sources`].
     pub async fn finish_when_removed(&self, outcome: &JobOutcome, cancel: CancelToken) -> Result<(), StationError> {
-        let _ = (outcome, cancel);
-        Err(StationError::Other("finish_when_removed is not implemented yet".into()))
+        let job = outcome.job.ok_or_else(|| StationError::Other("the outcome has no job to finish".into()))?;
+        let path = outcome.key.path.clone().ok_or_else(|| StationError::Other("the outcome names no key".into()))?;
+        let sources = self.setup.sources.clone().ok_or_else(|| StationError::Config("waiting for a key to be removed needs the station's key sources".into()))?;
+        loop {
+            let present = sources.enumerate()?.iter().any(|d| d.path == path);
+            if !present {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+                _ = cancel.cancelled() => return Err(StationError::Cancelled),
+            }
+        }
+        self.finish(job).await
     }
-}
-
-fn not_yet(job: &JobSpec) -> JobOutcome {
-    let mut o = JobOutcome::new(job.mode, &job.user, JobState::Failed);
-    o.error = Some(OutcomeError {
-        kind: FailureKind::Internal,
-        message: "the provisioning pipeline is not implemented yet".into(),
-        next_step: None,
-        step: None,
-        policy: false,
-        missing_component: false,
-    });
-    o
 }

@@ -48,6 +48,10 @@ pub struct OutcomeError {
     pub policy: bool,
     /// A system component (browser, chromedriver) is missing.
     pub missing_component: bool,
+    /// Worth another attempt as it is (another key, a re-plug, Graph later): the key was
+    /// pulled or not touched, Graph was throttled or down. `false` for bad input,
+    /// policy, configuration and key models that cannot work.
+    pub retryable: bool,
 }
 
 /// The user as resolved.
@@ -178,6 +182,9 @@ impl JobOutcome {
 
     /// How to classify the outcome (exit codes).
     pub fn class(&self) -> OutcomeClass {
+        if self.error.as_ref().is_some_and(|e| e.kind == FailureKind::Cancelled) {
+            return OutcomeClass::Cancelled;
+        }
         if self.state == JobState::NeedsOperator {
             return OutcomeClass::NeedsOperator;
         }

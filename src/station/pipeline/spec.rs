@@ -21,6 +21,9 @@ pub enum PinChoice {
     Chosen(SecretString),
     /// Ask the user at the desk through [`JobSpec::prompt`] once the key's rules are known.
     AskAtDesk,
+    /// Keep the key's PIN as it is ([`JobSpec::current_pin`] must hold it): resume uses
+    /// this for a user-at-desk job whose key already has the user's PIN.
+    KeepCurrent,
 }
 
 impl std::fmt::Debug for PinChoice {
@@ -30,6 +33,7 @@ impl std::fmt::Debug for PinChoice {
             PinChoice::Random => "Random",
             PinChoice::Chosen(_) => "Chosen([redacted])",
             PinChoice::AskAtDesk => "AskAtDesk",
+            PinChoice::KeepCurrent => "KeepCurrent",
         })
     }
 }
