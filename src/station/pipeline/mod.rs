@@ -50,6 +50,7 @@ mod failure;
 mod handover;
 mod inspect;
 mod outcome;
+mod precheck;
 mod prepare;
 mod provision;
 mod register;

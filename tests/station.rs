@@ -1,0 +1,6 @@
+//! The provisioning station end to end: the pipeline through the library API and the
+//! `keystation enroll` binary, on the in-process Entra simulator with virtual keys.
+#[path = "station/common.rs"]
+mod common;
+#[path = "station/pipeline.rs"]
+mod pipeline;
