@@ -4,3 +4,5 @@
 mod common;
 #[path = "station/pipeline.rs"]
 mod pipeline;
+#[path = "station/policy.rs"]
+mod policy;
