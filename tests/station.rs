@@ -6,3 +6,5 @@ mod common;
 mod pipeline;
 #[path = "station/policy.rs"]
 mod policy;
+#[path = "station/faults.rs"]
+mod faults;

@@ -232,12 +232,11 @@ impl Run<'_> {
             .filter(|(m, _)| methods.iter().any(|x| &x.id == m))
             .collect();
         if let Some((method, job)) = live.first() {
-            if !reset {
-                return Err(Failure::new(FailureKind::Key, Step::Inspect, format!("this key is already registered to {upn} (Entra method {method}, job {job}); nothing was changed"))
-                    .next("nothing to do; to replace the registration, delete that method and enroll the key again with reset.policy = \"always\"")
-                    .into());
-            }
-            self.warn(format!("this key was registered to {upn} before (Entra method {method}, job {job}); the reset makes that registration useless: delete it in Entra"));
+            // Enrolling it again would leave a dead registration behind (after a reset)
+            // or make the key refuse (without one): the operator decides instead.
+            return Err(Failure::new(FailureKind::Key, Step::Inspect, format!("this key is already registered to {upn} (Entra method {method}, job {job}); nothing was changed"))
+                .next("nothing to do; to enroll it again (e.g. a forgotten PIN), delete that method in Entra first, then run the enrollment again")
+                .into());
         }
         if info.remaining_discoverable_credentials == Some(0) && !reset {
             return Err(Failure::new(FailureKind::Key, Step::Inspect, "the key has no room for another passkey; the key was not changed").next("reset the key (reset.policy = \"if-pin-set\" or \"always\") or delete credentials with keystation keys credentials").into());
