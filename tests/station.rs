@@ -8,3 +8,5 @@ mod pipeline;
 mod policy;
 #[path = "station/faults.rs"]
 mod faults;
+#[path = "station/resume.rs"]
+mod resume;
