@@ -2,7 +2,7 @@
 //! keys at once on a hub. The scheduling lives in `station::batch`; this file parses,
 //! opens the station, shows progress and maps the result to an exit code.
 use crate::ceremony::RegistrationPath;
-use crate::cli::progress::{table, BatchDisplay, OutputMode, SlipPolicy};
+use crate::cli::progress::{out_text, table, BatchDisplay, OutputMode, SlipPolicy};
 use crate::cli::{CliContext, CliError, Exit};
 use crate::key::sources::{KeySources, SourceOptions};
 use crate::key::virtual_key::AttestationCa;
@@ -145,8 +145,7 @@ pub async fn run(args: BatchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     ctrl_c.abort();
 
     if mode != OutputMode::Json {
-        println!();
-        print!("{}", table::batch_summary(&report));
+        out_text(&format!("\n{}", table::batch_summary(&report)));
     }
     Ok(match report.end {
         BatchEnd::AllDone => Exit::Ok,
@@ -268,7 +267,7 @@ async fn dry_run(ctx: &CliContext, station: &Station, plan: &BatchPlan, via: Opt
     if ctx.json() {
         ctx.print_json(&serde_json::json!({"batch_id": plan.batch_id, "file": plan.file.path, "rows": rows, "plan": steps, "warnings": plan.file.warnings}))?;
     } else {
-        println!("Batch {} ({}): dry run, nothing is written to keys, Entra or the journal.\n", plan.batch_id, plan.file.path.display());
+        let mut text = format!("Batch {} ({}): dry run, nothing is written to keys, Entra or the journal.\n\n", plan.batch_id, plan.file.path.display());
         let table_rows: Vec<Vec<String>> = rows
             .iter()
             .map(|r| {
@@ -282,8 +281,9 @@ async fn dry_run(ctx: &CliContext, station: &Station, plan: &BatchPlan, via: Opt
                 vec![r.line.to_string(), table::clip(r.user.as_deref().unwrap_or("-"), 36), r.action.to_string(), detail]
             })
             .collect();
-        print!("{}", table::render(&["LINE", "USER", "ACTION", "DETAIL"], &table_rows));
-        println!("\nFor every key:\n{steps}");
+        text.push_str(&table::render(&["LINE", "USER", "ACTION", "DETAIL"], &table_rows));
+        text.push_str(&format!("\nFor every key:\n{steps}\n"));
+        out_text(&text);
     }
     Ok(Exit::Ok)
 }

@@ -21,6 +21,26 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
+/// Write a line to standard output, ignoring a closed pipe (`keystation ... | head`):
+/// output is best effort, the run itself must go on and finish cleanly.
+pub fn out_line(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+}
+
+/// Write text (already ending in a newline, or not) to standard output, best effort.
+pub fn out_text(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// Write a line to standard error, best effort.
+pub fn err_line(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
 /// Which view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputMode {
@@ -81,11 +101,11 @@ impl BatchDisplay {
     /// Print a line of text where this mode prints text (above the bars, or on stdout).
     pub fn say(&self, text: &str) {
         match &self.bars {
-            Some(b) => b.suspend(|| eprintln!("{text}")),
-            None if self.mode == OutputMode::Json => eprintln!("{text}"),
+            Some(b) => b.suspend(|| err_line(text)),
+            None if self.mode == OutputMode::Json => err_line(text),
             None => {
                 let _guard = self.out.lock().unwrap_or_else(|p| p.into_inner());
-                println!("{text}");
+                out_line(text);
             }
         }
     }
@@ -101,16 +121,16 @@ impl BatchDisplay {
             let _ = writeln!(tty, "{text}");
             return;
         }
-        if !self.warned_no_terminal.swap(true, Ordering::SeqCst) {
-            eprintln!(
+        if self.slips == SlipPolicy::ShowAll && !self.warned_no_terminal.swap(true, Ordering::SeqCst) {
+            err_line(&format!(
                 "note: no terminal, so handover slips (with PINs) go to standard {}; do not redirect it to a file — for unattended runs seal PINs instead (handover.recipients, show_once = false)",
                 if self.mode == OutputMode::Json { "error" } else { "output" }
-            );
+            ));
         }
         if self.mode == OutputMode::Json {
-            eprintln!("{text}");
+            err_line(text);
         } else {
-            println!("{text}");
+            out_line(text);
         }
     }
 }
@@ -126,7 +146,7 @@ impl BatchObserver for BatchDisplay {
             OutputMode::Lines => {
                 if let Some(line) = describe(e, Detail::Steps) {
                     let _guard = self.out.lock().unwrap_or_else(|p| p.into_inner());
-                    println!("{} {line}", self.stamp());
+                    out_line(&format!("{} {line}", self.stamp()));
                 }
             }
             OutputMode::Json => {
@@ -135,7 +155,7 @@ impl BatchObserver for BatchDisplay {
                     map.insert("at".into(), serde_json::Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
                 }
                 let _guard = self.out.lock().unwrap_or_else(|p| p.into_inner());
-                println!("{v}");
+                out_line(&v.to_string());
             }
         }
     }
@@ -151,7 +171,7 @@ impl BatchSink for BatchDisplay {
         if self.mode == OutputMode::Json {
             let v = serde_json::json!({"event": "handover", "line": handover.line, "user": handover.upn, "key": handover.key, "slip_shown": show});
             let _guard = self.out.lock().unwrap_or_else(|p| p.into_inner());
-            println!("{v}");
+            out_line(&v.to_string());
         }
         if !show {
             if self.mode != OutputMode::Json {

@@ -5,7 +5,8 @@
 //!
 //! It sits between the batch runner and the real sink: every event is passed on, and a
 //! [`BatchNotice::RemoveKey`] makes it unplug that key after `remove_after` and, while
-//! its budget of keys lasts, plug a new one after `plug_after`.
+//! users are still waiting for a key and its budget of keys lasts, plug a new one after
+//! `plug_after` (like an operator, it does not plug keys nobody needs).
 use crate::key::virtual_key::{Touch, VirtualHub, VirtualKey};
 use crate::station::batch::{BatchEvent, BatchNotice, BatchObserver, BatchSink, Handover};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -45,6 +46,10 @@ pub struct VirtualDesk {
     inner: Arc<dyn BatchSink>,
     options: DeskOptions,
     spare: AtomicUsize,
+    /// Users that still need a key (to do, minus assigned, plus retries).
+    waiting_users: AtomicUsize,
+    /// Keys plugged in and not given a user yet.
+    fresh_keys: AtomicUsize,
     runtime: tokio::runtime::Handle,
 }
 
@@ -53,7 +58,7 @@ impl VirtualDesk {
     /// runtime (it schedules the delayed unplug/plug there).
     pub fn new(hub: VirtualHub, inner: Arc<dyn BatchSink>, options: DeskOptions) -> VirtualDesk {
         let spare = AtomicUsize::new(options.spare_keys);
-        VirtualDesk { hub, inner, options, spare, runtime: tokio::runtime::Handle::current() }
+        VirtualDesk { hub, inner, options, spare, waiting_users: AtomicUsize::new(0), fresh_keys: AtomicUsize::new(0), runtime: tokio::runtime::Handle::current() }
     }
 
     /// Plug `n` new keys in now (the start of a demo).
@@ -61,6 +66,7 @@ impl VirtualDesk {
         let Some(factory) = &self.options.factory else { return Ok(()) };
         for _ in 0..n {
             self.hub.plug(factory()?);
+            self.fresh_keys.fetch_add(1, Ordering::SeqCst);
         }
         Ok(())
     }
@@ -69,8 +75,12 @@ impl VirtualDesk {
         let hub = self.hub.clone();
         let path = path.to_string();
         let (remove_after, plug_after) = (self.options.remove_after, self.options.plug_after);
-        let next = match (&self.options.factory, self.spare.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))) {
-            (Some(f), Ok(_)) => Some(Arc::clone(f)),
+        let needed = self.waiting_users.load(Ordering::SeqCst) > self.fresh_keys.load(Ordering::SeqCst);
+        let next = match &self.options.factory {
+            Some(f) if needed && self.spare.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() => {
+                self.fresh_keys.fetch_add(1, Ordering::SeqCst);
+                Some(Arc::clone(f))
+            }
             _ => None,
         };
         self.runtime.spawn(async move {
@@ -93,8 +103,24 @@ impl VirtualDesk {
 impl BatchObserver for VirtualDesk {
     fn event(&self, e: &BatchEvent) {
         self.inner.event(e);
-        if let BatchEvent::Batch(BatchNotice::RemoveKey { key, .. } | BatchNotice::KeyRefused { key, .. }) = e {
-            self.take_out(key);
+        let dec = |a: &AtomicUsize| {
+            let _ = a.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        };
+        match e {
+            BatchEvent::Batch(BatchNotice::BatchStarted { to_do, .. }) => self.waiting_users.store(*to_do, Ordering::SeqCst),
+            BatchEvent::Batch(BatchNotice::UserAssigned { .. }) => {
+                dec(&self.waiting_users);
+                dec(&self.fresh_keys);
+            }
+            BatchEvent::Batch(BatchNotice::UserFinished { will_retry: true, .. }) => {
+                self.waiting_users.fetch_add(1, Ordering::SeqCst);
+            }
+            BatchEvent::Batch(BatchNotice::RemoveKey { key, .. }) => self.take_out(key),
+            BatchEvent::Batch(BatchNotice::KeyRefused { key, .. }) => {
+                dec(&self.fresh_keys);
+                self.take_out(key);
+            }
+            _ => {}
         }
     }
 }

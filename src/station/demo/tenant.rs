@@ -8,7 +8,12 @@ use crate::entra::simulator::{self, FaultConfig, SimulatorConfig, SimulatorHandl
 use crate::key::sources::KeySources;
 use crate::key::virtual_key::{AttestationCa, Touch, VirtualAttestation, VirtualKey, VirtualKeyConfig};
 use crate::station::config::{ConfigLoader, ConfigOverrides, StationConfig};
+use crate::entra::oauth::{Authority, ClientCredential, ClientCredentialsProvider, OAuthClient, OAuthOptions, Scopes, TokenCache};
+use crate::secret::SecretString;
+use crate::station::journal::{Journal, SharedJournal};
 use crate::station::pipeline::{ConnectOptions, Station, StationError, StationSetup};
+use crate::station::setup::graph_client;
+use url::Url;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -16,6 +21,8 @@ use std::sync::Arc;
 pub const DEMO_CLIENT_ID: &str = "7a2d9c4e-1b3f-4e8a-9c6d-5f0a2b4c6e81";
 /// Its secret: part of the simulator's published built-in tenant, not a real credential.
 pub const DEMO_CLIENT_SECRET: &str = "sim-secret-change-me-7a2d9c4e";
+/// The Graph resource tokens are asked for (the simulator, like Entra, knows no other).
+const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
 /// File in the state directory that holds the secret for `sign_in.secret_file` (0600).
 pub const DEMO_SECRET_FILE: &str = "simulator-client-secret";
 /// The built-in tenant's pilot users who can get a key on the Graph path, in demo order.
@@ -146,7 +153,18 @@ impl SimulatedTenant {
         adjust: impl FnOnce(&mut StationSetup),
     ) -> Result<Arc<Station>, StationError> {
         let config = self.station_config(state_dir, extra).map_err(StationError::Config)?;
-        let mut setup = StationSetup::from_config(config, state_dir, &ConnectOptions::default())?;
+        let tenant = config.require_tenant().map_err(StationError::Config)?.clone();
+        let journal = SharedJournal::new(Journal::open(config.journal.resolve(state_dir))?);
+        // The token is for the Graph resource (as in Entra), while the calls go to the
+        // simulator's address.
+        let config_err = |e: crate::entra::oauth::OAuthError| StationError::Config(e.to_string());
+        let authority = Authority::new(self.sim.authority_host(), self.sim.tenant_id()).map_err(config_err)?;
+        let oauth = OAuthClient::new(authority, DEMO_CLIENT_ID, &OAuthOptions::default()).map_err(config_err)?;
+        let resource = Url::parse(GRAPH_RESOURCE).map_err(|e| StationError::Config(e.to_string()))?;
+        let tokens = ClientCredentialsProvider::new(oauth, ClientCredential::Secret(SecretString::new(DEMO_CLIENT_SECRET)), Scopes::graph_default(&resource))
+            .with_cache(TokenCache::in_state_dir(state_dir));
+        let graph = graph_client(&tenant, Arc::new(tokens), &ConnectOptions::default())?;
+        let mut setup = StationSetup::new(config, state_dir, journal, graph)?;
         setup.sources = sources;
         adjust(&mut setup);
         Ok(Arc::new(Station::open(setup).await?))
