@@ -24,6 +24,7 @@
 //! The modes that run it:
 //!
 //! - [`batch`]: batch imaging from a CSV user list, several keys at once on a hub.
+//! - [`kiosk`]: the hands-free enrollment desk loop.
 //! - [`demo`]: the simulated tenant and virtual-key hub behind `keystation demo`.
 pub mod config;
 pub mod state;
@@ -35,6 +36,7 @@ pub mod report;
 pub mod pipeline;
 pub mod setup;
 pub mod batch;
+pub mod kiosk;
 pub mod demo;
 
 pub use state::JobState;

@@ -108,8 +108,8 @@ fn describe_notice(n: &BatchNotice) -> Option<String> {
             }
         }
         BatchNotice::OutOfKeys { pending } => format!("no unused key is left; {pending} user(s) not started (re-run the batch with more keys)"),
-        BatchNotice::Stopping { pending } => {
-            format!("stopping: running keys finish, {pending} user(s) will not be started (press Ctrl-C again to cancel the running keys)")
+        BatchNotice::Stopping { pending, reason } => {
+            format!("stopping ({reason}): running keys finish, {pending} user(s) will not be started (Ctrl-C cancels the running keys)")
         }
         BatchNotice::BatchFinished { .. } => return None,
     })

@@ -138,10 +138,13 @@ pub enum BatchNotice {
         /// Users not started.
         pending: usize,
     },
-    /// The operator asked to stop: running jobs finish, no new key is taken.
+    /// The run stops taking keys (the operator asked, or a failure would hit every
+    /// user): running jobs finish.
     Stopping {
         /// Users not started.
         pending: usize,
+        /// Why.
+        reason: String,
     },
     /// The run is over; the full report follows.
     BatchFinished {

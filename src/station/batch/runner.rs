@@ -27,7 +27,7 @@ use crate::key::sources::KeySources;
 use crate::key::watcher::{KeyEvent, KeyIdentity};
 use crate::key::worker::KeyHandle;
 use crate::station::handover::HandoverSlip;
-use crate::station::journal::{BatchRef, JobMode, KeyQuery};
+use crate::station::journal::{BatchRef, FailureKind, JobMode, KeyQuery};
 use crate::station::pipeline::{
     key_handle_options, CancelToken, EventKind, JobOutcome, JobSpec, OutcomeClass, PinChoice, Station, StationEvent, StationEvents,
 };
@@ -349,6 +349,10 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
                 if !running.values().any(|r| r.replug_pending) {
                     idle.extend(held.drain(..));
                 }
+                if !stopping && let Some(why) = station_wide(&outcome) {
+                    stopping = true;
+                    notice(BatchNotice::Stopping { pending: queue.len(), reason: format!("{why}; this would fail for every user: fix it and re-run the batch") });
+                }
             }
             Some(event) = key_events.recv() => pending_events.push_back(event),
             Some(signal) = signals.recv() => match signal {
@@ -373,7 +377,7 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
             },
             _ = control.stop.cancelled(), if !stopping => {
                 stopping = true;
-                notice(BatchNotice::Stopping { pending: queue.len() });
+                notice(BatchNotice::Stopping { pending: queue.len(), reason: "the operator asked to stop".into() });
             }
         }
     }
@@ -386,7 +390,7 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
         }
         let mut r = RowResult::new(line, Some(w.planned.row.upn.clone()), RowStatus::NotStarted);
         r.reason = Some(if stopping {
-            "not started: the run was stopped; re-run the batch to continue".into()
+            "not started: the run stopped before this user; re-run the batch to continue".into()
         } else {
             "not started: no key was left for this user; re-run the batch with more keys".into()
         });
@@ -415,12 +419,20 @@ fn job_spec(plan: &BatchPlan, planned: &PlannedRow, options: &BatchOptions) -> J
     spec
 }
 
-/// Worth another key in this run?
+/// Worth another key in this run? The pipeline knows (key pulled out, no touch, Graph
+/// throttled or down); nothing is retried once the operator stopped the run.
 fn retryable(outcome: &JobOutcome, control: &BatchControl) -> bool {
     if control.abort.is_cancelled() || control.stop.is_cancelled() {
         return false;
     }
-    matches!(outcome.class(), OutcomeClass::Key | OutcomeClass::NoKey | OutcomeClass::Entra)
+    outcome.error.as_ref().is_some_and(|e| e.retryable)
+}
+
+/// A failure every other user would hit too (configuration, sign-in, a missing
+/// component): the batch stops taking keys instead of failing the whole list.
+fn station_wide(outcome: &JobOutcome) -> Option<String> {
+    let e = outcome.error.as_ref()?;
+    (e.kind == FailureKind::Config || e.missing_component || matches!(outcome.class(), OutcomeClass::Environment)).then(|| e.message.clone())
 }
 
 fn outcome_message(outcome: &JobOutcome) -> Option<String> {
