@@ -10,3 +10,5 @@ mod policy;
 mod faults;
 #[path = "station/resume.rs"]
 mod resume;
+#[path = "station/cli.rs"]
+mod cli;

@@ -172,11 +172,13 @@ pub fn token_provider(tenant: &TenantConfig, state_dir: &Path, connect: &Connect
     let tenant_id = tenant.id.clone().ok_or_else(|| StationError::Config("the tenant has no `id`".into()))?;
     let client_id = tenant.client_id.clone().ok_or_else(|| StationError::Config("the tenant has no `client_id`".into()))?;
     let authority_host = parse_service_url(&tenant.authority_host(), "authority").map_err(|e| StationError::Config(format!("tenant `authority_host`: {e}")))?;
-    let graph_host = parse_service_url(&tenant.graph_host(), "Graph").map_err(|e| StationError::Config(format!("tenant `graph_host`: {e}")))?;
+    // Tokens are for the cloud's Graph resource, even when `graph_host` points the calls
+    // elsewhere (a proxy, the simulator): the resource id is what the token names.
+    let graph_resource = parse_service_url(tenant.cloud.graph_host(), "Graph").map_err(|e| StationError::Config(format!("tenant `cloud`: {e}")))?;
     let options = oauth_options(connect);
     let authority = Authority::new(authority_host, &tenant_id).map_err(|e| StationError::Config(e.to_string()))?;
     let cache = TokenCache::in_state_dir(state_dir);
-    let scopes = Scopes::graph_default(&graph_host);
+    let scopes = Scopes::graph_default(&graph_resource);
     let sign_in = tenant.sign_in().map_err(|e| StationError::Config(format!("tenant `sign_in`: {e}")))?;
     let app_only = |credential: ClientCredential| -> Result<Arc<dyn TokenProvider>, StationError> {
         let oauth = OAuthClient::new(authority.clone(), &client_id, &options).map_err(|e| StationError::Config(e.to_string()))?;

@@ -91,6 +91,8 @@ pub(crate) const CLI_ENV_VARS: &[&str] = &[
     "KEYSTATION_VIRTUAL",
     "KEYSTATION_VIRTUAL_STATE",
     "KEYSTATION_LOG_FILE",
+    // The pipeline's crash-test hook (docs/pipeline.md), not a setting.
+    "KEYSTATION_TEST_CRASH_AFTER",
 ];
 
 /// The environment variable that sets `path`.

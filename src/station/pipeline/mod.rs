@@ -201,31 +201,7 @@ impl Station {
 
     /// [`Station::plan`] with the key's serial and product name (from its descriptor).
     pub fn plan_for(&self, job: &JobSpec, key_info: Option<&AuthenticatorInfo>, serial: Option<String>, product: Option<String>) -> Plan {
-        let mut config = self.setup.config.clone();
-        if let Some(o) = &job.pin_policy {
-            config.pin.source = o.source.unwrap_or(config.pin.source);
-            config.pin.length = o.length.unwrap_or(config.pin.length);
-            config.pin.min_length = o.min_length.unwrap_or(config.pin.min_length);
-            config.pin.alphabet = o.alphabet.unwrap_or(config.pin.alphabet);
-        }
-        let selected = config.use_tenant.clone();
-        let tenant = if selected == crate::station::config::DEFAULT_TENANT { config.tenant.as_mut() } else { config.tenants.get_mut(&selected) };
-        if let (Some(via), Some(t)) = (job.via, tenant) {
-            t.registration = match via {
-                crate::ceremony::RegistrationPath::Graph => crate::station::config::RegistrationPath::Graph,
-                crate::ceremony::RegistrationPath::Browser => crate::station::config::RegistrationPath::Browser,
-            };
-        }
-        let key = key_info.map(|i| PlanKey {
-            aaguid: Some(i.aaguid_string()).filter(|_| i.aaguid.iter().any(|b| *b != 0)),
-            product,
-            serial,
-            pin_set: i.pin_is_set(),
-            min_pin_length: i.min_pin_length,
-            supports_config: i.option("authnrCfg") == Some(true) && i.option("setMinPINLength") == Some(true),
-        });
-        let input = PlanInput { user: Some(job.user.clone()).filter(|u| !u.trim().is_empty()), key, date: None };
-        Plan::build(&config, &self.setup.models, &self.setup.state_dir, &input)
+        plan(&self.setup.config, &self.setup.models, &self.setup.state_dir, job, key_info, serial, product)
     }
 
     /// Close a job the caller left in `handed_over` ([`FinishWhen::Caller`]) once the
@@ -253,4 +229,42 @@ impl Station {
         }
         self.finish(job).await
     }
+}
+
+/// `--dry-run` without a station (nothing is opened, not even the journal): what a job
+/// would do under `config`, with the key's getInfo, serial and product name when known.
+pub fn plan(
+    config: &crate::station::config::StationConfig,
+    models: &crate::station::models::ModelTable,
+    state_dir: &std::path::Path,
+    job: &JobSpec,
+    key_info: Option<&AuthenticatorInfo>,
+    serial: Option<String>,
+    product: Option<String>,
+) -> Plan {
+    let mut config = config.clone();
+    if let Some(o) = &job.pin_policy {
+        config.pin.source = o.source.unwrap_or(config.pin.source);
+        config.pin.length = o.length.unwrap_or(config.pin.length);
+        config.pin.min_length = o.min_length.unwrap_or(config.pin.min_length);
+        config.pin.alphabet = o.alphabet.unwrap_or(config.pin.alphabet);
+    }
+    let selected = config.use_tenant.clone();
+    let tenant = if selected == crate::station::config::DEFAULT_TENANT { config.tenant.as_mut() } else { config.tenants.get_mut(&selected) };
+    if let (Some(via), Some(t)) = (job.via, tenant) {
+        t.registration = match via {
+            crate::ceremony::RegistrationPath::Graph => crate::station::config::RegistrationPath::Graph,
+            crate::ceremony::RegistrationPath::Browser => crate::station::config::RegistrationPath::Browser,
+        };
+    }
+    let key = key_info.map(|i| PlanKey {
+        aaguid: Some(i.aaguid_string()).filter(|_| i.aaguid.iter().any(|b| *b != 0)),
+        product,
+        serial,
+        pin_set: i.pin_is_set(),
+        min_pin_length: i.min_pin_length,
+        supports_config: i.option("authnrCfg") == Some(true) && i.option("setMinPINLength") == Some(true),
+    });
+    let input = PlanInput { user: Some(job.user.clone()).filter(|u| !u.trim().is_empty()), key, date: None };
+    Plan::build(&config, models, state_dir, &input)
 }
