@@ -251,7 +251,9 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
                     let before = idle.len() + held.len();
                     idle.retain(|i| i.descriptor.path != path);
                     held.retain(|i| i.descriptor.path != path);
-                    if was_known || before != idle.len() + held.len() {
+                    // A running key that leaves fails its job (the pipeline says how far
+                    // it got); the operator sees it go either way.
+                    if was_known || running.contains_key(&path) || before != idle.len() + held.len() {
                         notice(BatchNotice::KeyRemoved { key: path });
                     }
                 }
