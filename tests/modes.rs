@@ -5,3 +5,11 @@
 mod common;
 #[path = "modes/batch.rs"]
 mod batch;
+#[path = "modes/cli.rs"]
+mod cli;
+#[path = "modes/batch_cli.rs"]
+mod batch_cli;
+#[path = "modes/kiosk.rs"]
+mod kiosk;
+#[path = "modes/demo.rs"]
+mod demo;

@@ -72,10 +72,10 @@ pub async fn run(args: DemoArgs, ctx: &CliContext) -> Result<Exit, CliError> {
 fn result_table(run: &DemoRun) -> String {
     let c = &run.report.counts;
     let mut out = format!(
-        "Result: {} of {} user(s) done in {:.1} s with {} key(s) at a time\n\n",
+        "Result: {} of {} user(s) done in {} with {} key(s) at a time\n\n",
         c.done,
         run.rows.len(),
-        run.report.millis as f64 / 1000.0,
+        crate::cli::progress::describe::duration(run.report.millis),
         run.keys
     );
     let rows: Vec<Vec<String>> = run
@@ -92,7 +92,7 @@ fn result_table(run: &DemoRun) -> String {
                 r.model.clone().unwrap_or_else(|| "-".into()),
                 r.method_id.clone().map(|m| table::clip(&m, 24)).unwrap_or_else(|| "-".into()),
                 if r.state == RowStatus::Done { "done".into() } else { format!("{}: {}", r.state.as_str(), r.reason.clone().unwrap_or_default()) },
-                r.millis.map(|m| format!("{:.1} s", m as f64 / 1000.0)).unwrap_or_else(|| "-".into()),
+                r.millis.map(crate::cli::progress::describe::duration).unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();

@@ -85,10 +85,9 @@ fn describe_notice(n: &BatchNotice) -> Option<String> {
             s
         }
         BatchNotice::UserFinished { key, upn, state, method_id, message, will_retry, millis, .. } => {
-            let secs = *millis as f64 / 1000.0;
             match (state, message) {
                 (crate::station::JobState::Done | crate::station::JobState::HandedOver, None) => {
-                    format!("[{key}] {upn}: done in {secs:.1} s (method {})", method_id.as_deref().unwrap_or("?"))
+                    format!("[{key}] {upn}: done in {} (method {})", duration(*millis), method_id.as_deref().unwrap_or("?"))
                 }
                 (_, m) => {
                     let m = m.as_deref().unwrap_or("failed");
@@ -113,4 +112,13 @@ fn describe_notice(n: &BatchNotice) -> Option<String> {
         }
         BatchNotice::BatchFinished { .. } => return None,
     })
+}
+
+/// "850 ms", "2.4 s".
+pub fn duration(millis: u64) -> String {
+    if millis < 1000 {
+        format!("{millis} ms")
+    } else {
+        format!("{:.1} s", millis as f64 / 1000.0)
+    }
 }

@@ -58,7 +58,7 @@ pub fn batch_summary(report: &BatchReport) -> String {
             head.push_str(&format!(", {n} {what}"));
         }
     }
-    head.push_str(&format!(" in {:.1} s\n\n", report.millis as f64 / 1000.0));
+    head.push_str(&format!(" in {}\n\n", super::describe::duration(report.millis)));
     let rows: Vec<Vec<String>> = report
         .rows
         .iter()

@@ -115,6 +115,19 @@ impl SimulatedTenant {
         }
     }
 
+    /// A configuration file's text that points a station at this simulator, signing in
+    /// as the unattended app with the secret in `secret_file` (see
+    /// [`SimulatedTenant::write_secret`]). `extra` is appended (more TOML).
+    pub fn config_toml(&self, secret_file: &Path, extra: &str) -> String {
+        let host = self.sim.authority_host().to_string();
+        let host = host.trim_end_matches('/');
+        format!(
+            "# keystation against the Entra simulator at {host}\n[tenant]\nid = \"{tenant}\"\nclient_id = \"{DEMO_CLIENT_ID}\"\nauthority_host = \"{host}\"\ngraph_host = \"{host}\"\n\n[tenant.sign_in]\nmethod = \"client-secret\"\nsecret_file = {secret:?}\n\n{extra}\n",
+            tenant = self.sim.tenant_id(),
+            secret = secret_file.display().to_string(),
+        )
+    }
+
     /// Write the app secret to `<state_dir>/simulator-client-secret` (0600) and return
     /// its path.
     pub fn write_secret(&self, state_dir: &Path) -> Result<PathBuf, String> {
