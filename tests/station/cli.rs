@@ -232,19 +232,32 @@ async fn ctrl_c_cancels_and_is_recorded() {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().unwrap();
+    let mut child = cmd.spawn().unwrap();
     let pid = child.id().unwrap() as i32;
-    // Wait for the policy request to arrive, then interrupt.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while d.desk.sim.requests(Some("/v1.0/policies")).is_empty() {
-        assert!(std::time::Instant::now() < deadline, "the job never reached the policy check");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    // Wait until the job is inspecting (its policy request is held 20 s by the
+    // simulator), then interrupt.
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await.expect("progress on stderr").unwrap().expect("the job reached inspection");
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("checking the key, the user") {
+            break;
+        }
     }
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let sent = std::time::Instant::now();
     unsafe { libc::kill(pid, libc::SIGINT) };
-    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output()).await.unwrap().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.unwrap().unwrap();
+    while let Ok(Ok(Some(line))) = tokio::time::timeout(Duration::from_secs(5), lines.next_line()).await {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
     assert!(sent.elapsed() < Duration::from_secs(10), "cancel took {:?}", sent.elapsed());
-    assert_eq!(out.status.code(), Some(10), "{}", text(&out.stderr));
+    assert_eq!(status.code(), Some(10), "{seen}");
+    assert!(seen.contains("cancelled by the operator"), "{seen}");
     let report = d.report().await;
     assert_eq!(report[0]["state"], "failed");
     assert_eq!(report[0]["error_kind"], "cancelled");
