@@ -188,7 +188,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn figure(step: &'static str, mut samples: Vec<f64>) -> StepFigure {
     samples.sort_by(|a, b| a.total_cmp(b));
     let mean = if samples.is_empty() { 0.0 } else { samples.iter().sum::<f64>() / samples.len() as f64 };
-    StepFigure { step, median_ms: percentile(&samples, 0.5), p95_ms: percentile(&samples, 0.95), mean_ms: mean }
+    let r = |x: f64| (x * 100.0).round() / 100.0;
+    StepFigure { step, median_ms: r(percentile(&samples, 0.5)), p95_ms: r(percentile(&samples, 0.95)), mean_ms: r(mean) }
 }
 
 fn breakdown(t: &Timings) -> Vec<StepFigure> {
@@ -257,7 +258,7 @@ pub async fn measure(args: &StationBenchArgs) -> Result<StationBenchReport, Stri
     let station = tenant.open_station(state.path(), &ConfigOverrides::default(), None, |_| {}).await.map_err(|e| e.to_string())?;
     let touch = if args.touch_ms == 0 { Touch::Instant } else { Touch::After(Duration::from_millis(args.touch_ms)) };
     // Generated users only: none has a method yet.
-    let mut users = tenant.users()[crate::station::demo::BUILTIN_PILOT_USERS.len()..].to_vec().into_iter();
+    let mut users = tenant.users()[crate::station::demo::BUILTIN_PILOT_USERS.len()..].iter().cloned();
 
     // Warm-up: the first token and policy reads are the station's, not a key's cost.
     let warm: Vec<String> = users.by_ref().take(1).collect();
@@ -279,8 +280,8 @@ pub async fn measure(args: &StationBenchArgs) -> Result<StationBenchReport, Stri
             concurrency: c,
             keys: run_users.len(),
             done,
-            wall_s: wall,
-            keys_per_minute: if wall > 0.0 { done as f64 / wall * 60.0 } else { 0.0 },
+            wall_s: (wall * 1000.0).round() / 1000.0,
+            keys_per_minute: if wall > 0.0 { (done as f64 / wall * 60.0).round() } else { 0.0 },
             median_key_ms: percentile(&per_key, 0.5),
         });
     }

@@ -48,8 +48,7 @@ impl CliWorld {
         let mut input = child.stdin.take().expect("stdin");
         input.write_all(stdin.as_bytes()).await.expect("write stdin");
         drop(input);
-        let out = tokio::time::timeout(std::time::Duration::from_secs(240), child.wait_with_output()).await.expect("keystation finishes").expect("output");
-        out
+        tokio::time::timeout(std::time::Duration::from_secs(240), child.wait_with_output()).await.expect("keystation finishes").expect("output")
     }
 }
 

@@ -16,6 +16,12 @@ pub struct Bars {
     counts: Mutex<(u64, u64, u64)>,
 }
 
+impl Default for Bars {
+    fn default() -> Self {
+        Bars::new()
+    }
+}
+
 impl Bars {
     /// Bars drawn on the terminal (standard error).
     pub fn new() -> Bars {
