@@ -10,6 +10,7 @@
 //! Handover slips (they hold PINs) are written once, to the controlling terminal when
 //! there is one, else to standard output (standard error with `--json`), never into
 //! the JSON stream or a log.
+#![warn(missing_docs)]
 pub mod bars;
 pub mod describe;
 pub mod table;

@@ -15,6 +15,7 @@
 //!   kiosk and the demo);
 //! * [`events`], [`report`]: what a run tells while it runs and when it ends;
 //! * [`upn`]: what counts as a user principal name (shared with the kiosk).
+#![warn(missing_docs)]
 pub mod csv_input;
 pub mod events;
 pub mod id;

@@ -11,6 +11,7 @@
 //! * [`tenant`]: the simulated world (also used by `keystation bench station` and the
 //!   modes' tests);
 //! * [`desk`]: the simulated operator at the hub.
+#![warn(missing_docs)]
 pub mod desk;
 pub mod tenant;
 

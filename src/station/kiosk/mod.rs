@@ -13,6 +13,7 @@
 //! Nothing a single person does ends the loop: a bad user name, a user Entra does not
 //! know, a key error, a Graph error or a key pulled out half-way all show a result and
 //! come back to the first screen. Only `quit`, the end of input, or cancel end it.
+#![warn(missing_docs)]
 pub mod input;
 pub mod prompt;
 pub mod view;
