@@ -30,7 +30,8 @@ pub struct DemoArgs {
 
 /// Run `keystation demo`.
 pub async fn run(args: DemoArgs, ctx: &CliContext) -> Result<Exit, CliError> {
-    let mode = OutputMode::detect(ctx.json());
+    // The demo tells what happens step by step: plain lines even on a terminal.
+    let mode = if ctx.json() { OutputMode::Json } else { OutputMode::Lines };
     let display = Arc::new(BatchDisplay::new(mode, SlipPolicy::ShowFirst));
     let options = DemoOptions {
         users: args.users,
