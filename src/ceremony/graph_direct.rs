@@ -134,6 +134,8 @@ fn ceremony_error(e: WebAuthnError) -> CeremonyError {
     }
 }
 
+// CeremonyError carries a GraphError (ids, hint) and is large; failures are rare.
+#[allow(clippy::result_large_err)]
 /// Graph's creation options in WebAuthn's JSON form (every binary member unpadded
 /// base64url), with the adaptations listed in the module docs.
 pub fn webauthn_json(options: &CreationOptions, upn: &str) -> Result<Value, CeremonyError> {

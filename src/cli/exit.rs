@@ -138,7 +138,7 @@ impl From<crate::station::pipeline::StationError> for CliError {
             S::Config(m) => CliError::usage(m),
             S::SignIn(m) => CliError::new(Exit::EntraError, m),
             S::Journal(j) => CliError::failure(j.to_string()),
-            S::Graph(g) => g.into(),
+            S::Graph(g) => (*g).into(),
             S::Key(k) => k.into(),
             S::Cancelled => CliError::new(Exit::Cancelled, "cancelled by the operator (Ctrl-C)"),
             S::Other(m) => CliError::failure(m),

@@ -166,11 +166,14 @@ pub async fn open_key(hub: &VirtualHub, path: &str, events: Arc<dyn StationEvent
     Arc::new(KeyHandle::open(d, io, key_handle_options(events, Duration::from_secs(30))).await.unwrap())
 }
 
+/// An action run when a step starts.
+type StepAction = (Step, Box<dyn Fn() + Send + Sync>);
+
 /// Records every event; optionally runs an action when a step starts.
 #[derive(Default)]
 pub struct Recorder {
     pub events: Mutex<Vec<StationEvent>>,
-    pub on_step: Mutex<Option<(Step, Box<dyn Fn() + Send + Sync>)>>,
+    pub on_step: Mutex<Option<StepAction>>,
 }
 
 impl Recorder {

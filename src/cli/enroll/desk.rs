@@ -57,10 +57,9 @@ impl DeskPrompt for CliDesk {
     fn current_pin<'a>(&'a self, request: &'a CurrentPinRequest) -> BoxFuture<'a, Option<SecretString>> {
         Box::pin(async move {
             let given = self.given_current.lock().unwrap_or_else(|p| p.into_inner()).as_mut().map(Option::take);
-            match given {
-                // Read from the command line's source: once; a wrong one is not retried.
-                Some(pin) => return pin,
-                None => {}
+            // Read from the command line's source: once; a wrong one is not retried.
+            if let Some(pin) = given {
+                return pin;
             }
             {
                 if !std::io::stdin().is_terminal() {

@@ -18,9 +18,9 @@ pub enum StationError {
     /// The journal failed.
     #[error(transparent)]
     Journal(#[from] JournalError),
-    /// Graph failed.
+    /// Graph failed (boxed: a Graph error carries ids and a hint and is large).
     #[error(transparent)]
-    Graph(#[from] GraphError),
+    Graph(Box<GraphError>),
     /// The key failed.
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -30,4 +30,10 @@ pub enum StationError {
     /// Anything else, in words.
     #[error("{0}")]
     Other(String),
+}
+
+impl From<GraphError> for StationError {
+    fn from(e: GraphError) -> StationError {
+        StationError::Graph(Box::new(e))
+    }
 }

@@ -243,10 +243,8 @@ impl Run<'_> {
         let aaguid = self.out.key.aaguid.clone().unwrap_or_default();
         let methods = st.setup.graph.list_fido2_methods(&user).await.unwrap_or_default();
         let ids: Vec<String> = methods.iter().filter(|m| m.aa_guid.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(&aaguid))).map(|m| m.id.clone()).collect();
-        let known: Vec<(String, bool)> = match st.setup.journal.run(move |j| ids.into_iter().map(|id| j.knows_method(&id).map(|k| (id, k))).collect::<Result<Vec<_>, _>>()).await {
-            Ok(v) => v,
-            Err(_) => Vec::new(),
-        };
+        let known: Vec<(String, bool)> =
+            st.setup.journal.run(move |j| ids.into_iter().map(|id| j.knows_method(&id).map(|k| (id, k))).collect::<Result<Vec<_>, _>>()).await.unwrap_or_default();
         let f = Failure::ceremony(Step::Register, e).next("this key already holds a passkey registered to the user; nothing was registered twice");
         match known.iter().find(|(_, k)| !k) {
             Some((id, _)) => {

@@ -33,7 +33,7 @@ enum ResumeEnd {
     Settled,
     /// Close the job (`failed`, kind `interrupted`, or parked with this reason) and
     /// run this retry job.
-    Retry(JobSpec, Option<OperatorReason>),
+    Retry(Box<JobSpec>, Option<OperatorReason>),
 }
 
 fn describe(step: &ResumeStep) -> String {
@@ -127,7 +127,7 @@ impl Station {
                     return o;
                 }
                 match (key, spec.user.trim().is_empty()) {
-                    (Some(k), false) => self.provision(k, spec, events, cancel).await,
+                    (Some(k), false) => self.provision(k, *spec, events, cancel).await,
                     _ => {
                         let mut o = run.conclude(Ok(())).await;
                         o.state = JobState::Failed;
@@ -173,7 +173,7 @@ impl Run<'_> {
                     }
                 }
                 ResumeStep::CheckKeyPin { source } => return self.check_key_pin(item, *source).await,
-                ResumeStep::CloseAndRetry => return Ok(ResumeEnd::Retry(item.retry.clone(), None)),
+                ResumeStep::CloseAndRetry => return Ok(ResumeEnd::Retry(Box::new(item.retry.clone()), None)),
                 ResumeStep::ContinueFrom(state) => {
                     // The user chose the PIN and still knows it: nothing was lost.
                     self.facts.pin_source = Some(PinSource::UserAtDesk);
@@ -195,7 +195,7 @@ impl Run<'_> {
                         && self.reset_policy_resets_pin_keys();
                     if retryable {
                         self.note("the PIN was lost with the station: the key is here and the reset policy allows resetting it, so the job starts over");
-                        return Ok(ResumeEnd::Retry(item.retry.clone(), None));
+                        return Ok(ResumeEnd::Retry(Box::new(item.retry.clone()), None));
                     }
                     return Err(Stop::Park(reason.clone(), None));
                 }
@@ -215,12 +215,12 @@ impl Run<'_> {
             // The job's own key is elsewhere, maybe with a PIN nobody knows: flag it, and
             // enroll the user with the key at hand.
             self.warn(format!("the key presented ({}) is not the one job {} used; that key must be reset before reuse", key.descriptor().label(), item.job.id));
-            return Ok(ResumeEnd::Retry(item.retry.clone(), Some(OperatorReason::PinLostBeforeHandover { method_id: None })));
+            return Ok(ResumeEnd::Retry(Box::new(item.retry.clone()), Some(OperatorReason::PinLostBeforeHandover { method_id: None })));
         }
         let info = self.key_op(Step::Reconcile, key.get_info()).await.map_err(Stop::Leave)?;
         if !info.pin_is_set() {
             self.note("the key has no PIN: the PIN was never set, the job starts over");
-            return Ok(ResumeEnd::Retry(item.retry.clone(), None));
+            return Ok(ResumeEnd::Retry(Box::new(item.retry.clone()), None));
         }
         if source == PinSource::UserAtDesk
             && let Some(pin) = self.ask_current_pin(&key, "the station stopped after your PIN was set: type it again to continue").await?
@@ -228,11 +228,11 @@ impl Run<'_> {
             let mut spec = item.retry.clone();
             spec.pin = PinChoice::KeepCurrent;
             spec.current_pin = Some(pin);
-            return Ok(ResumeEnd::Retry(spec, None));
+            return Ok(ResumeEnd::Retry(Box::new(spec), None));
         }
         if self.reset_policy_resets_pin_keys() {
             self.note("the key has a PIN nobody knows any more: the retry resets it");
-            Ok(ResumeEnd::Retry(item.retry.clone(), None))
+            Ok(ResumeEnd::Retry(Box::new(item.retry.clone()), None))
         } else {
             Err(Stop::Park(OperatorReason::PinLostBeforeHandover { method_id: None }, None))
         }
