@@ -10,7 +10,8 @@ use keystation::station::handover::HandoverSlip;
 use keystation::ceremony::webauthn::BoxFuture;
 use keystation::secret::SecretString;
 use keystation::station::kiosk::{Kiosk, KioskDisplay, KioskEnd, KioskInput, KioskOptions, KioskSummary, KioskView};
-use keystation::station::pipeline::{CancelToken, Step};
+use keystation::station::pipeline::{CancelToken, CrashPoint, Step};
+use keystation::station::state::JobState;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -103,7 +104,18 @@ impl KioskDisplay for People {
 }
 
 async fn run_kiosk(world: &World, extra: &ConfigOverrides, script: &[&str], pull_for: Option<&str>, key_first: bool) -> (KioskSummary, Arc<People>) {
-    let station = world.station(extra, |_| {}).await;
+    run_kiosk_with(world, extra, script, pull_for, key_first, None).await
+}
+
+async fn run_kiosk_with(
+    world: &World,
+    extra: &ConfigOverrides,
+    script: &[&str],
+    pull_for: Option<&str>,
+    key_first: bool,
+    crash: Option<CrashPoint>,
+) -> (KioskSummary, Arc<People>) {
+    let station = world.station(extra, |s| s.options.crash_point = crash).await;
     let gate = key_first.then(|| Arc::new(tokio::sync::Notify::new()));
     let people = Arc::new(People {
         hub: world.hub.clone(),
@@ -199,4 +211,31 @@ async fn keystation_kiosk_reads_its_script_from_standard_input() {
     let last = lines.last().unwrap();
     assert_eq!(last["event"], "kiosk_closed");
     assert_eq!(last["summary"]["end"], "end_of_input");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_user_whose_job_was_interrupted_is_resumed_when_they_come_back() {
+    let world = World::new(1, Default::default()).await;
+    let user = world.fresh_users()[0].clone();
+    // The station stops dead just before the credential is made, as if the power failed.
+    let (first, _) = run_kiosk_with(&world, &ConfigOverrides::default(), &[user.as_str()], None, false, Some(CrashPoint::Intent("make_credential".into()))).await;
+    assert_eq!(first.end, KioskEnd::EndOfInput);
+    assert!(!first.results[0].ok, "{:#?}", first.results);
+    assert!(world.sim_methods(&user).await.is_empty());
+    let interrupted = world.jobs();
+    assert_eq!(interrupted.len(), 1);
+    assert_eq!(interrupted[0].state, JobState::Prepared, "the job is left half-way in the journal");
+
+    // The next day the kiosk starts again and the user comes back (with another blank key).
+    let (second, _) = run_kiosk(&world, &ConfigOverrides::default(), &[user.as_str(), "quit"], None, false).await;
+    assert!(second.results.len() == 1 && second.results[0].ok, "{:#?}", second.results);
+    assert_eq!(world.sim_methods(&user).await.len(), 1, "registered once");
+    let jobs = world.jobs();
+    let done: Vec<_> = jobs.iter().filter(|j| j.state == JobState::Done).collect();
+    assert_eq!(done.len(), 1, "{jobs:#?}");
+    assert_eq!(done[0].resumes, Some(interrupted[0].id), "the new job resumes the interrupted one");
+    assert!(jobs.iter().all(|j| !j.state.is_in_progress()), "nothing left unfinished: {jobs:#?}");
+    // The first key may still hold the lost PIN: the old job asks an operator to reset it.
+    let old = jobs.iter().find(|j| j.id == interrupted[0].id).unwrap();
+    assert!(matches!(old.state, JobState::NeedsOperator | JobState::Failed), "{old:#?}");
 }

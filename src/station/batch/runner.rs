@@ -334,7 +334,7 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
                     millis: outcome.total_millis,
                 });
                 let mut result = row_result(&upn, line, &outcome, Some(&key_now), work.attempt);
-                if !outcome.state.is_terminal() {
+                if outcome.state.is_in_progress() {
                     result.reason = Some(format!("{}; re-run the batch to resume it", message.unwrap_or_else(|| "interrupted".into())));
                 }
                 if tracker.is_present(&key_now) {

@@ -10,6 +10,9 @@
 //!  └── "remove the key"  ──▶ the job is finished when the key has left the desk
 //! ```
 //!
+//! At start, kiosk jobs a crash left unfinished are settled when they need no key, and
+//! otherwise resumed (by the pipeline's resume rules) when their user comes back.
+//!
 //! Nothing a single person does ends the loop: a bad user name, a user Entra does not
 //! know, a key error, a Graph error or a key pulled out half-way all show a result and
 //! come back to the first screen. Only `quit`, the end of input, or cancel end it.
@@ -31,7 +34,7 @@ use crate::key::KeyError;
 use crate::station::batch::{check_upn, KeyTracker};
 use crate::station::journal::JobMode;
 use crate::station::pin::PinSource;
-use crate::station::pipeline::{key_handle_options, CancelToken, EventKind, FinishWhen, JobOutcome, JobSpec, PinChoice, Station, StationEvent, StationEvents};
+use crate::station::pipeline::{key_handle_options, CancelToken, EventKind, FinishWhen, JobOutcome, JobSpec, PinChoice, ResumeItem, Station, StationEvent, StationEvents};
 use crate::station::state::JobState;
 use serde::Serialize;
 use std::sync::Arc;
@@ -107,6 +110,8 @@ impl KioskSummary {
 /// The kiosk, ready to run.
 pub struct Kiosk {
     station: Arc<Station>,
+    /// Interrupted kiosk jobs that need their user's key, by UPN (lower case).
+    pending: std::sync::Mutex<std::collections::HashMap<String, ResumeItem>>,
     sources: KeySources,
     input: Arc<Mutex<Box<dyn KioskInput>>>,
     display: Arc<dyn KioskDisplay>,
@@ -123,11 +128,12 @@ enum Ask {
 impl Kiosk {
     /// A kiosk on `station`, watching `sources`, reading `input`, showing on `display`.
     pub fn new(station: Arc<Station>, sources: KeySources, input: Box<dyn KioskInput>, display: Arc<dyn KioskDisplay>, options: KioskOptions) -> Kiosk {
-        Kiosk { station, sources, input: Arc::new(Mutex::new(input)), display, options }
+        Kiosk { station, pending: Default::default(), sources, input: Arc::new(Mutex::new(input)), display, options }
     }
 
     /// Serve people until `quit`, the end of input or `cancel`.
     pub async fn run(self, cancel: CancelToken) -> Result<KioskSummary, KeyError> {
+        self.resume_interrupted(&cancel).await;
         let tracker = KeyTracker::start(self.sources.clone(), self.options.poll_interval)?;
         let mut keys = tracker.subscribe();
         let tenant = self.station.config().tenant().and_then(|t| t.id.clone()).unwrap_or_else(|| self.station.config().use_tenant.clone());
@@ -166,6 +172,29 @@ impl Kiosk {
         let done = results.iter().filter(|r| r.ok).count();
         self.display.show(&KioskView::Closed { served: results.len(), done, failed: results.len() - done });
         Ok(KioskSummary { results, end })
+    }
+
+    /// Kiosk jobs a crash left unfinished: those that need no key are settled now (e.g. a
+    /// key handed over but not yet taken out is finished); the others wait for their
+    /// user to come back with the key.
+    async fn resume_interrupted(&self, cancel: &CancelToken) {
+        let items = match self.station.pending_resumes().await {
+            Ok(items) => items,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read unfinished jobs from the journal");
+                return;
+            }
+        };
+        for item in items.into_iter().filter(|i| i.job.mode == JobMode::Kiosk) {
+            let user = item.job.user.upn.clone().unwrap_or_else(|| item.retry.user.clone());
+            if item.needs_key {
+                self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(user.to_lowercase(), item);
+            } else {
+                let events = Arc::new(KioskEvents { display: Arc::clone(&self.display), user: user.clone() });
+                let outcome = self.station.resume(item, None, events, cancel.clone()).await;
+                tracing::info!(user = %user, state = %outcome.state, "settled an interrupted kiosk job");
+            }
+        }
     }
 
     /// The first screen: read a user name, explaining keys plugged in meanwhile.
@@ -238,8 +267,23 @@ impl Kiosk {
         let events = Arc::new(KioskEvents { display: Arc::clone(&self.display), user: user.to_string() });
         let outcome = match self.open(&key, events.clone()).await {
             Ok(handle) => {
-                let spec = self.job_spec(user);
-                self.station.provision(handle, spec, events, cancel.clone()).await
+                let interrupted = self.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&user.to_lowercase());
+                match interrupted {
+                    // The user's earlier job stopped half-way: the pipeline's resume rules
+                    // decide (continue, or reconcile and start over) with this key.
+                    Some(mut item) => {
+                        let spec = self.job_spec(user);
+                        item.retry.pin = spec.pin;
+                        item.retry.prompt = spec.prompt;
+                        item.retry.finish = spec.finish;
+                        item.retry.via = spec.via;
+                        self.station.resume(item, Some(handle), events, cancel.clone()).await
+                    }
+                    None => {
+                        let spec = self.job_spec(user);
+                        self.station.provision(handle, spec, events, cancel.clone()).await
+                    }
+                }
             }
             Err(e) => {
                 let message = format!("This key could not be used: {e}");
