@@ -167,7 +167,7 @@ pub fn spawn_operator(world: &World, mut notices: UnboundedReceiver<BatchNotice>
         let mut taken_out = std::collections::HashSet::new();
         while let Some(n) = notices.recv().await {
             let freed = match n {
-                BatchNotice::RemoveKey { key, .. } | BatchNotice::KeyRefused { key, .. } => {
+                BatchNotice::TakeKeyOut { key, .. } | BatchNotice::KeyRefused { key, .. } => {
                     hub.remove(&key);
                     taken_out.insert(key);
                     true

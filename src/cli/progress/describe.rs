@@ -99,7 +99,7 @@ fn describe_notice(n: &BatchNotice) -> Option<String> {
                 }
             }
         }
-        BatchNotice::RemoveKey { key, upn, ok } => {
+        BatchNotice::TakeKeyOut { key, upn, ok } => {
             if *ok {
                 format!("[{key}] remove the key ({upn} is done) and plug in the next blank one")
             } else {

@@ -124,8 +124,9 @@ pub enum BatchNotice {
         /// Wall time of the job, ms.
         millis: u64,
     },
-    /// The operator may take the key out now.
-    RemoveKey {
+    /// The job on this key is over: the operator takes the key out (and puts it with the
+    /// finished or the failed keys).
+    TakeKeyOut {
         /// Device path.
         key: String,
         /// The user it was for.

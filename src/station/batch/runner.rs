@@ -339,7 +339,7 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
                 }
                 if tracker.is_present(&key_now) {
                     used.insert(key_now.clone());
-                    notice(BatchNotice::RemoveKey { key: key_now, upn: upn.clone(), ok: outcome.is_success() });
+                    notice(BatchNotice::TakeKeyOut { key: key_now, upn: upn.clone(), ok: outcome.is_success() });
                 }
                 if will_retry {
                     // The row is "failed" until a later attempt succeeds.

@@ -4,7 +4,7 @@
 //! are all it has).
 //!
 //! It sits between the batch runner and the real sink: every event is passed on, and a
-//! [`BatchNotice::RemoveKey`] makes it unplug that key after `remove_after` and, while
+//! [`BatchNotice::TakeKeyOut`] makes it unplug that key after `remove_after` and, while
 //! users are still waiting for a key and its budget of keys lasts, plug a new one after
 //! `plug_after` (like an operator, it does not plug keys nobody needs).
 use crate::key::virtual_key::{Touch, VirtualHub, VirtualKey};
@@ -115,7 +115,7 @@ impl BatchObserver for VirtualDesk {
             BatchEvent::Batch(BatchNotice::UserFinished { will_retry: true, .. }) => {
                 self.waiting_users.fetch_add(1, Ordering::SeqCst);
             }
-            BatchEvent::Batch(BatchNotice::RemoveKey { key, .. }) => self.take_out(key),
+            BatchEvent::Batch(BatchNotice::TakeKeyOut { key, .. }) => self.take_out(key),
             BatchEvent::Batch(BatchNotice::KeyRefused { key, .. }) => {
                 dec(&self.fresh_keys);
                 self.take_out(key);
