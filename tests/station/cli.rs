@@ -297,3 +297,39 @@ async fn crash_during_a_reset_then_rerun() {
         crash_then_rerun(p, "[reset]\npolicy = \"always\"\n", 0).await;
     }
 }
+
+/// Rewrite the desk's configuration with another `[tenant.sign_in]` and client id.
+fn with_sign_in(d: &CliDesk, client_id: &str, sign_in: &str) {
+    let toml = d.desk.config_toml("").replace(SECRET_APP, client_id).replace(&format!("method = \"client-secret\"\nsecret_env = \"{SECRET_ENV}\""), sign_in);
+    std::fs::write(d.root.path().join("keystation.toml"), toml).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_sign_in_method_reaches_graph() {
+    // A client secret in a file next to the configuration.
+    let d = CliDesk::new("").await;
+    std::fs::write(d.root.path().join("client-secret"), format!("{SECRET}\n")).unwrap();
+    with_sign_in(&d, SECRET_APP, "method = \"client-secret\"\nsecret_file = \"client-secret\"");
+    let out = d.enroll(ALICE, &[], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "secret file: {}", text(&out.stderr));
+
+    // A certificate registered on the simulator's certificate app (granular permissions).
+    let d = CliDesk::new("").await;
+    let creds = d.desk.sim.write_generated_credentials(d.root.path()).unwrap();
+    let (client, cert, key) = creds.into_iter().next().expect("a certificate app");
+    with_sign_in(&d, &client, &format!("method = \"certificate\"\ncertificate = \"{}\"\nprivate_key = \"{}\"", cert.display(), key.display()));
+    let out = d.enroll(BOB, &[], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "certificate: {}", text(&out.stderr));
+
+    // An administrator's device-code sign-in cached by `keystation login` (delegated).
+    let d = CliDesk::new("").await;
+    const OPERATOR_APP: &str = "0c1e5f3a-6d2b-4a7e-8f19-3b5c7d9e1a20";
+    d.desk.sim.set_auto_approve(true, Some("paul.privauth@contoso.test")).unwrap();
+    let authority = d.desk.host();
+    let login = d.run(&["login", "--device-code", "--tenant", d.desk.sim.tenant_id(), "--client-id", OPERATOR_APP, "--authority", &authority], &[]).await;
+    assert_eq!(login.status.code(), Some(0), "login: {}", text(&login.stderr));
+    with_sign_in(&d, OPERATOR_APP, "method = \"device-code\"");
+    let out = d.enroll(CAROL, &[], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "device code: {}", text(&out.stderr));
+    assert_eq!(d.desk.methods(CAROL).await.len(), 2, "Carol's seeded key and the new one");
+}

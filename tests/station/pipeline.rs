@@ -154,3 +154,52 @@ async fn user_pre_check_for_the_kiosk() {
     assert!(matches!(desk.sim.requests(Some("/v1.0/users")).iter().filter(|r| r.method == "POST" && !r.path.contains("checkMemberGroups")).count(), 0), "nothing written");
     let _ = EventKind::TouchKey;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_job_is_done_when_the_key_leaves_the_desk() {
+    let desk = Desk::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let hub = VirtualHub::new();
+    let key = desk.key(0, "KSVKIOSK0001");
+    hub.plug(key.clone());
+    let station = desk.station(dir.path(), desk.config(dir.path(), ""), &hub, |_| {}).await;
+    let rec = Recorder::new();
+    let h = open_key(&hub, "virtual:0", rec.clone()).await;
+    let mut spec = JobSpec::new(JobMode::Kiosk, BOB);
+    spec.finish = keystation::station::pipeline::FinishWhen::Caller;
+    let mut out = station.provision(h, spec, rec, CancelToken::new()).await;
+    assert_eq!(out.state, JobState::HandedOver, "{out:#?}");
+    assert!(out.is_success());
+    assert!(out.take_slip().is_some());
+    // Nothing is finished while the key is still there.
+    let waiting = station.finish_when_removed(&out, CancelToken::new());
+    let unplug = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let j = Journal::open_existing(journal_path(dir.path())).unwrap();
+        assert_eq!(j.job(out.job.unwrap()).unwrap().unwrap().state, JobState::HandedOver);
+        key.unplug();
+    };
+    let (r, ()) = tokio::join!(waiting, unplug);
+    r.unwrap();
+    let j = Journal::open_existing(journal_path(dir.path())).unwrap();
+    assert_eq!(j.job(out.job.unwrap()).unwrap().unwrap().state, JobState::Done);
+    let _ = EventKind::RemoveKey;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_follows_the_key_and_the_job() {
+    let desk = Desk::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let hub = VirtualHub::new();
+    hub.plug(desk.key(0, "KSVPLAN00001"));
+    let station = desk.station(dir.path(), desk.config(dir.path(), "[pin]\nforce_change = true\n"), &hub, |_| {}).await;
+    let h = open_key(&hub, "virtual:0", Recorder::new()).await;
+    let mut spec = JobSpec::new(JobMode::Enroll, ALICE);
+    spec.pin_policy = Some(keystation::station::pipeline::PinPolicyOverride::parse("alphanumeric,length=12").unwrap());
+    let plan = station.plan_for(&spec, Some(&h.info()), Some("KSVPLAN00001".into()), None);
+    let text = plan.to_string();
+    assert_eq!(plan.display_name.as_deref(), Some("Virtual Key KSVPLAN00001"));
+    assert!(text.contains("random 12-character alphanumeric PIN"), "{text}");
+    assert!(text.contains("demand a new PIN"), "{text}");
+    assert!(desk.sim.requests(None).is_empty(), "a plan never calls Entra");
+}
