@@ -264,7 +264,7 @@ async fn ctrl_c_cancels_and_is_recorded() {
 }
 
 /// Abort at `point`, then run again without the hook.
-async fn crash_then_rerun(point: &str, extra_config: &str, expect: i32) {
+async fn crash_then_rerun(point: &str, extra_config: &str, expect: i32) -> CliDesk {
     let d = CliDesk::new(extra_config).await;
     let crashed = d.enroll(ALICE, &[], &[(keystation::station::pipeline::CRASH_ENV, point)]).await;
     assert_eq!(crashed.status.code(), None, "{point}: the process should have aborted: {}", text(&crashed.stderr));
@@ -273,6 +273,7 @@ async fn crash_then_rerun(point: &str, extra_config: &str, expect: i32) {
     assert_eq!(rerun.status.code(), Some(expect), "{point}: re-run\nstdout:\n{}\nstderr:\n{}", text(&rerun.stdout), text(&rerun.stderr));
     assert!(text(&rerun.stderr).contains("Resuming: job"), "{point}: {}", text(&rerun.stderr));
     d.one_method_and_agreement(ALICE).await;
+    d
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,8 +288,13 @@ async fn crash_at_each_state_around_registration_then_rerun() {
     for p in ["intent:register_credential", "effect:register_credential", "state:registered", "state:verified", "state:handed_over"] {
         crash_then_rerun(p, "", 0).await;
     }
-    // The slip may or may not have been seen: an operator asks the user.
-    crash_then_rerun("intent:show_pin", "", 8).await;
+    // The slip may or may not have been seen: an operator asks the user. Running the
+    // enrollment once more does not register the key a second time meanwhile.
+    let d = crash_then_rerun("intent:show_pin", "", 8).await;
+    let third = d.enroll(ALICE, &[], &[]).await;
+    assert_eq!(third.status.code(), Some(4), "{}", text(&third.stderr));
+    assert!(text(&third.stderr).contains("needs an operator first"), "{}", text(&third.stderr));
+    d.one_method_and_agreement(ALICE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -225,17 +225,25 @@ impl Run<'_> {
         } else {
             Vec::new()
         };
-        let live: Vec<(String, String)> = earlier
+        // Jobs that registered this key for this user and whose method Entra still lists:
+        // finished ones, and parked ones an operator has not resolved yet.
+        let live: Vec<(String, String, JobState)> = earlier
             .iter()
-            .filter(|j| j.state == JobState::Done && (j.user.object_id.as_deref() == Some(user.id.as_str()) || j.user.upn.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(&upn))))
-            .filter_map(|j| j.entra_method_id.clone().map(|m| (m, j.id.to_string())))
-            .filter(|(m, _)| methods.iter().any(|x| &x.id == m))
+            .filter(|j| matches!(j.state, JobState::Done | JobState::NeedsOperator))
+            .filter(|j| j.user.object_id.as_deref() == Some(user.id.as_str()) || j.user.upn.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(&upn)))
+            .filter_map(|j| j.entra_method_id.clone().map(|m| (m, j.id.to_string(), j.state)))
+            .filter(|(m, _, _)| methods.iter().any(|x| &x.id == m))
             .collect();
-        if let Some((method, job)) = live.first() {
+        if let Some((method, job, state)) = live.first() {
             // Enrolling it again would leave a dead registration behind (after a reset)
             // or make the key refuse (without one): the operator decides instead.
+            let next = if *state == JobState::NeedsOperator {
+                format!("job {job} needs an operator first (keystation report --state needs-operator): resolve it, or delete method {method} in Entra and run the enrollment again")
+            } else {
+                "nothing to do; to enroll it again (e.g. a forgotten PIN), delete that method in Entra first, then run the enrollment again".to_string()
+            };
             return Err(Failure::new(FailureKind::Key, Step::Inspect, format!("this key is already registered to {upn} (Entra method {method}, job {job}); nothing was changed"))
-                .next("nothing to do; to enroll it again (e.g. a forgotten PIN), delete that method in Entra first, then run the enrollment again")
+                .next(next)
                 .into());
         }
         if info.remaining_discoverable_credentials == Some(0) && !reset {
