@@ -34,6 +34,7 @@ fn describe_job(e: &StationEvent, detail: Detail) -> Option<String> {
     let w = who(e);
     match &e.kind {
         EventKind::StepStarted { step } if detail == Detail::Steps => Some(format!("{w} {}", step.describe())),
+        EventKind::Note { text } if detail == Detail::Steps => Some(format!("{w}   {text}")),
         EventKind::StepFailed { step, message } => Some(format!("{w} {} failed: {message}", step.describe())),
         EventKind::TouchKey => Some(format!("{w} touch the key now")),
         EventKind::ReplugKey { reason } => Some(format!("{w} unplug the key and plug it in again: {reason}")),
