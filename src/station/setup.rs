@@ -2,6 +2,7 @@
 //! sign-in method, the Graph client, the journal, the registrars per path, the model
 //! table. The result, [`StationSetup`], is what [`crate::station::pipeline::Station::open`]
 //! takes; every field is public so tests and the demo can assemble one by hand.
+#![warn(missing_docs)]
 use crate::ceremony::graph_direct::GraphRegistrar;
 use crate::ceremony::{Registrar, RegistrationPath};
 use crate::entra::cloud::parse_service_url;
