@@ -110,7 +110,16 @@ pub async fn run(args: BatchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     }
 
     let sources = key_sources(ctx)?;
-    let station = open_station(ctx, config, Some(sources.clone())).await?;
+    // A dry run writes nothing: without a journal yet, it plans against a throwaway one.
+    let scratch = tempfile::tempdir().map_err(|e| CliError::failure(format!("cannot make a temporary directory: {e}")))?;
+    let journal_missing = !config.journal.resolve(&ctx.state_dir).exists();
+    let station = if args.dry_run && journal_missing {
+        let mut config = config;
+        config.journal.path = scratch.path().join("dry-run.sqlite");
+        open_station(ctx, config, Some(sources.clone())).await?
+    } else {
+        open_station(ctx, config, Some(sources.clone())).await?
+    };
     let via = args.station.via.map(RegistrationPath::from);
     check_via(&station, via)?;
     let plan = plan_batch(&station, file, batch_id).await.map_err(station_error)?;
@@ -282,7 +291,7 @@ async fn dry_run(ctx: &CliContext, station: &Station, plan: &BatchPlan, via: Opt
             })
             .collect();
         text.push_str(&table::render(&["LINE", "USER", "ACTION", "DETAIL"], &table_rows));
-        text.push_str(&format!("\nFor every key:\n{steps}\n"));
+        text.push_str(&format!("\nFor every key (shown for the first user):\n{steps}\n"));
         out_text(&text);
     }
     Ok(Exit::Ok)
