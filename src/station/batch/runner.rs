@@ -221,7 +221,11 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
     let mut pending_events: VecDeque<KeyEvent> = initial.into_iter().map(KeyEvent::Arrived).collect();
 
     loop {
-        // 1. Key events (the initial ones first).
+        // 1. Key events (the initial ones first, then all that are queued, so keys
+        //    plugged in together start together).
+        while let Ok(event) = key_events.try_recv() {
+            pending_events.push_back(event);
+        }
         while let Some(event) = pending_events.pop_front() {
             match event {
                 KeyEvent::Arrived(k) => {
