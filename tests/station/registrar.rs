@@ -43,7 +43,7 @@ impl Registrar for StandInBrowser {
     }
 }
 
-async fn run_browser(lose_answer: bool, missing: bool) -> (keystation::station::pipeline::JobOutcome, Desk, tempfile::TempDir, Arc<StandInBrowser>) {
+async fn run_browser_checked(lose_answer: bool, missing: bool, check: Option<keystation::station::setup::AvailabilityCheck>) -> (keystation::station::pipeline::JobOutcome, Desk, tempfile::TempDir, Arc<StandInBrowser>) {
     let desk = Desk::new().await;
     let dir = tempfile::tempdir().unwrap();
     let hub = VirtualHub::new();
@@ -53,11 +53,20 @@ async fn run_browser(lose_answer: bool, missing: bool) -> (keystation::station::
     let config = desk.config(dir.path(), "");
     let mut config = config;
     config.tenant.as_mut().unwrap().registration = keystation::station::config::RegistrationPath::Browser;
-    let station = desk.station(dir.path(), config, &hub, move |s| s.registrars.insert(b)).await;
+    let station = desk
+        .station(dir.path(), config, &hub, move |s| match check {
+            Some(c) => s.registrars.insert_with_check(b, c),
+            None => s.registrars.insert(b),
+        })
+        .await;
     let rec = Recorder::new();
     let h = open_key(&hub, "virtual:0", rec.clone()).await;
     let out = station.provision(h, JobSpec::new(JobMode::Enroll, ALICE), rec, CancelToken::new()).await;
     (out, desk, dir, browser)
+}
+
+async fn run_browser(lose_answer: bool, missing: bool) -> (keystation::station::pipeline::JobOutcome, Desk, tempfile::TempDir, Arc<StandInBrowser>) {
+    run_browser_checked(lose_answer, missing, None).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,4 +106,15 @@ async fn a_missing_browser_parks_the_job_and_says_so() {
     let e = out.error.as_ref().unwrap();
     assert!(e.missing_component && e.next_step.as_ref().unwrap().contains("chromium"), "{e:?}");
     assert!(desk.methods(ALICE).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registrar_availability_check_stops_before_the_key_is_touched() {
+    let check: keystation::station::setup::AvailabilityCheck = Arc::new(|| Some("chromedriver was not found on PATH".to_string()));
+    let (out, desk, _dir, browser) = run_browser_checked(false, false, Some(check)).await;
+    assert_eq!(out.state, JobState::Failed, "{out:#?}");
+    assert_eq!(out.class(), OutcomeClass::Environment);
+    assert!(out.error.as_ref().unwrap().message.contains("chromedriver was not found"));
+    assert!(!*browser.saw_tap.lock().unwrap());
+    assert!(desk.graph().list_taps(ALICE).await.unwrap().is_empty(), "no TAP was issued");
 }
