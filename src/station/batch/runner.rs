@@ -292,7 +292,15 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
             let cancel = control.abort.clone();
             tasks.spawn(async move {
                 let outcome = match &work.planned.disposition {
-                    Disposition::Resume(item) => station.resume((**item).clone(), Some(handle), events, cancel).await,
+                    Disposition::Resume(item) => {
+                        // If the rules start the user over, the retry keeps the row's settings.
+                        let mut item = (**item).clone();
+                        item.retry.display_name = spec.display_name.clone();
+                        item.retry.pin = spec.pin.clone();
+                        item.retry.pin_policy = spec.pin_policy.clone();
+                        item.retry.via = spec.via;
+                        station.resume(item, Some(handle), events, cancel).await
+                    }
                     _ => station.provision(handle, spec, events, cancel).await,
                 };
                 (path, work, outcome)
