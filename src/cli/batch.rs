@@ -38,15 +38,13 @@ impl From<ViaArg> for RegistrationPath {
     }
 }
 
-/// Configuration choices shared by the station modes (batch, kiosk).
+/// Options shared by the station modes (batch, kiosk): the configuration overrides
+/// every station command takes (`--tenant`, `--pin-length`, `--recipient`, `--set`, …),
+/// the registration path and the touch time.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct StationOpts {
-    /// Use this configured tenant ([tenants.NAME]) instead of `use_tenant`.
-    #[arg(long, value_name = "NAME")]
-    pub tenant: Option<String>,
-    /// Set any configuration key for this run, e.g. --set pin.length=10 (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
+    #[command(flatten)]
+    pub flags: crate::cli::enroll::flags::StationFlags,
     /// Registration path for every job (default: the tenant's `registration`).
     #[arg(long, value_enum, value_name = "PATH")]
     pub via: Option<ViaArg>,
@@ -179,7 +177,7 @@ pub(crate) fn spawn_interrupt_handler(control: BatchControl) -> tokio::task::Joi
 
 /// The configuration overrides every station mode takes.
 pub(crate) fn station_overrides(opts: &StationOpts) -> ConfigOverrides {
-    ConfigOverrides { tenant: opts.tenant.clone(), set: opts.set.clone(), ..ConfigOverrides::default() }
+    opts.flags.overrides()
 }
 
 /// File (`--config` or the default location) → environment → overrides.
