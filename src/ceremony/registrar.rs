@@ -21,22 +21,30 @@ use crate::secret::SecretString;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
-/// Which registration path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+/// Which registration path (`graph` or `browser` in config files and on `--via`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RegistrationPath {
     /// `fido2Methods/creationOptions` + `POST fido2Methods` with an admin app's token.
+    #[default]
     Graph,
     /// Microsoft's sign-in and Security-info pages in Chromium, signed in with a TAP.
     Browser,
 }
 
-impl std::fmt::Display for RegistrationPath {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+impl RegistrationPath {
+    /// `graph` or `browser`.
+    pub fn as_str(self) -> &'static str {
+        match self {
             RegistrationPath::Graph => "graph",
             RegistrationPath::Browser => "browser",
-        })
+        }
+    }
+}
+
+impl std::fmt::Display for RegistrationPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

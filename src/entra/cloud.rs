@@ -7,15 +7,24 @@
 use reqwest::Url;
 
 /// A national cloud deployment of Entra ID and Microsoft Graph.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// In configuration files a cloud is written by name (`global`, `us-gov`, `us-gov-dod`,
+/// `china`; the aliases of [`Cloud::from_name`] are accepted too).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Cloud {
     /// The global service (also used by GCC moderate).
+    #[default]
+    #[serde(alias = "public", alias = "commercial", alias = "gcc")]
     Global,
     /// US Government L4 (GCC High).
+    #[serde(alias = "usgov", alias = "gcc-high")]
     UsGov,
     /// US Government L5 (DoD).
+    #[serde(alias = "usgov-dod", alias = "dod")]
     UsGovDod,
     /// China, operated by 21Vianet.
+    #[serde(alias = "21vianet")]
     China,
 }
 

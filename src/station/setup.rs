@@ -14,7 +14,7 @@ use crate::entra::oauth::{
 };
 use crate::key::sources::KeySources;
 use crate::key::virtual_key::VIRTUAL_KEY_AAGUID;
-use crate::station::config::{self, SignIn, StationConfig, TenantConfig};
+use crate::station::config::{SignIn, StationConfig, TenantConfig};
 use crate::station::journal::{Journal, SharedJournal};
 use crate::station::models::ModelTable;
 use crate::station::pipeline::{CrashPoint, StationError};
@@ -235,17 +235,6 @@ pub fn graph_client(tenant: &TenantConfig, tokens: Arc<dyn TokenProvider>, conne
     if let Some(r) = &connect.graph_retry {
         gc.retry = r.clone();
     }
-    gc.api_version = match tenant.api_version {
-        config::ApiVersion::V1 => crate::entra::graph::ApiVersion::V1,
-        config::ApiVersion::Beta => crate::entra::graph::ApiVersion::Beta,
-    };
+    gc.api_version = tenant.api_version;
     GraphClient::new(gc, tokens).map_err(|e| StationError::Config(e.to_string()))
-}
-
-/// The ceremony's name for a configured registration path.
-pub fn registration_path(p: config::RegistrationPath) -> RegistrationPath {
-    match p {
-        config::RegistrationPath::Graph => RegistrationPath::Graph,
-        config::RegistrationPath::Browser => RegistrationPath::Browser,
-    }
 }

@@ -3,13 +3,15 @@ use crate::entra::cloud::{Cloud, CloudEndpoints};
 use crate::entra::http::{HttpOptions, RetryPolicy};
 use reqwest::Url;
 
-/// Which Graph API version paths start with.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Which Graph API version paths start with. Written `v1.0` or `beta` in config files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ApiVersion {
     /// `/v1.0`: the stable API (fixed 5-minute FIDO2 challenge).
     #[default]
+    #[serde(rename = "v1.0", alias = "v1")]
     V1,
     /// `/beta`: adds `challengeTimeoutInMinutes` to FIDO2 creation options.
+    #[serde(rename = "beta")]
     Beta,
 }
 

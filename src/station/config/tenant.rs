@@ -1,5 +1,9 @@
 //! A tenant the station registers keys into: where it is, which app signs in, how.
 use crate::secret::SecretString;
+// One definition of each, shared with the layers that use them.
+pub use crate::ceremony::RegistrationPath;
+pub use crate::entra::cloud::Cloud;
+pub use crate::entra::graph::ApiVersion;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -37,84 +41,6 @@ pub struct TenantConfig {
     /// How the station signs in to this tenant.
     #[serde(default)]
     pub sign_in: SignInConfig,
-}
-
-/// National clouds with their sign-in and Graph hosts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Cloud {
-    /// Worldwide (and GCC moderate).
-    #[default]
-    Global,
-    /// US Government L4 (GCC High).
-    UsGov,
-    /// US Government L5 (DoD).
-    UsGovDod,
-    /// China, operated by 21Vianet.
-    China,
-}
-
-impl Cloud {
-    /// Default sign-in host.
-    pub fn authority_host(self) -> &'static str {
-        match self {
-            Cloud::Global => "https://login.microsoftonline.com",
-            Cloud::UsGov | Cloud::UsGovDod => "https://login.microsoftonline.us",
-            Cloud::China => "https://login.chinacloudapi.cn",
-        }
-    }
-    /// Default Microsoft Graph host.
-    pub fn graph_host(self) -> &'static str {
-        match self {
-            Cloud::Global => "https://graph.microsoft.com",
-            Cloud::UsGov => "https://graph.microsoft.us",
-            Cloud::UsGovDod => "https://dod-graph.microsoft.us",
-            Cloud::China => "https://microsoftgraph.chinacloudapi.cn",
-        }
-    }
-}
-
-/// Microsoft Graph API version.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ApiVersion {
-    /// `v1.0`: stable; fixed 5-minute challenge.
-    #[default]
-    #[serde(rename = "v1.0")]
-    V1,
-    /// `beta`: configurable challenge lifetime.
-    #[serde(rename = "beta")]
-    Beta,
-}
-
-impl ApiVersion {
-    /// The path segment: `v1.0` or `beta`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApiVersion::V1 => "v1.0",
-            ApiVersion::Beta => "beta",
-        }
-    }
-}
-
-/// How the credential gets into Entra.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RegistrationPath {
-    /// Graph's FIDO2 provisioning API (creationOptions + POST fido2Methods).
-    #[default]
-    Graph,
-    /// A real Chromium signs in with a TAP and walks Security info.
-    Browser,
-}
-
-impl RegistrationPath {
-    /// `graph` or `browser`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RegistrationPath::Graph => "graph",
-            RegistrationPath::Browser => "browser",
-        }
-    }
 }
 
 /// `[tenant.sign_in]` as written in the file. Use [`TenantConfig::sign_in`] for the
@@ -217,7 +143,7 @@ impl TenantConfig {
 
     /// Base URL of Graph calls, e.g. `https://graph.microsoft.com/v1.0`.
     pub fn graph_base_url(&self) -> String {
-        format!("{}/{}", self.graph_host(), self.api_version.as_str())
+        format!("{}/{}", self.graph_host(), self.api_version.segment())
     }
 
     /// The sign-in method with its inputs checked for consistency.

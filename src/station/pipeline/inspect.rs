@@ -13,7 +13,6 @@ use crate::station::config::{display_width, AttestationPreflight, DisplayNameInp
 use crate::station::state::JobState;
 use crate::station::journal::{FailureKind, JobUpdate, KeyFacts, KeyQuery, OperatorReason, Transition, UserRef};
 use crate::station::pin::{check_user_pin, PinRequirements, PinSource};
-use crate::station::setup::registration_path;
 use super::spec::CurrentPinRequest;
 
 /// Firmware version as people read it: 0x050704 → "5.7.4".
@@ -90,7 +89,7 @@ impl Run<'_> {
         self.facts.user = Some(user.clone());
 
         // The path and the TAPs it needs.
-        let path = self.spec.via.unwrap_or(registration_path(tenant.registration));
+        let path = self.spec.via.unwrap_or(tenant.registration);
         if let Some(missing) = st.setup.registrars.missing(path) {
             let mut f = Failure::new(FailureKind::Config, Step::Inspect, format!("{missing}; the key was not changed"));
             f.missing_component = path == RegistrationPath::Browser;

@@ -253,10 +253,7 @@ pub fn plan(
     let selected = config.use_tenant.clone();
     let tenant = if selected == crate::station::config::DEFAULT_TENANT { config.tenant.as_mut() } else { config.tenants.get_mut(&selected) };
     if let (Some(via), Some(t)) = (job.via, tenant) {
-        t.registration = match via {
-            crate::ceremony::RegistrationPath::Graph => crate::station::config::RegistrationPath::Graph,
-            crate::ceremony::RegistrationPath::Browser => crate::station::config::RegistrationPath::Browser,
-        };
+        t.registration = via;
     }
     let key = key_info.map(|i| PlanKey {
         aaguid: Some(i.aaguid_string()).filter(|_| i.aaguid.iter().any(|b| *b != 0)),

@@ -8,7 +8,6 @@ use super::Station;
 use crate::ceremony::RegistrationPath;
 use crate::entra::graph::PolicyState;
 use crate::station::journal::FailureKind;
-use crate::station::setup::registration_path;
 
 impl Station {
     /// Look `user` up (UPN, mail or object id) and check that the tenant's policies let
@@ -34,7 +33,7 @@ impl Station {
                 return Err(err(f));
             }
         }
-        let path = via.unwrap_or(registration_path(tenant.registration));
+        let path = via.unwrap_or(tenant.registration);
         let tap = if path == RegistrationPath::Browser || cfg.tap.handover { Some(self.tap_policy().await.map_err(|e| err(Failure::graph(Step::Inspect, &e)))?) } else { None };
         let mut groups = target_group_ids(&fido2.include_targets, &fido2.exclude_targets);
         if let Some(t) = &tap {
