@@ -157,13 +157,10 @@ impl<'a> Runner<'a> {
                 pgid: state.and_then(|s| s.pgid.clone()),
                 error,
             });
-            match result {
-                Ok(StepOutcome::Done) => self.evidence.capture(self.ctx, &Evidence::step_name(index, &step.id)).await,
-                Ok(StepOutcome::Skipped) => {}
-                Err(f) => {
-                    self.evidence.capture(self.ctx, "failure").await;
-                    return Err(f);
-                }
+            if let Err(f) = result {
+                self.settle().await;
+                self.evidence.capture(self.ctx, "failure").await;
+                return Err(f);
             }
         }
         self.credential.take().ok_or_else(|| {
@@ -256,6 +253,8 @@ impl<'a> Runner<'a> {
                     let pgid_ok = c.pgid.is_empty() || st.pgid.as_ref().is_some_and(|p| c.pgid.contains(p));
                     let url_ok = c.url_prefix.as_ref().is_none_or(|u| st.url.starts_with(&self.vars.expand(u)));
                     if element.unwrap_or(true) && pgid_ok && url_ok {
+                        // The page is where the step expected it: a settled page.
+                        self.evidence.capture(self.ctx, &Evidence::step_name(index, &step.id)).await;
                         return Ok(StepOutcome::Done);
                     }
                 }
@@ -280,6 +279,12 @@ impl<'a> Runner<'a> {
             if let Some(st) = self.tick(&lookups).await?
                 && st.lookups.first().is_some_and(|l| l.found && l.enabled)
             {
+                if last.is_none() {
+                    // Before acting: the element is there, the page is settled (after
+                    // a click it may be navigating, when screenshots can stall).
+                    self.evidence.capture(self.ctx, &Evidence::step_name(index, &step.id)).await;
+                    last = Some(ActOutcome::Missing);
+                }
                 match action(selector).await {
                     Ok(ActOutcome::Done) => return Ok(StepOutcome::Done),
                     Ok(other) => last = Some(other),
@@ -331,6 +336,18 @@ impl<'a> Runner<'a> {
                 None => {}
             }
             self.pause().await?;
+        }
+    }
+
+    /// Give a failing page a moment to finish loading (an error page after a form
+    /// post) before the failure screenshot.
+    async fn settle(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            match self.page.probe(&[]).await {
+                Ok(st) if st.ready == "complete" => return,
+                _ => tokio::time::sleep(POLL).await,
+            }
         }
     }
 

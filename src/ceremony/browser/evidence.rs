@@ -1,4 +1,4 @@
-//! Evidence of a browser registration: a screenshot after every step, kept in memory,
+//! Evidence of a browser registration: a screenshot of every step, kept in memory,
 //! and a small step log; both are written to the request's evidence directory only
 //! when the registration fails.
 //!
@@ -7,8 +7,9 @@
 //! ```text
 //! <evidence_dir>/
 //!   browser-steps.json           flow name/version, mode, outcome, error, one entry per step
-//!   NN-<step-id>.png             the tab after step NN (NN from 01)
-//!   NN-<step-id>-window-K.png    other top-level windows (the ceremony popup) after step NN
+//!   NN-<step-id>.png             the tab at step NN (NN from 01): for waits once the page is
+//!                                there, for clicks/typing just before acting
+//!   NN-<step-id>-window-K.png    other top-level windows (the ceremony popup) at step NN
 //!   failure.png (+ -window-K)    every window when the failure was detected
 //! ```
 //!
@@ -19,6 +20,9 @@ use super::context::EnrollmentContext;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// Longest wait for the screenshots of one step.
+const SHOT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Keep at most this many screenshots per registration (memory bound for batch runs).
 const MAX_SHOTS: usize = 80;
@@ -102,9 +106,19 @@ impl Evidence {
         if !self.enabled {
             return;
         }
-        let shots = match ctx.screenshots_ordered().await {
-            Ok(s) => s,
-            Err(_) => return,
+        // A screenshot requested while the tab commits a navigation can stall the
+        // browser's command queue (observed with Chromium 156), so callers capture only
+        // settled pages, and a stall costs at most this long.
+        let shots = match tokio::time::timeout(SHOT_TIMEOUT, ctx.screenshots_ordered()).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::debug!("screenshot {name} failed: {e}");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("screenshot {name} timed out");
+                return;
+            }
         };
         for (k, png) in shots.into_iter().enumerate() {
             let file = if k == 0 { format!("{name}.png") } else { format!("{name}-window-{k}.png") };
