@@ -396,6 +396,13 @@ impl<'a> Runner<'a> {
         let errors = st.lookups.split_off(lookups.len().min(st.lookups.len()));
         if let Some(e) = banners::match_errors(self.flow, &st, &errors) {
             self.last_state = Some(st);
+            if self.create_started.is_some() && self.credential.is_none() {
+                // The page reacts to a failed ceremony; the bridge knows the precise
+                // reason (key removed, journal refused...) and reports it first.
+                while let Some(ev) = self.ctx.try_next_event() {
+                    self.on_event(ev)?;
+                }
+            }
             return Err(Failure::from_page(e));
         }
         self.last_state = Some(st.clone());

@@ -223,18 +223,22 @@ impl Bridge {
         if let Ok(mut guard) = self.pending.lock() {
             *guard = None;
         }
+        // The event goes out before the page learns the outcome: a page that reacts
+        // to a failure (posting an error, showing a banner) must not be seen by the
+        // flow before the precise reason is.
         match result {
             Ok(cred) => {
-                self.answer(&msg, Ok(&cred)).await;
+                let answer = cred.clone();
                 self.emit(BridgeEvent::Registered(Box::new(cred)));
+                self.answer(&msg, Ok(&answer)).await;
             }
             Err(Stop::Failed(error)) => {
-                self.answer(&msg, Err(error.clone())).await;
-                self.emit(BridgeEvent::Failed { origin, error });
+                self.emit(BridgeEvent::Failed { origin, error: error.clone() });
+                self.answer(&msg, Err(error)).await;
             }
             Err(Stop::Gate { stage, reason }) => {
-                self.answer(&msg, Err(WebAuthnError::Internal("the station could not record the next step".into()))).await;
                 self.emit(BridgeEvent::GateRefused { stage, reason });
+                self.answer(&msg, Err(WebAuthnError::Internal("the station could not record the next step".into()))).await;
             }
         }
     }
