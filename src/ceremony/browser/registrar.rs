@@ -212,7 +212,9 @@ pub struct RegistrarStats {
 /// The browser registration path.
 pub struct BrowserRegistrar {
     config: BrowserRegistrarConfig,
-    target: BrowserTarget,
+    target: tokio::sync::OnceCell<BrowserTarget>,
+    /// Graph host and tenant to find the target from at the first registration.
+    discover: Option<(url::Url, String)>,
     graph: GraphClient,
     prompt: Arc<dyn OperatorPrompt>,
     automatic: tokio::sync::Mutex<BrowserHost>,
@@ -225,9 +227,39 @@ impl BrowserRegistrar {
     /// for the tenant), showing manual steps on `prompt`. No browser starts until the
     /// first registration (or [`BrowserRegistrar::warm_up`]).
     pub fn new(config: BrowserRegistrarConfig, target: BrowserTarget, graph: GraphClient, prompt: Arc<dyn OperatorPrompt>) -> BrowserRegistrar {
+        BrowserRegistrar::build(config, tokio::sync::OnceCell::new_with(Some(target)), None, graph, prompt)
+    }
+
+    /// A registrar for a configured tenant: the target (Microsoft, or the keystation
+    /// simulator when `graph_host` is a loopback address) is found at the first
+    /// registration ([`BrowserTarget::for_graph_host`]), so building one is cheap and
+    /// needs no network. This is what the station's setup installs.
+    pub fn for_tenant(config: BrowserRegistrarConfig, graph: GraphClient, graph_host: url::Url, tenant: &str, prompt: Arc<dyn OperatorPrompt>) -> BrowserRegistrar {
+        BrowserRegistrar::build(config, tokio::sync::OnceCell::new(), Some((graph_host, tenant.to_string())), graph, prompt)
+    }
+
+    fn build(
+        config: BrowserRegistrarConfig,
+        target: tokio::sync::OnceCell<BrowserTarget>,
+        discover: Option<(url::Url, String)>,
+        graph: GraphClient,
+        prompt: Arc<dyn OperatorPrompt>,
+    ) -> BrowserRegistrar {
         let automatic = tokio::sync::Mutex::new(BrowserHost::new(config.automatic.clone()));
         let manual = tokio::sync::Mutex::new(BrowserHost::new(config.manual.clone()));
-        BrowserRegistrar { config, target, graph, prompt, automatic, manual, stats: Mutex::new(RegistrarStats::default()) }
+        BrowserRegistrar { config, target, discover, graph, prompt, automatic, manual, stats: Mutex::new(RegistrarStats::default()) }
+    }
+
+    /// The target, found on first use for [`BrowserRegistrar::for_tenant`].
+    pub async fn resolve_target(&self) -> Result<&BrowserTarget, CeremonyError> {
+        self.target
+            .get_or_try_init(|| async {
+                match &self.discover {
+                    Some((host, tenant)) => BrowserTarget::for_graph_host(host, tenant).await.map_err(CeremonyError::Other),
+                    None => Err(CeremonyError::Other("the browser registrar has no target".into())),
+                }
+            })
+            .await
     }
 
     /// Start the browser of the first mode now (e.g. while the first key is prepared).
@@ -249,9 +281,9 @@ impl BrowserRegistrar {
         *self.stats.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The target this registrar walks.
-    pub fn target(&self) -> &BrowserTarget {
-        &self.target
+    /// The target this registrar walks, once known.
+    pub fn target(&self) -> Option<&BrowserTarget> {
+        self.target.get()
     }
 
     fn count(&self, f: impl FnOnce(&mut RegistrarStats)) {
@@ -260,15 +292,16 @@ impl BrowserRegistrar {
 
     async fn open(
         &self,
+        target: &BrowserTarget,
         manual: bool,
         key: &Arc<KeyHandle>,
         pin: &SecretString,
         gate: Arc<dyn CeremonyGate>,
     ) -> Result<EnrollmentContext, CeremonyError> {
         let maker = Arc::new(KeyCredentialMaker::new(Arc::clone(key), Some(pin.clone())));
-        let options = self.target.context_options(gate);
+        let options = target.context_options(gate);
         let host = if manual { &self.manual } else { &self.automatic };
-        let (ctx, start) = host.lock().await.context_with(self.target.client(), maker, options).await.map_err(browser_error)?;
+        let (ctx, start) = host.lock().await.context_with(target.client(), maker, options).await.map_err(browser_error)?;
         self.count(|s| match start {
             Start::Cold(_) => s.cold += 1,
             Start::Warm => s.warm += 1,
@@ -289,11 +322,12 @@ impl BrowserRegistrar {
         if cancel.is_cancelled() {
             return Err(CeremonyError::Cancelled);
         }
+        let target = self.resolve_target().await?;
         let before = confirm::snapshot(&self.graph, &request.user_id).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let gate: Arc<dyn CeremonyGate> = Arc::new(ChannelGate { tx, display_name: request.display_name.clone() });
         let mut journal = GateService { rx, observer };
-        let job = Job { key, request, tap, observer, before: &before, gate };
+        let job = Job { target, key, request, tap, observer, before: &before, gate };
         if self.config.mode == BrowserMode::Manual {
             return self.manual(&job, &mut journal, &cancel, None, Vec::new()).await;
         }
@@ -316,17 +350,17 @@ impl BrowserRegistrar {
     async fn automatic(&self, job: &Job<'_>, journal: &mut GateService<'_>, cancel: &CancelToken) -> Result<Registered, Auto> {
         let fail = |error: CeremonyError| Auto { failure: Failure { fallback: false, code: "Setup".into(), error }, cookies: Vec::new() };
         let mut ctx = tokio::select! {
-            r = self.open(false, job.key, &job.request.pin, Arc::clone(&job.gate)) => r.map_err(|e| {
+            r = self.open(job.target, false, job.key, &job.request.pin, Arc::clone(&job.gate)) => r.map_err(|e| {
                 let fallback = matches!(&e, CeremonyError::Browser { missing_component: false, .. });
                 Auto { failure: Failure { fallback, code: "BrowserFailed".into(), error: e }, cookies: Vec::new() }
             })?,
             _ = cancel.cancelled() => return Err(fail(CeremonyError::Cancelled)),
         };
-        let flow = &self.target.flow;
+        let flow = &job.target.flow;
         let mut evidence = Evidence::new(self.config.screenshots, "automatic", &flow.name, &flow.version);
         let inputs = FlowInputs { upn: &job.request.upn, tap: job.tap, display_name: &job.request.display_name };
         let walked = {
-            let mut runner = Runner::new(&mut ctx, flow, &self.target.vars, inputs, job.observer, &mut evidence);
+            let mut runner = Runner::new(&mut ctx, flow, &job.target.vars, inputs, job.observer, &mut evidence);
             tokio::select! {
                 r = runner.run() => Some(r),
                 _ = journal.serve() => None,
@@ -377,12 +411,12 @@ impl BrowserRegistrar {
         cookies: Vec<Value>,
     ) -> Result<Registered, CeremonyError> {
         let mut ctx = tokio::select! {
-            r = self.open(true, job.key, &job.request.pin, Arc::clone(&job.gate)) => r?,
+            r = self.open(job.target, true, job.key, &job.request.pin, Arc::clone(&job.gate)) => r?,
             _ = cancel.cancelled() => return Err(CeremonyError::Cancelled),
         };
         let signed_in = !cookies.is_empty() && ctx.import_cookies(&cookies).await.is_ok();
         drop(cookies);
-        let url = self.target.start_url();
+        let url = job.target.start_url();
         if let Err(e) = ctx.navigate(&url).await {
             let _ = ctx.close().await;
             return Err(browser_error(e));
@@ -412,7 +446,7 @@ impl BrowserRegistrar {
         if let Err(e) = &result
             && !matches!(e, CeremonyError::Cancelled)
         {
-            let mut evidence = Evidence::new(self.config.screenshots, "manual", &self.target.flow.name, &self.target.flow.version);
+            let mut evidence = Evidence::new(self.config.screenshots, "manual", &job.target.flow.name, &job.target.flow.version);
             evidence.capture(&ctx, "manual-final").await;
             write_evidence(job.request, &evidence, "ManualFailed", e);
         }
@@ -515,6 +549,7 @@ impl Registrar for BrowserRegistrar {
 
 /// One registration's fixed inputs.
 struct Job<'a> {
+    target: &'a BrowserTarget,
     key: &'a Arc<KeyHandle>,
     request: &'a RegistrationRequest,
     tap: &'a SecretString,
