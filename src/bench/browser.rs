@@ -86,7 +86,7 @@ impl RegistrationObserver for Quiet {
 }
 
 fn graph_client(sim: &SimulatorHandle) -> Result<GraphClient, String> {
-    let authority = Authority::new(sim.authority_host(), &sim.tenant_id()).map_err(|e| e.to_string())?;
+    let authority = Authority::new(sim.authority_host(), sim.tenant_id()).map_err(|e| e.to_string())?;
     let oauth = OAuthClient::new(authority, SECRET_APP, &OAuthOptions::default()).map_err(|e| e.to_string())?;
     let scopes = Scopes::graph_default(&url::Url::parse("https://graph.microsoft.com").map_err(|e| e.to_string())?);
     let provider = ClientCredentialsProvider::new(oauth, ClientCredential::Secret(SecretString::new(SECRET)), scopes);
@@ -120,7 +120,7 @@ pub async fn measure(args: &BrowserBenchArgs) -> Result<BrowserBenchReport, CliE
     sc.behaviour.device_code_interval_secs = 0;
     let sim = start(sc).await.map_err(|e| CliError::failure(format!("cannot start the Entra simulator: {e}")))?;
     let graph = graph_client(&sim).map_err(CliError::failure)?;
-    let target = BrowserTarget::simulator(sim.pages_base().as_str(), sim.login_base().as_str(), &sim.tenant_id());
+    let target = BrowserTarget::simulator(sim.pages_base().as_str(), sim.login_base().as_str(), sim.tenant_id());
     let config = BrowserRegistrarConfig {
         automatic: browser.clone(),
         manual: browser.clone(),

@@ -86,7 +86,7 @@ pub async fn env_with(test: &str, tweak: impl FnOnce(&mut BrowserRegistrarConfig
     let sim = start(sc).await.expect("simulator starts");
     let graph = graph_app(&sim);
     let mut config = registrar_config(&browser);
-    let mut target = BrowserTarget::for_graph_host(&url(&sim.graph_base()), &sim.tenant_id()).await.expect("simulator target");
+    let mut target = BrowserTarget::for_graph_host(&url(&sim.graph_base()), sim.tenant_id()).await.expect("simulator target");
     tweak(&mut config, &mut target);
     let prompt = Arc::new(TestPrompt::default());
     let registrar = Arc::new(BrowserRegistrar::new(config, target, graph.clone(), prompt.clone()));
@@ -110,7 +110,7 @@ fn graph_app(sim: &SimulatorHandle) -> GraphClient {
         connection_base_delay: Duration::from_millis(50),
         jitter: true,
     };
-    let authority = Authority::new(url(&sim.authority_host()), &sim.tenant_id()).unwrap();
+    let authority = Authority::new(url(&sim.authority_host()), sim.tenant_id()).unwrap();
     let oauth = OAuthClient::new(authority, SECRET_APP, &OAuthOptions { retry: retry.clone(), ..OAuthOptions::default() }).unwrap();
     let scopes = Scopes::graph_default(&Url::parse("https://graph.microsoft.com").unwrap());
     let provider = ClientCredentialsProvider::new(oauth, ClientCredential::Secret(SecretString::new(SECRET)), scopes);
@@ -236,8 +236,11 @@ impl RegistrationObserver for Recorder {
 pub struct TestPrompt {
     pub shown: Mutex<Vec<ManualPrompt>>,
     pub finished: Mutex<Vec<ManualOutcome>>,
-    pub operator: Mutex<Option<Box<dyn Fn(ManualPrompt) + Send + Sync>>>,
+    pub operator: Mutex<Option<Operator>>,
 }
+
+/// What the test's operator does when the manual window opens.
+pub type Operator = Box<dyn Fn(ManualPrompt) + Send + Sync>;
 
 impl TestPrompt {
     /// Play the operator: `f` runs (in its own task) when the manual window opens.

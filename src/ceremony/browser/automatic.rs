@@ -34,8 +34,9 @@ pub struct FlowInputs<'a> {
 /// Why the automatic mode stopped.
 #[derive(Debug)]
 pub struct Failure {
-    /// What the pipeline gets.
-    pub error: CeremonyError,
+    /// What the pipeline gets (boxed: `CeremonyError` is large and `Failure` travels
+    /// through every poll's `Result`).
+    pub error: Box<CeremonyError>,
     /// The manual mode may take over (the automation lost its way, not a refusal).
     pub fallback: bool,
     /// A stable code for the evidence log (`KeyLimitReached`, `StepTimedOut`, ...).
@@ -43,8 +44,9 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn new(code: &str, error: CeremonyError, fallback: bool) -> Failure {
-        Failure { error, fallback, code: code.to_string() }
+    /// A failure with a code for the evidence log.
+    pub fn new(code: &str, error: CeremonyError, fallback: bool) -> Failure {
+        Failure { error: Box::new(error), fallback, code: code.to_string() }
     }
 
     fn browser(code: &str, message: String, fallback: bool) -> Failure {

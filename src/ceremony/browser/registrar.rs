@@ -343,16 +343,16 @@ impl BrowserRegistrar {
                 }
                 r
             }
-            Err(Auto { failure, .. }) => Err(failure.error),
+            Err(Auto { failure, .. }) => Err(*failure.error),
         }
     }
 
     async fn automatic(&self, job: &Job<'_>, journal: &mut GateService<'_>, cancel: &CancelToken) -> Result<Registered, Auto> {
-        let fail = |error: CeremonyError| Auto { failure: Failure { fallback: false, code: "Setup".into(), error }, cookies: Vec::new() };
+        let fail = |error: CeremonyError| Auto { failure: Failure::new("Setup", error, false), cookies: Vec::new() };
         let mut ctx = tokio::select! {
             r = self.open(job.target, false, job.key, &job.request.pin, Arc::clone(&job.gate)) => r.map_err(|e| {
                 let fallback = matches!(&e, CeremonyError::Browser { missing_component: false, .. });
-                Auto { failure: Failure { fallback, code: "BrowserFailed".into(), error: e }, cookies: Vec::new() }
+                Auto { failure: Failure::new("BrowserFailed", e, fallback), cookies: Vec::new() }
             })?,
             _ = cancel.cancelled() => return Err(fail(CeremonyError::Cancelled)),
         };
@@ -368,7 +368,7 @@ impl BrowserRegistrar {
             }
         };
         let outcome = match walked {
-            None => Err(Failure { error: CeremonyError::Cancelled, fallback: false, code: "Cancelled".into() }),
+            None => Err(Failure::new("Cancelled", CeremonyError::Cancelled, false)),
             Some(Err(f)) => Err(f),
             Some(Ok(credential)) => {
                 job.observer.progress("checking in Microsoft Graph that the key is registered");
@@ -376,10 +376,10 @@ impl BrowserRegistrar {
                 tokio::select! {
                     r = self.confirm(&job.request.user_id, job.before, &wanted, self.config.confirm_timeout) => match r {
                         Ok(m) => Ok(registered(m, &credential, job.request)),
-                        Err(e) => Err(Failure { error: e, fallback: false, code: "NotConfirmed".into() }),
+                        Err(e) => Err(Failure::new("NotConfirmed", e, false)),
                     },
-                    _ = journal.serve() => Err(Failure { error: CeremonyError::Cancelled, fallback: false, code: "Cancelled".into() }),
-                    _ = cancel.cancelled() => Err(Failure { error: CeremonyError::Cancelled, fallback: false, code: "Cancelled".into() }),
+                    _ = journal.serve() => Err(Failure::new("Cancelled", CeremonyError::Cancelled, false)),
+                    _ = cancel.cancelled() => Err(Failure::new("Cancelled", CeremonyError::Cancelled, false)),
                 }
             }
         };
