@@ -188,3 +188,30 @@ async fn journal_refusal_stops_before_the_key() {
     assert!(env.methods("bob@contoso.test").await.is_empty(), "submitted although the journal refused");
     env.close().await;
 }
+
+#[tokio::test]
+async fn stuck_detector_reports_where_the_flow_stopped() {
+    // A flow that never presses Next: the page never asks for a credential.
+    let flow = keystation::ceremony::browser::flow::SIMULATOR_FLOW.replace(
+        "[[step]]\nid = \"next\"\naction = \"click\"\nselector = \"#AddMethodDialog #NextButton\"\n",
+        "",
+    );
+    let flow = flow.replace("start_within_s = 30", "start_within_s = 3");
+    let flow = Flow::parse(&flow, "stuck test").unwrap();
+    assert!(!flow.steps.iter().any(|s| s.id == "next"), "the test flow still has the Next step");
+    let Some(env) = env_with("stuck_detector_reports_where_the_flow_stopped", |_, t| t.flow = flow).await else { return };
+    let observer = Recorder::default();
+    let (err, touched, request) = refused(&env, "alice@contoso.test", None, &observer).await;
+    match &err {
+        CeremonyError::Browser { message, missing_component: false } => {
+            assert!(message.contains("stuck") && message.contains("did not ask for a credential within 3s"), "{message}");
+            assert!(message.contains("security-info") && message.contains("SecurityInfo"), "says where it is: {message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!touched);
+    let log: serde_json::Value = serde_json::from_slice(&std::fs::read(request.evidence_dir.as_ref().unwrap().join("browser-steps.json")).unwrap()).unwrap();
+    assert_eq!(log["error_code"], "Stuck");
+    assert!(Env::evidence_files(&request).contains(&"failure.png".to_string()));
+    env.close().await;
+}

@@ -9,6 +9,7 @@
 //! AAGUID the new method must have.
 use super::page::Page;
 use crate::secret::SecretString;
+use std::io::Write;
 use std::time::Duration;
 
 /// The operator's screen. The TAP and the PIN are secrets: an implementation shows them
@@ -71,16 +72,38 @@ impl ManualWindow {
     }
 }
 
-/// Shows the manual step on the terminal keystation runs in (stderr, written directly:
-/// never through the logger, so the secrets cannot reach a log file).
+/// Shows the manual step on the operator's terminal: the controlling terminal
+/// (`/dev/tty`) or stderr when that is a terminal — written directly, never through the
+/// logger. When neither is a terminal (stderr redirected to a file, a service without a
+/// console), the secrets are not written at all and the operator is told so: a log file
+/// must never receive a TAP or a PIN.
 #[derive(Debug, Default)]
 pub struct TerminalPrompt;
 
+impl TerminalPrompt {
+    fn screen() -> Option<Box<dyn std::io::Write>> {
+        #[cfg(unix)]
+        if let Ok(tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
+            return Some(Box::new(tty));
+        }
+        use std::io::IsTerminal;
+        if std::io::stderr().is_terminal() {
+            return Some(Box::new(std::io::stderr()));
+        }
+        None
+    }
+}
+
 impl OperatorPrompt for TerminalPrompt {
     fn show_manual(&self, p: ManualPrompt) {
-        use std::io::Write;
-        let mut out = std::io::stderr().lock();
         let why = p.reason.as_deref().map(|r| format!("Automatic registration stopped: {r}\n")).unwrap_or_default();
+        let Some(mut out) = TerminalPrompt::screen() else {
+            eprintln!(
+                "{why}keystation needs the operator to finish registering a key for {} in the browser window, but has no terminal to show the Temporary Access Pass on (stderr is not a terminal); the pass is not written to logs",
+                p.upn
+            );
+            return;
+        };
         let sign_in = if p.signed_in {
             "The window is already signed in as the user.".to_string()
         } else {
@@ -99,14 +122,17 @@ impl OperatorPrompt for TerminalPrompt {
     }
 
     fn manual_finished(&self, outcome: &ManualOutcome) {
-        use std::io::Write;
-        let mut out = std::io::stderr().lock();
         let text = match outcome {
             ManualOutcome::Registered => "registered".to_string(),
             ManualOutcome::Failed(m) => format!("not registered: {m}"),
         };
-        // Push the pass and PIN off a plain terminal's visible screen.
-        let _ = writeln!(out, "\x1b[2J\x1b[H===== manual registration {text} =====\n");
+        match TerminalPrompt::screen() {
+            // Clear the screen: the pass and the PIN leave the operator's display.
+            Some(mut out) => {
+                let _ = writeln!(out, "\x1b[2J\x1b[H===== manual registration {text} =====\n");
+            }
+            None => eprintln!("manual registration {text}"),
+        }
     }
 }
 

@@ -329,11 +329,16 @@ impl BrowserRegistrar {
         let mut journal = GateService { rx, observer };
         let job = Job { target, key, request, tap, observer, before: &before, gate };
         if self.config.mode == BrowserMode::Manual {
+            self.manual_window_possible().map_err(|message| CeremonyError::Browser { message, missing_component: true })?;
             return self.manual(&job, &mut journal, &cancel, None, Vec::new()).await;
         }
         match self.automatic(&job, &mut journal, &cancel).await {
             Ok(r) => Ok(r),
             Err(Auto { failure, cookies }) if failure.fallback && self.config.fallback_to_manual && !cancel.is_cancelled() => {
+                if let Err(why) = self.manual_window_possible() {
+                    tracing::warn!("no fallback to the manual mode: {why}");
+                    return Err(*failure.error);
+                }
                 let reason = failure.error.to_string();
                 tracing::warn!(code = %failure.code, "automatic browser registration failed; the manual mode takes over: {reason}");
                 observer.progress(&format!("automatic registration failed ({reason}); finish it by hand in the browser window"));
@@ -345,6 +350,17 @@ impl BrowserRegistrar {
             }
             Err(Auto { failure, .. }) => Err(*failure.error),
         }
+    }
+
+    /// The manual mode needs a window someone can see.
+    fn manual_window_possible(&self) -> Result<(), String> {
+        let no_display = cfg!(all(unix, not(target_os = "macos")))
+            && std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty())
+            && std::env::var_os("WAYLAND_DISPLAY").is_none_or(|d| d.is_empty());
+        if !self.config.manual.headless && no_display {
+            return Err("the manual mode opens a browser window for the operator, but this session has no display (DISPLAY and WAYLAND_DISPLAY are unset); run keystation in the desktop session, or use the automatic mode".into());
+        }
+        Ok(())
     }
 
     async fn automatic(&self, job: &Job<'_>, journal: &mut GateService<'_>, cancel: &CancelToken) -> Result<Registered, Auto> {
