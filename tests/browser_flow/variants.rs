@@ -39,3 +39,36 @@ async fn warm_browser_enrolments_do_not_share_cookies() {
     assert_eq!(bobs[0].display_name.as_deref(), Some("Bob key"));
     env.close().await;
 }
+
+#[tokio::test]
+async fn concurrent_enrolments_share_one_browser() {
+    // Batch mode runs several keys at once: one browser, one private context each.
+    let Some(env) = env("concurrent_enrolments_share_one_browser").await else { return };
+    let users = [("alice@contoso.test", "Alice key"), ("bob@contoso.test", "Bob key"), ("dave@contoso.test", "Dave key")];
+    let mut jobs = Vec::new();
+    for (upn, name) in users {
+        let key = test_key(Touch::Instant).await;
+        let request = env.request(upn, name, true).await;
+        let registrar = env.registrar.clone();
+        jobs.push(tokio::spawn(async move {
+            // The whole key (not only its handle) lives as long as the job.
+            let key = key;
+            let observer = Recorder::default();
+            let r = keystation::ceremony::Registrar::register(&*registrar, &key.handle, &request, &observer, keystation::ceremony::webauthn::CancelToken::new()).await;
+            (request.upn.clone(), r)
+        }));
+    }
+    let mut results = Vec::new();
+    for j in jobs {
+        results.push(j.await.unwrap());
+    }
+    let summary: Vec<String> = results.iter().map(|(u, r)| format!("{u}: {:?}", r.as_ref().map(|x| &x.method_id))).collect();
+    for (upn, r) in results {
+        let reg = r.unwrap_or_else(|e| panic!("{upn}: {e}; all: {summary:?}"));
+        let m = env.methods(&upn).await;
+        assert_eq!(m.len(), 1, "{upn}: {m:?}");
+        assert_eq!(m[0].id, reg.method_id);
+    }
+    assert_eq!(env.registrar.stats().cold, 1, "{:?}", env.registrar.stats());
+    env.close().await;
+}
