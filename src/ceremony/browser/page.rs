@@ -264,7 +264,15 @@ impl Page {
     /// Type `value` into the first visible input matching `selector`. `value` may be a
     /// secret: it travels as a call argument and is not echoed back.
     pub async fn fill(&self, selector: &str, value: &str) -> Result<ActOutcome, BrowserError> {
-        outcome(&self.bidi.call_in_context(&self.context, &function(FILL), &[selector, value]).await?)
+        match self.bidi.call_in_context(&self.context, &function(FILL), &[selector, value]).await {
+            Ok(v) => outcome(&v),
+            // The browser's error text could quote the command's arguments: keep only
+            // its kind, never the text, since the value may be a TAP.
+            Err(BrowserError::Command { command, .. }) => {
+                Err(BrowserError::Command { command, message: format!("typing into {selector} failed (details withheld: the value may be secret)") })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Open a combobox and pick an option by value or text.
