@@ -5,5 +5,6 @@
 pub mod webauthn;
 pub mod browser;
 pub mod registrar;
+pub mod graph_direct;
 
 pub use registrar::{CeremonyError, PendingRegistration, Registered, Registrar, RegistrationObserver, RegistrationPath, RegistrationRequest};

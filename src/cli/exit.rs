@@ -80,3 +80,90 @@ impl From<crate::key::KeyError> for CliError {
         CliError::new(code, e.to_string())
     }
 }
+
+impl From<crate::station::pipeline::OutcomeClass> for Exit {
+    fn from(c: crate::station::pipeline::OutcomeClass) -> Self {
+        use crate::station::pipeline::OutcomeClass as C;
+        match c {
+            C::Ok => Exit::Ok,
+            C::NoKey => Exit::NoKey,
+            C::Key => Exit::KeyError,
+            C::Entra => Exit::EntraError,
+            C::Policy => Exit::PolicyRefused,
+            // Bad input (a user that does not exist, a PIN the rules refuse) and bad
+            // configuration both mean: change what you asked for.
+            C::Config => Exit::Usage,
+            C::NeedsOperator => Exit::NeedsOperator,
+            C::Cancelled => Exit::Cancelled,
+            C::Environment => Exit::Environment,
+            C::Internal => Exit::Failure,
+        }
+    }
+}
+
+impl From<crate::entra::graph::GraphError> for CliError {
+    /// Policy refusals (`is_policy_refusal`) are 6, everything else from Graph 5; the
+    /// message carries Graph's ids and the hint.
+    fn from(e: crate::entra::graph::GraphError) -> Self {
+        let code = if e.is_policy_refusal() { Exit::PolicyRefused } else { Exit::EntraError };
+        CliError::new(code, e.to_string())
+    }
+}
+
+impl From<crate::ceremony::CeremonyError> for CliError {
+    fn from(e: crate::ceremony::CeremonyError) -> Self {
+        use crate::ceremony::CeremonyError as C;
+        match e {
+            C::Key(k) => k.into(),
+            C::Graph(g) => g.into(),
+            C::Browser { message, missing_component: true } => CliError::new(Exit::Environment, format!("browser: {message}")),
+            C::Browser { message, .. } => CliError::new(Exit::EntraError, format!("browser: {message}")),
+            C::Page { code, message } if matches!(code.as_str(), "KeyNotAllowed" | "MethodNotAllowed" | "MfaRequired" | "KeyLimitReached") => {
+                CliError::new(Exit::PolicyRefused, format!("{message} ({code})"))
+            }
+            C::Page { code, message } => CliError::new(Exit::EntraError, format!("{message} ({code})")),
+            C::Policy(m) => CliError::new(Exit::PolicyRefused, m),
+            e @ C::NotConfirmed(_) => CliError::new(Exit::EntraError, e.to_string()),
+            C::Journal(m) => CliError::failure(format!("the journal could not record the next step: {m}")),
+            C::Cancelled => CliError::new(Exit::Cancelled, "cancelled by the operator"),
+            C::Other(m) => CliError::failure(m),
+        }
+    }
+}
+
+impl From<crate::station::pipeline::StationError> for CliError {
+    fn from(e: crate::station::pipeline::StationError) -> Self {
+        use crate::station::pipeline::StationError as S;
+        match e {
+            S::Config(m) => CliError::usage(m),
+            S::SignIn(m) => CliError::new(Exit::EntraError, m),
+            S::Journal(j) => CliError::failure(j.to_string()),
+            S::Graph(g) => (*g).into(),
+            S::Key(k) => k.into(),
+            S::Cancelled => CliError::new(Exit::Cancelled, "cancelled by the operator (Ctrl-C)"),
+            S::Other(m) => CliError::failure(m),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::station::pipeline::OutcomeClass;
+
+    #[test]
+    fn outcome_classes_map_to_the_documented_codes() {
+        assert_eq!(Exit::from(OutcomeClass::Ok) as u8, 0);
+        assert_eq!(Exit::from(OutcomeClass::NoKey) as u8, 3);
+        assert_eq!(Exit::from(OutcomeClass::Key) as u8, 4);
+        assert_eq!(Exit::from(OutcomeClass::Entra) as u8, 5);
+        assert_eq!(Exit::from(OutcomeClass::Policy) as u8, 6);
+        assert_eq!(Exit::from(OutcomeClass::NeedsOperator) as u8, 8);
+        assert_eq!(Exit::from(OutcomeClass::Cancelled) as u8, 10);
+        assert_eq!(Exit::from(OutcomeClass::Environment) as u8, 11);
+        let e: CliError = crate::ceremony::CeremonyError::Key(crate::key::KeyError::UserActionTimeout).into();
+        assert_eq!(e.code, Exit::KeyError, "a touch timeout is a key error");
+        let e: CliError = crate::ceremony::CeremonyError::Policy("blocked".into()).into();
+        assert_eq!(e.code, Exit::PolicyRefused);
+    }
+}

@@ -18,6 +18,7 @@ pub mod kiosk;
 pub mod report;
 pub mod demo;
 pub mod bench;
+pub mod progress;
 
 pub use context::{CliContext, GlobalOpts};
 pub use exit::{CliError, Exit};

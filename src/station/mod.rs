@@ -13,6 +13,19 @@
 //!   intents recorded before every side effect, so that a crash can be reconciled.
 //! - [`models`]: AAGUID → vendor/model names (built in, extendable from config).
 //! - [`report`]: the journal as CSV or JSON for `keystation report`.
+//!
+//! Built on them:
+//!
+//! - [`pipeline`]: the provisioning pipeline (one key, one user, recorded states,
+//!   resume after a crash) that every mode runs.
+//! - [`setup`]: building a station from the configuration (sign-in, Graph, journal,
+//!   registrars).
+//!
+//! The modes that run it:
+//!
+//! - [`batch`]: batch imaging from a CSV user list, several keys at once on a hub.
+//! - [`kiosk`]: the hands-free enrollment desk loop.
+//! - [`demo`]: the simulated tenant and virtual-key hub behind `keystation demo`.
 pub mod config;
 pub mod state;
 pub mod pin;
@@ -20,5 +33,10 @@ pub mod handover;
 pub mod journal;
 pub mod models;
 pub mod report;
+pub mod pipeline;
+pub mod setup;
+pub mod batch;
+pub mod kiosk;
+pub mod demo;
 
 pub use state::JobState;

@@ -159,6 +159,8 @@ fn entry_to_info(e: &ModelEntry) -> Result<ModelInfo, String> {
 
 /// (AAGUID, vendor, metadata-service name, short name).
 const BUILTIN: &[(&str, &str, &str, &str)] = &[
+    // keystation's own virtual key (key::virtual_key::VIRTUAL_KEY_AAGUID): tests and the demo.
+    ("d5a92987-df19-484f-890d-2d49daf54f29", "keystation", "keystation Virtual Key", "Virtual Key"),
     // Yubico YubiKey 5 (USB-A/USB-C without NFC, Nano); firmware 5.1, 5.2/5.4, 5.7 lines.
     ("cb69481e-8ff7-4039-93ec-0a2729a154a8", "Yubico", "YubiKey 5 Series", "YubiKey 5"),
     ("ee882879-721c-4913-9775-3dfcce97072a", "Yubico", "YubiKey 5 Series", "YubiKey 5"),

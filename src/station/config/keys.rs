@@ -80,6 +80,7 @@ pub const SETTABLE_KEYS: &[SettableKey] = &[
     key("browser.chromedriver", Path),
     key("browser.fallback_to_manual", Bool),
     key("batch.concurrency", Count),
+    key("preflight.attestation", Choice(&["warn", "refuse"])),
 ];
 
 /// `KEYSTATION_*` variables that belong to the command line itself (global options),
@@ -90,6 +91,8 @@ pub(crate) const CLI_ENV_VARS: &[&str] = &[
     "KEYSTATION_VIRTUAL",
     "KEYSTATION_VIRTUAL_STATE",
     "KEYSTATION_LOG_FILE",
+    // The pipeline's crash-test hook (docs/pipeline.md), not a setting.
+    "KEYSTATION_TEST_CRASH_AFTER",
 ];
 
 /// The environment variable that sets `path`.

@@ -61,6 +61,8 @@ pub struct StationConfig {
     pub browser: BrowserConfig,
     /// Batch mode.
     pub batch: BatchConfig,
+    /// Checks made before a key is touched.
+    pub preflight: PreflightConfig,
     /// Extra AAGUID → model names.
     pub models: Vec<ModelEntry>,
 }
@@ -79,6 +81,7 @@ impl Default for StationConfig {
             journal: JournalConfig::default(),
             browser: BrowserConfig::default(),
             batch: BatchConfig::default(),
+            preflight: PreflightConfig::default(),
             models: Vec::new(),
         }
     }
@@ -297,4 +300,26 @@ impl Default for BatchConfig {
     fn default() -> Self {
         BatchConfig { concurrency: 4 }
     }
+}
+
+/// `preflight.attestation`: what to do when the tenant enforces attestation and the
+/// station cannot tell before touching the key whether the key will satisfy it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttestationPreflight {
+    /// Go on and let Entra decide (a refusal then parks the job: the key has a PIN).
+    #[default]
+    Warn,
+    /// Stop before the key is touched.
+    Refuse,
+}
+
+/// `[preflight]`: checks made before anything is written to a key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PreflightConfig {
+    /// With attestation enforced: a key model missing from the AAGUID table (so probably
+    /// not in the FIDO metadata service), or a key reporting no AAGUID, is `warn`ed
+    /// about or `refuse`d.
+    pub attestation: AttestationPreflight,
 }

@@ -1,0 +1,195 @@
+//! How batch-like runs (batch, demo, bench) show progress on the terminal:
+//!
+//! * **bars** (a terminal on standard error): one bar for the batch, one line per key on
+//!   the hub with its user and step, notable events printed above (indicatif);
+//! * **lines** (no terminal): one timestamped line per step and notice on standard output;
+//! * **json** (`--json`): one JSON object per line on standard output, the pipeline's
+//!   and the batch's events as they happen (`{"event": "...", "at": "...", ...}`), ending
+//!   with `batch_finished` and the full report.
+//!
+//! Handover slips (they hold PINs) are written once, to the controlling terminal when
+//! there is one, else to standard output (standard error with `--json`), never into
+//! the JSON stream or a log.
+#![warn(missing_docs)]
+pub mod bars;
+pub mod describe;
+pub mod table;
+
+use crate::station::batch::{BatchEvent, BatchObserver, BatchSink, Handover};
+use describe::{describe, Detail};
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+/// Write a line to standard output, ignoring a closed pipe (`keystation ... | head`):
+/// output is best effort, the run itself must go on and finish cleanly.
+pub fn out_line(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+}
+
+/// Write text (already ending in a newline, or not) to standard output, best effort.
+pub fn out_text(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// Write a line to standard error, best effort.
+pub fn err_line(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+/// Which view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    /// Progress bars (terminal).
+    Bars,
+    /// Plain lines.
+    Lines,
+    /// JSON lines.
+    Json,
+}
+
+impl OutputMode {
+    /// `--json` wins; otherwise bars on a terminal, lines elsewhere.
+    pub fn detect(json: bool) -> OutputMode {
+        if json {
+            OutputMode::Json
+        } else if std::io::stderr().is_terminal() && std::io::stdout().is_terminal() {
+            OutputMode::Bars
+        } else {
+            OutputMode::Lines
+        }
+    }
+}
+
+/// What happens to handover slips.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlipPolicy {
+    /// Show every slip once (batch).
+    ShowAll,
+    /// Show the first in full, then only say that one was handed over (the demo: its
+    /// PINs belong to simulated users).
+    ShowFirst,
+}
+
+/// A [`BatchSink`] that renders events in one of the [`OutputMode`]s.
+pub struct BatchDisplay {
+    mode: OutputMode,
+    bars: Option<bars::Bars>,
+    started: Instant,
+    slips: SlipPolicy,
+    slips_shown: AtomicUsize,
+    warned_no_terminal: AtomicBool,
+    out: Mutex<()>,
+}
+
+impl BatchDisplay {
+    /// A display in `mode`.
+    pub fn new(mode: OutputMode, slips: SlipPolicy) -> BatchDisplay {
+        let bars = (mode == OutputMode::Bars).then(bars::Bars::new);
+        BatchDisplay { mode, bars, started: Instant::now(), slips, slips_shown: AtomicUsize::new(0), warned_no_terminal: AtomicBool::new(false), out: Mutex::new(()) }
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> OutputMode {
+        self.mode
+    }
+
+    /// Print a line of text where this mode prints text (above the bars, or on stdout).
+    pub fn say(&self, text: &str) {
+        match &self.bars {
+            Some(b) => b.suspend(|| err_line(text)),
+            None if self.mode == OutputMode::Json => err_line(text),
+            None => {
+                let _guard = self.out.lock().unwrap_or_else(|p| p.into_inner());
+                out_line(text);
+            }
+        }
+    }
+
+    fn stamp(&self) -> String {
+        let secs = self.started.elapsed().as_secs_f64();
+        format!("{:>7.2}s", secs)
+    }
+
+    fn write_slip(&self, text: &str) {
+        // The controlling terminal keeps the PIN off redirected output when there is one.
+        if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
+            let _ = writeln!(tty, "{text}");
+            return;
+        }
+        if self.slips == SlipPolicy::ShowAll && !self.warned_no_terminal.swap(true, Ordering::SeqCst) {
+            err_line(&format!(
+                "note: no terminal, so handover slips (with PINs) go to standard {}; do not redirect it to a file — for unattended runs seal PINs instead (handover.recipients, show_once = false)",
+                if self.mode == OutputMode::Json { "error" } else { "output" }
+            ));
+        }
+        if self.mode == OutputMode::Json {
+            err_line(text);
+        } else {
+            out_line(text);
+        }
+    }
+}
+
+impl BatchObserver for BatchDisplay {
+    fn event(&self, e: &BatchEvent) {
+        match self.mode {
+            OutputMode::Bars => {
+                if let Some(b) = &self.bars {
+                    b.event(e);
+                }
+            }
+            OutputMode::Lines => {
+                if let Some(line) = describe(e, Detail::Steps) {
+                    let _guard = self.out.lock().unwrap_or_else(|p| p.into_inner());
+                    out_line(&format!("{} {line}", self.stamp()));
+                }
+            }
+            OutputMode::Json => {
+                let mut v = serde_json::to_value(e).unwrap_or_else(|err| serde_json::json!({"event": "encoding_error", "message": err.to_string()}));
+                if let Some(map) = v.as_object_mut() {
+                    map.insert("at".into(), serde_json::Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+                }
+                let _guard = self.out.lock().unwrap_or_else(|p| p.into_inner());
+                out_line(&v.to_string());
+            }
+        }
+    }
+}
+
+impl BatchSink for BatchDisplay {
+    fn handover(&self, handover: Handover) {
+        let n = self.slips_shown.fetch_add(1, Ordering::SeqCst);
+        let show = match self.slips {
+            SlipPolicy::ShowAll => true,
+            SlipPolicy::ShowFirst => n == 0,
+        };
+        if self.mode == OutputMode::Json {
+            let v = serde_json::json!({"event": "handover", "line": handover.line, "user": handover.upn, "key": handover.key, "slip_shown": show});
+            let _guard = self.out.lock().unwrap_or_else(|p| p.into_inner());
+            out_line(&v.to_string());
+        }
+        if !show {
+            if self.mode != OutputMode::Json {
+                self.say(&format!("[{}] {}: handover slip handed to the user (not shown in the demo)", handover.key, handover.upn));
+            }
+            return;
+        }
+        let intro = match self.slips {
+            SlipPolicy::ShowFirst => format!("The handover slip for {} (what a user gets; shown once, never stored in clear):", handover.upn),
+            SlipPolicy::ShowAll => format!("Handover slip for {} (line {}, key {}): give it to the user; it is shown only this once.", handover.upn, handover.line, handover.key),
+        };
+        let rendered = handover.slip.render();
+        let text = format!("{intro}\n{}", rendered.expose());
+        match &self.bars {
+            Some(b) => b.suspend(|| self.write_slip(&text)),
+            None => self.write_slip(&text),
+        }
+        drop(zeroize::Zeroizing::new(text));
+    }
+}

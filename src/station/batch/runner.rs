@@ -1,0 +1,544 @@
+//! The batch scheduler: keys arrive on a hub, each new key gets the next pending user,
+//! up to `concurrency` keys are provisioned at once, finished keys wait to be taken out.
+//!
+//! ```text
+//!  KeyTracker ──arrived/left──▶ scheduler loop ──spawn──▶ Station::provision / resume (one task per key)
+//!                                 ▲  queue: resumes first, then rows in file order, retries at the front
+//!                                 └──────────── outcome ◀──────────────┘
+//! ```
+//!
+//! Rules the operator can rely on:
+//! * a key is used for one user per plug-in: once its job ends it is never given another
+//!   user until it has been taken out and plugged in again;
+//! * a key that this batch already enrolled (same serial) is refused if plugged in again,
+//!   so a finished key put back on the hub by mistake is not reset and re-used;
+//! * a failure worth another try (key pulled out, touch timeout, Graph still failing
+//!   after the client's own retries) puts the user back at the front of the queue, up to
+//!   `retries` more times; the next key gets them;
+//! * stopping ([`BatchControl::stop`]) takes no new key and lets running jobs finish;
+//!   aborting ([`BatchControl::abort`]) also cancels them (the pipeline records how far
+//!   each got, so a re-run resumes them).
+use super::events::{BatchEvent, BatchNotice, BatchObserver};
+use super::plan::{BatchPlan, Disposition, PlannedRow};
+use super::report::{BatchReport, RowResult, RowStatus};
+use super::tracker::KeyTracker;
+use crate::ceremony::RegistrationPath;
+use crate::key::sources::KeySources;
+use crate::key::watcher::{KeyEvent, KeyIdentity};
+use crate::key::worker::KeyHandle;
+use crate::station::handover::HandoverSlip;
+use crate::station::journal::{BatchRef, FailureKind, JobMode, KeyQuery};
+use crate::station::pipeline::{
+    key_handle_options, CancelToken, EventKind, JobOutcome, JobSpec, OutcomeClass, PinChoice, Station, StationEvent, StationEvents,
+};
+use crate::station::state::JobState;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+use tokio::task::JoinSet;
+
+/// Whether more keys can arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySupply {
+    /// A person plugs keys in for as long as users are pending (real hubs; tests that
+    /// plug keys themselves).
+    Open,
+    /// The keys present are all there will be (`--virtual N`): once each was used, the
+    /// users left are reported as not started.
+    Finite,
+}
+
+/// How a batch runs.
+#[derive(Debug, Clone)]
+pub struct BatchOptions {
+    /// Keys provisioned at the same time (≥ 1).
+    pub concurrency: usize,
+    /// Extra attempts per user in this run after a failure worth retrying.
+    pub retries: u32,
+    /// Whether more keys can arrive.
+    pub supply: KeySupply,
+    /// Time a person gets to touch a key.
+    pub touch_timeout: Duration,
+    /// Registration path for every job (default: the tenant's).
+    pub via: Option<RegistrationPath>,
+    /// Recorded mode (`batch`, or `demo`).
+    pub mode: JobMode,
+    /// How often the hub is polled for keys.
+    pub poll_interval: Duration,
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        BatchOptions {
+            concurrency: 4,
+            retries: 2,
+            supply: KeySupply::Open,
+            touch_timeout: Duration::from_secs(30),
+            via: None,
+            mode: JobMode::Batch,
+            poll_interval: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Stop or abort a running batch from another task (Ctrl-C handler, tests).
+#[derive(Debug, Clone, Default)]
+pub struct BatchControl {
+    /// Take no new key; running jobs finish.
+    pub stop: CancelToken,
+    /// Cancel running jobs too.
+    pub abort: CancelToken,
+}
+
+/// A handover slip for the operator to show (or print) once.
+#[derive(Debug)]
+pub struct Handover {
+    /// CSV line.
+    pub line: u64,
+    /// The user.
+    pub upn: String,
+    /// Device path of the key.
+    pub key: String,
+    /// The slip; `render()` consumes it.
+    pub slip: HandoverSlip,
+}
+
+/// Where a batch's events and handover slips go.
+pub trait BatchSink: BatchObserver {
+    /// A slip to show once. Dropping it loses the PIN (unless it was sealed), so a sink
+    /// must show or deliver it.
+    fn handover(&self, handover: Handover);
+}
+
+/// A user waiting for a key.
+#[derive(Debug)]
+struct Work {
+    planned: PlannedRow,
+    attempt: u32,
+}
+
+struct Running {
+    replug_pending: bool,
+}
+
+enum Signal {
+    ReplugRequested { key: String },
+    Replugged { key: String, path: String },
+}
+
+/// Run a planned batch on the keys of `sources` until every row is finished (or the
+/// supply of keys ends, or the operator stops it). Never fails: everything that goes
+/// wrong is in the report.
+pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPlan, options: BatchOptions, sink: Arc<dyn BatchSink>, control: BatchControl) -> BatchReport {
+    let started = Instant::now();
+    let concurrency = options.concurrency.max(1);
+    let mut results: HashMap<u64, RowResult> = HashMap::new();
+    let notice = |n: BatchNotice| sink.event(&BatchEvent::Batch(n));
+
+    for p in &plan.file.problems {
+        let mut r = RowResult::new(p.line, p.upn.clone(), RowStatus::Rejected);
+        r.reason = Some(p.message.clone());
+        results.insert(p.line, r);
+    }
+    let mut queue: VecDeque<Work> = VecDeque::new();
+    let mut resume_first = Vec::new();
+    for planned in &plan.rows {
+        match &planned.disposition {
+            Disposition::Skip(r) => {
+                results.insert(planned.row.line, r.clone());
+            }
+            Disposition::Resume(_) => resume_first.push(Work { planned: planned.clone(), attempt: 1 }),
+            Disposition::Provision => queue.push_back(Work { planned: planned.clone(), attempt: 1 }),
+        }
+    }
+    for w in resume_first.into_iter().rev() {
+        queue.push_front(w);
+    }
+
+    notice(BatchNotice::BatchStarted {
+        batch_id: plan.batch_id.clone(),
+        file: plan.file.path.display().to_string(),
+        users: plan.file.rows.len(),
+        to_do: queue.len(),
+        already_done: plan.already_done(),
+        resuming: plan.resuming(),
+        bad_rows: plan.file.problems.len(),
+        concurrency,
+    });
+    for p in &plan.file.problems {
+        notice(BatchNotice::RowRejected { line: p.line, upn: p.upn.clone(), message: p.message.clone() });
+    }
+    for planned in &plan.rows {
+        if let Disposition::Skip(r) = &planned.disposition {
+            notice(BatchNotice::RowSkipped { line: r.line, upn: planned.row.upn.clone(), status: r.status, reason: r.reason.clone().unwrap_or_default() });
+        }
+    }
+
+    // Resume items that need no key (e.g. finish a handed-over job) run right away.
+    let mut keyless = Vec::new();
+    queue.retain(|w| match &w.planned.disposition {
+        Disposition::Resume(item) if !item.needs_key => {
+            keyless.push(w.planned.clone());
+            false
+        }
+        _ => true,
+    });
+    for planned in keyless {
+        let Disposition::Resume(item) = planned.disposition.clone() else { continue };
+        let events = Arc::new(JobEvents::new(&sink, "", &planned.row.upn, None));
+        let mut outcome = station.resume(*item, None, events, control.abort.clone()).await;
+        deliver_slip(&sink, &mut outcome, planned.row.line, &planned.row.upn, "");
+        if outcome.state == JobState::Failed && retryable(&outcome, &control) {
+            queue.push_front(Work { planned: PlannedRow { disposition: Disposition::Provision, ..planned }, attempt: 1 });
+        } else {
+            results.insert(planned.row.line, row_result(&planned.row.upn, planned.row.line, &outcome, None, 1));
+        }
+    }
+
+    let tracker = match KeyTracker::start(sources.clone(), options.poll_interval) {
+        Ok(t) => t,
+        Err(e) => {
+            // Without a watcher no key can be used: every pending row is "not started".
+            for w in queue.drain(..) {
+                let mut r = RowResult::new(w.planned.row.line, Some(w.planned.row.upn.clone()), RowStatus::NotStarted);
+                r.reason = Some(format!("no key could be watched: {e}"));
+                results.insert(r.line, r);
+            }
+            return finish(&plan, results, &control, started, &sink);
+        }
+    };
+    let (initial, mut key_events) = tracker.subscribe_with_present();
+    let (signal_tx, mut signals) = unbounded_channel::<Signal>();
+
+    let mut idle: VecDeque<KeyIdentity> = VecDeque::new();
+    let mut used: HashSet<String> = HashSet::new();
+    let mut running: HashMap<String, Running> = HashMap::new();
+    let mut claimed: HashSet<String> = HashSet::new();
+    let mut held: Vec<KeyIdentity> = Vec::new();
+    let mut tasks: JoinSet<(String, Work, JobOutcome)> = JoinSet::new();
+    let mut stopping = false;
+    let mut pending_events: VecDeque<KeyEvent> = initial.into_iter().map(KeyEvent::Arrived).collect();
+
+    loop {
+        // 1. Key events (the initial ones first).
+        while let Some(event) = pending_events.pop_front() {
+            match event {
+                KeyEvent::Arrived(k) => {
+                    let path = k.descriptor.path.clone();
+                    if running.contains_key(&path) || claimed.contains(&path) {
+                        continue; // a running job's key coming back from a re-plug
+                    }
+                    notice(BatchNotice::KeyArrived { key: path.clone(), serial: k.descriptor.serial.clone() });
+                    if let Some(reason) = already_enrolled(&station, &plan.batch_id, &k).await {
+                        notice(BatchNotice::KeyRefused { key: path.clone(), reason });
+                        used.insert(path);
+                    } else if running.values().any(|r| r.replug_pending) {
+                        notice(BatchNotice::KeyWaiting { key: path, reason: "a key is being re-plugged; waiting to tell which key this is".into() });
+                        held.push(k);
+                    } else {
+                        if queue.is_empty() {
+                            notice(BatchNotice::KeyWaiting { key: path, reason: "no user is waiting for a key; it is kept in case one needs a retry (or take it out)".into() });
+                        } else if running.len() >= concurrency {
+                            notice(BatchNotice::KeyWaiting { key: path, reason: format!("all {concurrency} slots are busy; it starts when a key finishes") });
+                        }
+                        idle.push_back(k);
+                    }
+                }
+                KeyEvent::Left(k) => {
+                    let path = k.descriptor.path;
+                    let was_known = used.remove(&path) | claimed.remove(&path);
+                    let before = idle.len() + held.len();
+                    idle.retain(|i| i.descriptor.path != path);
+                    held.retain(|i| i.descriptor.path != path);
+                    // A running key that leaves fails its job (the pipeline says how far
+                    // it got); the operator sees it go either way.
+                    if was_known || running.contains_key(&path) || before != idle.len() + held.len() {
+                        notice(BatchNotice::KeyRemoved { key: path });
+                    }
+                }
+            }
+        }
+
+        // 2. Start jobs on idle keys.
+        while !stopping && running.len() < concurrency && !queue.is_empty() {
+            let Some(key) = idle.pop_front() else { break };
+            let Some(work) = queue.pop_front() else { break };
+            let path = key.descriptor.path.clone();
+            let upn = work.planned.row.upn.clone();
+            let line = work.planned.row.line;
+            let events = Arc::new(JobEvents::new(&sink, &path, &upn, Some(signal_tx.clone())));
+            let handle = match open_key(&sources, &key, events.clone(), options.touch_timeout).await {
+                Ok(h) => h,
+                Err(message) => {
+                    notice(BatchNotice::KeyRefused { key: path.clone(), reason: format!("cannot use this key: {message}; take it out and try another") });
+                    used.insert(path);
+                    queue.push_front(work);
+                    continue;
+                }
+            };
+            let resumes = match &work.planned.disposition {
+                Disposition::Resume(item) => Some(item.job.id.0),
+                _ => None,
+            };
+            notice(BatchNotice::UserAssigned { key: path.clone(), line, upn, attempt: work.attempt, resumes });
+            running.insert(path.clone(), Running { replug_pending: false });
+            let spec = job_spec(&plan, &work.planned, &options);
+            let station = Arc::clone(&station);
+            let cancel = control.abort.clone();
+            tasks.spawn(async move {
+                let outcome = match &work.planned.disposition {
+                    Disposition::Resume(item) => station.resume((**item).clone(), Some(handle), events, cancel).await,
+                    _ => station.provision(handle, spec, events, cancel).await,
+                };
+                (path, work, outcome)
+            });
+        }
+
+        // 3. Are we done?
+        if running.is_empty() {
+            if queue.is_empty() {
+                break;
+            }
+            if stopping {
+                break;
+            }
+            if options.supply == KeySupply::Finite && idle.is_empty() && held.is_empty() && no_fresh_key(&sources, &used) {
+                notice(BatchNotice::OutOfKeys { pending: queue.len() });
+                break;
+            }
+        }
+
+        // 4. Wait for something to happen.
+        tokio::select! {
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                let Ok((path, work, mut outcome)) = done else { continue };
+                let upn = work.planned.row.upn.clone();
+                let line = work.planned.row.line;
+                running.remove(&path);
+                let key_now = outcome.key.path.clone().unwrap_or_else(|| path.clone());
+                deliver_slip(&sink, &mut outcome, line, &upn, &key_now);
+                let will_retry = outcome.state == JobState::Failed && retryable(&outcome, &control) && work.attempt <= options.retries;
+                let message = outcome_message(&outcome);
+                notice(BatchNotice::UserFinished {
+                    key: key_now.clone(),
+                    line,
+                    upn: upn.clone(),
+                    attempt: work.attempt,
+                    state: outcome.state,
+                    class: outcome.class(),
+                    method_id: outcome.method_id.clone(),
+                    model: outcome.key.model.clone(),
+                    message: message.clone(),
+                    will_retry,
+                    millis: outcome.total_millis,
+                });
+                let mut result = row_result(&upn, line, &outcome, Some(&key_now), work.attempt);
+                if outcome.state.is_in_progress() {
+                    result.reason = Some(format!("{}; re-run the batch to resume it", message.unwrap_or_else(|| "interrupted".into())));
+                }
+                if tracker.is_present(&key_now) {
+                    used.insert(key_now.clone());
+                    notice(BatchNotice::TakeKeyOut { key: key_now, upn: upn.clone(), ok: outcome.is_success() });
+                }
+                if will_retry {
+                    // The row is "failed" until a later attempt succeeds.
+                    results.insert(line, result);
+                    queue.push_front(Work { planned: PlannedRow { disposition: Disposition::Provision, ..work.planned }, attempt: work.attempt + 1 });
+                } else {
+                    results.insert(line, result);
+                }
+                if !running.values().any(|r| r.replug_pending) {
+                    idle.extend(held.drain(..));
+                }
+                if !stopping && let Some(why) = station_wide(&outcome) {
+                    stopping = true;
+                    notice(BatchNotice::Stopping { pending: queue.len(), reason: format!("{why}; this would fail for every user: fix it and re-run the batch") });
+                }
+            }
+            Some(event) = key_events.recv() => pending_events.push_back(event),
+            Some(signal) = signals.recv() => match signal {
+                Signal::ReplugRequested { key } => {
+                    if let Some(r) = running.get_mut(&key) {
+                        r.replug_pending = true;
+                    }
+                }
+                Signal::Replugged { key, path } => {
+                    if let Some(r) = running.get_mut(&key) {
+                        r.replug_pending = false;
+                    }
+                    if path != key {
+                        claimed.insert(path.clone());
+                    }
+                    held.retain(|k| k.descriptor.path != path);
+                    idle.retain(|k| k.descriptor.path != path);
+                    if !running.values().any(|r| r.replug_pending) {
+                        idle.extend(held.drain(..));
+                    }
+                }
+            },
+            _ = control.stop.cancelled(), if !stopping => {
+                stopping = true;
+                notice(BatchNotice::Stopping { pending: queue.len(), reason: "the operator asked to stop".into() });
+            }
+        }
+    }
+
+    for w in queue.drain(..) {
+        let line = w.planned.row.line;
+        // A row that failed and was queued for a retry keeps its failure.
+        if results.get(&line).is_some_and(|r| r.status != RowStatus::NotStarted) {
+            continue;
+        }
+        let mut r = RowResult::new(line, Some(w.planned.row.upn.clone()), RowStatus::NotStarted);
+        r.reason = Some(if stopping {
+            "not started: the run stopped before this user; re-run the batch to continue".into()
+        } else {
+            "not started: no key was left for this user; re-run the batch with more keys".into()
+        });
+        results.insert(line, r);
+    }
+    drop(tracker);
+    finish(&plan, results, &control, started, &sink)
+}
+
+fn finish(plan: &BatchPlan, results: HashMap<u64, RowResult>, control: &BatchControl, started: Instant, sink: &Arc<dyn BatchSink>) -> BatchReport {
+    let cancelled = control.stop.is_cancelled() || control.abort.is_cancelled();
+    let report = BatchReport::new(plan.batch_id.clone(), plan.file.path.display().to_string(), results.into_values().collect(), cancelled, started.elapsed().as_millis() as u64);
+    sink.event(&BatchEvent::Batch(BatchNotice::BatchFinished { report: report.clone() }));
+    report
+}
+
+/// The job for a row: random PIN (nobody is at the desk), the row's name and PIN policy.
+fn job_spec(plan: &BatchPlan, planned: &PlannedRow, options: &BatchOptions) -> JobSpec {
+    let row = &planned.row;
+    let mut spec = JobSpec::new(options.mode, row.upn.clone());
+    spec.display_name = row.display_name.clone();
+    spec.pin = PinChoice::Random;
+    spec.pin_policy = (!row.pin.is_empty()).then(|| row.pin.clone());
+    spec.via = options.via;
+    spec.batch = Some(BatchRef { id: plan.batch_id.clone(), line: row.line });
+    spec
+}
+
+/// Worth another key in this run? The pipeline knows (key pulled out, no touch, Graph
+/// throttled or down); nothing is retried once the operator stopped the run.
+fn retryable(outcome: &JobOutcome, control: &BatchControl) -> bool {
+    if control.abort.is_cancelled() || control.stop.is_cancelled() {
+        return false;
+    }
+    outcome.error.as_ref().is_some_and(|e| e.retryable)
+}
+
+/// A failure every other user would hit too (configuration, sign-in, a missing
+/// component): the batch stops taking keys instead of failing the whole list.
+fn station_wide(outcome: &JobOutcome) -> Option<String> {
+    let e = outcome.error.as_ref()?;
+    (e.kind == FailureKind::Config || e.missing_component || matches!(outcome.class(), OutcomeClass::Environment)).then(|| e.message.clone())
+}
+
+fn outcome_message(outcome: &JobOutcome) -> Option<String> {
+    if let Some(m) = &outcome.operator_message {
+        return Some(m.clone());
+    }
+    outcome.error.as_ref().map(|e| match &e.next_step {
+        Some(next) => format!("{} — {next}", e.message),
+        None => e.message.clone(),
+    })
+}
+
+fn row_result(upn: &str, line: u64, outcome: &JobOutcome, key: Option<&str>, attempt: u32) -> RowResult {
+    let status = if outcome.is_success() {
+        RowStatus::Done
+    } else if outcome.state == JobState::NeedsOperator {
+        RowStatus::NeedsOperator
+    } else {
+        RowStatus::Failed
+    };
+    let mut r = RowResult::new(line, Some(upn.to_string()), status);
+    r.reason = if status == RowStatus::Done { None } else { outcome_message(outcome) };
+    r.job_uid = outcome.job_uid.clone();
+    r.method_id = outcome.method_id.clone();
+    r.key = key.map(str::to_string).or_else(|| outcome.key.path.clone());
+    r.serial = outcome.key.serial.clone();
+    r.model = outcome.key.model.clone();
+    r.attempts = attempt;
+    r.millis = Some(outcome.total_millis);
+    r
+}
+
+fn deliver_slip(sink: &Arc<dyn BatchSink>, outcome: &mut JobOutcome, line: u64, upn: &str, key: &str) {
+    if let Some(slip) = outcome.take_slip() {
+        sink.handover(Handover { line, upn: upn.to_string(), key: key.to_string(), slip });
+    }
+}
+
+async fn open_key(sources: &KeySources, key: &KeyIdentity, events: Arc<JobEvents>, touch_timeout: Duration) -> Result<Arc<KeyHandle>, String> {
+    let io = sources.open(&key.descriptor).map_err(|e| e.to_string())?;
+    let options = key_handle_options(events, touch_timeout);
+    KeyHandle::open(key.descriptor.clone(), io, options).await.map(Arc::new).map_err(|e| e.to_string())
+}
+
+/// A key this batch already enrolled (by serial) must not be reset and given to someone
+/// else because it was plugged in again.
+async fn already_enrolled(station: &Station, batch_id: &str, key: &KeyIdentity) -> Option<String> {
+    let serial = key.descriptor.serial.clone().filter(|s| !s.is_empty())?;
+    let query = KeyQuery { serial: Some(serial.clone()), ..Default::default() };
+    let jobs = station.setup().journal.run(move |j| j.jobs_for_key(&query)).await.ok()?;
+    let job = jobs.iter().rev().find(|j| {
+        j.batch.as_ref().is_some_and(|b| b.id == batch_id)
+            && matches!(j.state, JobState::Done | JobState::HandedOver | JobState::Verified | JobState::Registered | JobState::NeedsOperator)
+    })?;
+    Some(format!(
+        "this key (serial {serial}) was already enrolled for {} in this batch (job {}); take it out and put it with the finished keys",
+        job.user.upn.as_deref().unwrap_or("another user"),
+        job.uid
+    ))
+}
+
+/// With a finite supply: is there no plugged key that was not used yet?
+fn no_fresh_key(sources: &KeySources, used: &HashSet<String>) -> bool {
+    match sources.enumerate() {
+        Ok(keys) => keys.iter().all(|k| used.contains(&k.path)),
+        Err(_) => true,
+    }
+}
+
+/// The pipeline's events for one job: tagged with the key and user, forwarded to the
+/// sink, and re-plug requests passed to the scheduler.
+struct JobEvents {
+    sink: Arc<dyn BatchSink>,
+    key: String,
+    upn: String,
+    signals: Option<UnboundedSender<Signal>>,
+}
+
+impl JobEvents {
+    fn new(sink: &Arc<dyn BatchSink>, key: &str, upn: &str, signals: Option<UnboundedSender<Signal>>) -> JobEvents {
+        JobEvents { sink: Arc::clone(sink), key: key.to_string(), upn: upn.to_string(), signals }
+    }
+}
+
+impl StationEvents for JobEvents {
+    fn event(&self, e: &StationEvent) {
+        let mut e = e.clone();
+        if e.user.is_none() {
+            e.user = Some(self.upn.clone());
+        }
+        if e.key.is_none() && !self.key.is_empty() {
+            e.key = Some(self.key.clone());
+        }
+        if let Some(tx) = &self.signals {
+            match &e.kind {
+                EventKind::ReplugKey { .. } => {
+                    let _ = tx.send(Signal::ReplugRequested { key: self.key.clone() });
+                }
+                EventKind::KeyReplugged { path } => {
+                    let _ = tx.send(Signal::Replugged { key: self.key.clone(), path: path.clone() });
+                }
+                _ => {}
+            }
+        }
+        self.sink.event(&BatchEvent::Job(e));
+    }
+}

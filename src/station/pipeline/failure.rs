@@ -1,0 +1,148 @@
+//! How a step stops a job: [`Stop`] (fail, park, or the test halt) and [`Failure`]
+//! (kind, operator message, next step). The orchestrator turns them into the job's
+//! final state following the rule "`failed` before the key has the station's PIN,
+//! `needs_operator` after".
+use super::events::Step;
+use super::outcome::OutcomeError;
+use crate::ceremony::CeremonyError;
+use crate::entra::graph::{GraphError, GraphErrorKind};
+use crate::key::KeyError;
+use crate::station::journal::{FailureKind, JournalError, OperatorReason};
+
+/// Why a step failed, for the operator.
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+    pub next_step: Option<String>,
+    pub step: Option<Step>,
+    pub policy: bool,
+    pub missing_component: bool,
+    pub retryable: bool,
+}
+
+impl Failure {
+    pub fn new(kind: FailureKind, step: Step, message: impl Into<String>) -> Failure {
+        Failure { kind, message: message.into(), next_step: None, step: Some(step), policy: kind == FailureKind::Policy, missing_component: false, retryable: false }
+    }
+
+    pub fn next(mut self, next: impl Into<String>) -> Failure {
+        self.next_step = Some(next.into());
+        self
+    }
+
+    pub fn policy(step: Step, message: impl Into<String>, next: impl Into<String>) -> Failure {
+        Failure::new(FailureKind::Policy, step, message).next(next)
+    }
+
+    pub fn key(step: Step, e: &KeyError) -> Failure {
+        let kind = if *e == KeyError::Cancelled { FailureKind::Cancelled } else { FailureKind::Key };
+        let mut f = Failure::new(kind, step, e.to_string());
+        // Worth another attempt (another key, or the same key re-plugged): the person or
+        // the USB connection failed, not the key model.
+        f.retryable = matches!(
+            e,
+            KeyError::Removed | KeyError::Timeout(_) | KeyError::UserActionTimeout | KeyError::Denied | KeyError::Busy | KeyError::ResetWindowPassed | KeyError::ReplugTimeout(_) | KeyError::Transport(_) | KeyError::PinAuthInvalid
+        );
+        f
+    }
+
+    pub fn graph(step: Step, e: &GraphError) -> Failure {
+        let text = e.to_string();
+        let (message, hint) = match text.split_once("\nhint: ") {
+            Some((m, h)) => (m.to_string(), Some(h.to_string())),
+            None => (text, None),
+        };
+        let kind = if e.is_policy_refusal() {
+            FailureKind::Policy
+        } else if matches!(e.kind, GraphErrorKind::UserNotFound | GraphErrorKind::AmbiguousUser { .. }) {
+            FailureKind::UserInput
+        } else {
+            FailureKind::Entra
+        };
+        let mut f = Failure::new(kind, step, message);
+        f.next_step = hint;
+        f.retryable = e.is_transient();
+        f
+    }
+
+    pub fn journal(e: &JournalError) -> Failure {
+        Failure { kind: FailureKind::Internal, message: e.to_string(), next_step: None, step: None, policy: false, missing_component: false, retryable: false }
+    }
+
+    pub fn cancelled(step: Step) -> Failure {
+        Failure::new(FailureKind::Cancelled, step, "cancelled by the operator")
+    }
+
+    pub fn ceremony(step: Step, e: &CeremonyError) -> Failure {
+        match e {
+            CeremonyError::Key(k) => Failure::key(step, k),
+            CeremonyError::Graph(g) => Failure::graph(step, g),
+            CeremonyError::Browser { message, missing_component } => {
+                let mut f = Failure::new(FailureKind::Entra, step, format!("browser: {message}"));
+                f.missing_component = *missing_component;
+                if *missing_component {
+                    f.next_step = Some("install Chromium and chromedriver (Debian: apt-get install chromium chromium-driver), or register through Graph with --via graph".into());
+                }
+                f
+            }
+            CeremonyError::Page { code, message } => {
+                let policy = matches!(code.as_str(), "KeyNotAllowed" | "MethodNotAllowed" | "MfaRequired" | "KeyLimitReached");
+                let mut f = Failure::new(if policy { FailureKind::Policy } else { FailureKind::Entra }, step, format!("{message} ({code})"));
+                f.policy = policy;
+                f
+            }
+            CeremonyError::Policy(m) => Failure::new(FailureKind::Policy, step, m.clone()),
+            CeremonyError::NotConfirmed(_) => Failure::new(FailureKind::Entra, step, e.to_string()).next("check the user's Security info for the key"),
+            CeremonyError::Journal(m) => Failure::new(FailureKind::Internal, step, format!("the journal could not record the next step: {m}")),
+            CeremonyError::Cancelled => Failure::cancelled(step),
+            CeremonyError::Other(m) => Failure::new(FailureKind::Internal, step, m.clone()),
+        }
+    }
+
+    pub fn to_outcome(&self) -> OutcomeError {
+        OutcomeError {
+            kind: self.kind,
+            message: self.message.clone(),
+            next_step: self.next_step.clone(),
+            step: self.step,
+            policy: self.policy,
+            missing_component: self.missing_component,
+            retryable: self.retryable,
+        }
+    }
+
+    /// Message plus next step, as stored in the journal's `error_message`.
+    pub fn journal_text(&self) -> String {
+        match &self.next_step {
+            Some(n) => format!("{} — {n}", self.message),
+            None => self.message.clone(),
+        }
+    }
+}
+
+/// How a step ended a job early.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    /// Something went wrong; the orchestrator fails or parks the job.
+    Fail(Failure),
+    /// A human must look at it, for this reason.
+    Park(OperatorReason, Option<Failure>),
+    /// The test crash point was reached: stop dead, write nothing more.
+    Halt,
+    /// Resume cannot go on now (no key, Entra unreachable): leave the job as it is, so
+    /// that the next resume tries again.
+    Leave(Failure),
+}
+
+impl From<Failure> for Stop {
+    fn from(f: Failure) -> Stop {
+        Stop::Fail(f)
+    }
+}
+
+impl From<JournalError> for Stop {
+    fn from(e: JournalError) -> Stop {
+        Stop::Fail(Failure::journal(&e))
+    }
+}

@@ -1,0 +1,149 @@
+//! The order of the steps, and how a job ends: begin (arrived), the steps, then
+//! conclude: `failed` before the key has the station's PIN, `needs_operator` with the
+//! documented reason after, and the outcome filled in for the caller.
+use super::events::EventKind;
+use super::failure::{Failure, Stop};
+use super::inspect::key_facts;
+use super::run::Run;
+use crate::station::journal::{FailureKind, IntentOutcome, JobError, NewJob, OperatorReason, Transition, UserRef};
+use crate::station::state::JobState;
+
+impl Run<'_> {
+    /// Record the job (`arrived`).
+    pub(crate) async fn begin(&mut self) -> Result<(), Stop> {
+        let key = self.key()?;
+        let info = key.info();
+        let facts = key_facts(self, &info);
+        let new = NewJob {
+            mode: self.spec.mode,
+            tenant: Some(self.st.setup.config.use_tenant.clone()),
+            batch: self.spec.batch.clone(),
+            user: UserRef { upn: Some(self.spec.user.trim().to_string()).filter(|u| !u.is_empty()), object_id: None },
+            key: facts,
+            resumes: self.spec.resumes,
+        };
+        let (id, record) = self
+            .st
+            .setup
+            .journal
+            .run(move |j| {
+                let id = j.begin_job(&new)?;
+                Ok((id, j.job(id)?))
+            })
+            .await?;
+        self.job = Some(id);
+        self.out.job = Some(id);
+        self.out.job_uid = record.map(|r| r.uid);
+        self.out.resumes_job = self.spec.resumes;
+        self.out.state = JobState::Arrived;
+        self.emit(EventKind::JobStarted { resumes: self.spec.resumes });
+        if self.st.crash.reached(&super::CrashPoint::State(JobState::Arrived)) {
+            return Err(Stop::Halt);
+        }
+        Ok(())
+    }
+
+    /// arrived → … → handed_over (→ done).
+    pub(crate) async fn steps(&mut self) -> Result<(), Stop> {
+        self.inspect().await?;
+        self.check_cancel(super::Step::Reset)?;
+        self.prepare().await?;
+        self.check_cancel(super::Step::Register)?;
+        self.register().await?;
+        self.after_registration().await
+    }
+
+    /// registered → verified → handed_over (→ done).
+    pub(crate) async fn after_registration(&mut self) -> Result<(), Stop> {
+        if self.out.state == JobState::Registered {
+            self.verify().await?;
+        }
+        self.hand_over().await
+    }
+
+    /// Turn how the steps ended into the job's final state and the outcome.
+    pub(crate) async fn conclude(mut self, result: Result<(), Stop>) -> super::JobOutcome {
+        match result {
+            Ok(()) => {}
+            Err(Stop::Halt) => {
+                let f = Failure::new(FailureKind::Interrupted, super::Step::Inspect, format!("stopped at the test crash point (state {}); nothing further was recorded", self.out.state));
+                self.out.error = Some(f.to_outcome());
+            }
+            Err(Stop::Leave(f)) => self.out.error = Some(f.to_outcome()),
+            Err(Stop::Fail(f)) => self.end_failed(f).await,
+            Err(Stop::Park(reason, f)) => self.end_parked(reason, f).await,
+        }
+        self.out.total_millis = self.started.elapsed().as_millis() as u64;
+        self.emit(EventKind::JobEnded { state: self.out.state });
+        self.out
+    }
+
+    /// Resolve intents left open by a step that stopped (their side effect did not
+    /// complete as far as this process knows).
+    async fn close_open_intents(&mut self, f: &Failure) {
+        let Some(job) = self.job else { return };
+        let open = std::mem::take(&mut self.facts.open);
+        for id in open {
+            let outcome = if self.resuming {
+                IntentOutcome::Abandoned(format!("given up while resuming: {}", f.message))
+            } else {
+                IntentOutcome::Failed(JobError::new(f.kind, f.message.clone()))
+            };
+            if let Err(e) = self.st.setup.journal.run(move |j| j.resolve_intent(job, id, &outcome)).await {
+                tracing::warn!("cannot close intent {} of job {job}: {e}", id.0);
+            }
+        }
+    }
+
+    async fn end_failed(&mut self, f: Failure) {
+        self.out.error = Some(f.to_outcome());
+        let Some(job) = self.job else {
+            self.out.state = JobState::Failed;
+            return;
+        };
+        self.close_open_intents(&f).await;
+        if let Some(method) = self.out.method_id.clone() {
+            let reason = OperatorReason::Other {
+                message: format!("The key was registered (Entra method {method}) but the job stopped before the handover: {} Check the user's security keys; delete the method, reset the key and enroll it again if the PIN was not handed over.", f.message),
+            };
+            return self.end_parked(reason, Some(f)).await;
+        }
+        if self.facts.pin_on_key {
+            return self.end_parked(OperatorReason::PinSetRegistrationFailed, Some(f)).await;
+        }
+        let error = JobError::new(f.kind, f.journal_text());
+        match self.st.setup.journal.run(move |j| j.fail(job, error)).await {
+            Ok(()) => self.out.state = JobState::Failed,
+            Err(e) => self.journal_broken(e),
+        }
+    }
+
+    async fn end_parked(&mut self, reason: OperatorReason, f: Option<Failure>) {
+        if let Some(f) = &f {
+            self.out.error = Some(f.to_outcome());
+            self.close_open_intents(f).await;
+        } else {
+            let note = Failure::new(FailureKind::Internal, super::Step::Reconcile, reason.message());
+            self.close_open_intents(&note).await;
+        }
+        self.out.operator_message = Some(reason.message());
+        self.out.operator_reason = Some(reason.clone());
+        let Some(job) = self.job else { return };
+        let mut t = Transition::to(JobState::NeedsOperator).with_reason(reason);
+        if let Some(f) = f {
+            t = t.with_error(JobError::new(f.kind, f.journal_text()));
+        }
+        match self.st.setup.journal.run(move |j| j.transition(job, t)).await {
+            Ok(()) => self.out.state = JobState::NeedsOperator,
+            Err(e) => self.journal_broken(e),
+        }
+    }
+
+    fn journal_broken(&mut self, e: crate::station::journal::JournalError) {
+        tracing::error!("the journal could not record how job {:?} ended: {e}", self.job);
+        self.out.warnings.push(format!("the journal could not record how this job ended: {e}"));
+        if self.out.error.is_none() {
+            self.out.error = Some(Failure::journal(&e).to_outcome());
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! Building a station from its configuration: the token provider for the configured
+//! sign-in method, the Graph client, the journal, the registrars per path, the model
+//! table. The result, [`StationSetup`], is what [`crate::station::pipeline::Station::open`]
+//! takes; every field is public so tests and the demo can assemble one by hand.
+use crate::ceremony::graph_direct::GraphRegistrar;
+use crate::ceremony::{Registrar, RegistrationPath};
+use crate::entra::cloud::parse_service_url;
+use crate::entra::graph::{GraphClient, GraphConfig};
+use crate::entra::http::{HttpOptions, RetryPolicy};
+use crate::entra::oauth::{
+    Authority, CacheFilter, CachedSignIn, ClientCertificate, ClientCredential, ClientCredentialsProvider, OAuthClient, OAuthError, OAuthOptions,
+    Scopes, TokenCache, TokenProvider,
+};
+use crate::key::sources::KeySources;
+use crate::key::virtual_key::VIRTUAL_KEY_AAGUID;
+use crate::station::config::{self, SignIn, StationConfig, TenantConfig};
+use crate::station::journal::{Journal, SharedJournal};
+use crate::station::models::ModelTable;
+use crate::station::pipeline::{CrashPoint, StationError};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The registration paths a station can use, by path. The Graph registrar is installed
+/// by [`StationSetup::new`]; the browser registrar is added by whoever builds one
+/// (`setup.registrars.insert(Arc::new(browser_registrar))`).
+#[derive(Clone, Default)]
+pub struct Registrars(HashMap<RegistrationPath, Arc<dyn Registrar>>);
+
+impl Registrars {
+    /// No registrar.
+    pub fn new() -> Registrars {
+        Registrars::default()
+    }
+
+    /// Add (or replace) the registrar for its [`Registrar::path`].
+    pub fn insert(&mut self, registrar: Arc<dyn Registrar>) {
+        self.0.insert(registrar.path(), registrar);
+    }
+
+    /// The registrar for `path`.
+    pub fn get(&self, path: RegistrationPath) -> Option<Arc<dyn Registrar>> {
+        self.0.get(&path).cloned()
+    }
+
+    /// Installed paths.
+    pub fn paths(&self) -> Vec<RegistrationPath> {
+        let mut v: Vec<_> = self.0.keys().copied().collect();
+        v.sort_by_key(|p| p.to_string());
+        v
+    }
+}
+
+impl std::fmt::Debug for Registrars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.paths()).finish()
+    }
+}
+
+/// Tunables of the pipeline that are not configuration keys.
+#[derive(Debug, Clone)]
+pub struct StationOptions {
+    /// How long the operator gets to re-plug a key whose reset window has passed.
+    pub replug_timeout: Duration,
+    /// Time a person gets once a key asks for a touch (keys the pipeline opens itself).
+    pub touch_timeout: Duration,
+    /// How long verification waits for Entra to list a new method (replication).
+    pub verify_timeout: Duration,
+    /// How long the policies read from Graph are reused (0: read them for every job).
+    pub policy_cache: Duration,
+    /// Test facility: halt the pipeline at this point, as if the process died (see
+    /// [`crate::station::pipeline::crash`]). `KEYSTATION_TEST_CRASH_AFTER` wins.
+    pub crash_point: Option<CrashPoint>,
+}
+
+impl Default for StationOptions {
+    fn default() -> Self {
+        StationOptions {
+            replug_timeout: Duration::from_secs(60),
+            touch_timeout: Duration::from_secs(30),
+            verify_timeout: Duration::from_secs(20),
+            policy_cache: Duration::from_secs(30),
+            crash_point: None,
+        }
+    }
+}
+
+/// Everything a [`crate::station::pipeline::Station`] is made of.
+#[derive(Debug, Clone)]
+pub struct StationSetup {
+    /// The validated configuration.
+    pub config: StationConfig,
+    /// Where the journal (by default), evidence and token cache live.
+    pub state_dir: PathBuf,
+    /// The journal, shared with whoever else writes to it in this process.
+    pub journal: SharedJournal,
+    /// Microsoft Graph, signed in as the configured app or operator.
+    pub graph: GraphClient,
+    /// Registrars by path.
+    pub registrars: Registrars,
+    /// AAGUID → model names (built in, `[[models]]`, keystation's virtual key).
+    pub models: ModelTable,
+    /// Where keys come from; needed to wait for a re-plug (reset window) or a removal.
+    pub sources: Option<KeySources>,
+    /// Pipeline tunables.
+    pub options: StationOptions,
+}
+
+/// How to reach the tenant (besides what the configuration says).
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// TLS roots (CA bundle) and timeouts of every HTTP client.
+    pub http: HttpOptions,
+    /// Graph retries (default: 5 attempts, Retry-After honoured).
+    pub graph_retry: Option<RetryPolicy>,
+    /// Token-endpoint retries.
+    pub token_retry: Option<RetryPolicy>,
+}
+
+impl StationSetup {
+    /// A setup from parts, with the Graph registrar installed and the model table built
+    /// from the configuration. Fails on an unusable `[[models]]` entry.
+    pub fn new(config: StationConfig, state_dir: impl Into<PathBuf>, journal: SharedJournal, graph: GraphClient) -> Result<StationSetup, StationError> {
+        let models = model_table(&config)?;
+        let mut registrars = Registrars::new();
+        registrars.insert(Arc::new(GraphRegistrar::new(graph.clone(), config.tenant().map(|t| t.challenge_timeout_minutes).unwrap_or(None))));
+        Ok(StationSetup { config, state_dir: state_dir.into(), journal, graph, registrars, models, sources: None, options: StationOptions::default() })
+    }
+
+    /// Build everything from the configuration: open the journal (`journal.path` in
+    /// `state_dir`), sign in with the tenant's `sign_in` method, make the Graph client.
+    /// Nothing is sent to Entra yet (the first token is fetched by the first call).
+    pub fn from_config(config: StationConfig, state_dir: &Path, connect: &ConnectOptions) -> Result<StationSetup, StationError> {
+        let tenant = config.require_tenant().map_err(StationError::Config)?.clone();
+        let journal_path = config.journal.resolve(state_dir);
+        let journal = SharedJournal::new(Journal::open(&journal_path)?);
+        let tokens = token_provider(&tenant, state_dir, connect)?;
+        let graph = graph_client(&tenant, tokens, connect)?;
+        StationSetup::new(config, state_dir, journal, graph)
+    }
+}
+
+/// The model table for a configuration: built in, keystation's virtual key, `[[models]]`.
+pub fn model_table(config: &StationConfig) -> Result<ModelTable, StationError> {
+    let table = config.model_table().map_err(|e| StationError::Config(format!("configuration `models`: {e}")))?;
+    debug_assert!(table.lookup_bytes(&VIRTUAL_KEY_AAGUID).is_some(), "the virtual key is in the built-in table");
+    Ok(table)
+}
+
+fn oauth_options(connect: &ConnectOptions) -> OAuthOptions {
+    let mut o = OAuthOptions { http: connect.http.clone(), ..OAuthOptions::default() };
+    if let Some(r) = &connect.token_retry {
+        o.retry = r.clone();
+    }
+    o
+}
+
+fn sign_in_error(e: OAuthError) -> StationError {
+    match e {
+        OAuthError::NotSignedIn(m) => StationError::SignIn(m),
+        other => StationError::SignIn(other.to_string()),
+    }
+}
+
+/// The token provider for the tenant's `sign_in` method:
+/// * `client-secret`: client credentials with the secret from `secret_env`/`secret_file`;
+/// * `certificate`: client credentials with a signed assertion (PS256);
+/// * `device-code`: the cached sign-in from `keystation login` for this authority,
+///   tenant and client ("run keystation login first" when there is none).
+pub fn token_provider(tenant: &TenantConfig, state_dir: &Path, connect: &ConnectOptions) -> Result<Arc<dyn TokenProvider>, StationError> {
+    let tenant_id = tenant.id.clone().ok_or_else(|| StationError::Config("the tenant has no `id`".into()))?;
+    let client_id = tenant.client_id.clone().ok_or_else(|| StationError::Config("the tenant has no `client_id`".into()))?;
+    let authority_host = parse_service_url(&tenant.authority_host(), "authority").map_err(|e| StationError::Config(format!("tenant `authority_host`: {e}")))?;
+    // Tokens are for the cloud's Graph resource, even when `graph_host` points the calls
+    // elsewhere (a proxy, the simulator): the resource id is what the token names.
+    let graph_resource = parse_service_url(tenant.cloud.graph_host(), "Graph").map_err(|e| StationError::Config(format!("tenant `cloud`: {e}")))?;
+    let options = oauth_options(connect);
+    let authority = Authority::new(authority_host, &tenant_id).map_err(|e| StationError::Config(e.to_string()))?;
+    let cache = TokenCache::in_state_dir(state_dir);
+    let scopes = Scopes::graph_default(&graph_resource);
+    let sign_in = tenant.sign_in().map_err(|e| StationError::Config(format!("tenant `sign_in`: {e}")))?;
+    let app_only = |credential: ClientCredential| -> Result<Arc<dyn TokenProvider>, StationError> {
+        let oauth = OAuthClient::new(authority.clone(), &client_id, &options).map_err(|e| StationError::Config(e.to_string()))?;
+        Ok(Arc::new(ClientCredentialsProvider::new(oauth, credential, scopes.clone()).with_cache(cache.clone())))
+    };
+    match sign_in {
+        SignIn::ClientSecret { secret } => app_only(ClientCredential::Secret(secret.read().map_err(StationError::SignIn)?)),
+        SignIn::Certificate { certificate, private_key } => {
+            let cert = ClientCertificate::from_files(&certificate, &private_key).map_err(sign_in_error)?;
+            app_only(ClientCredential::certificate(cert))
+        }
+        SignIn::DeviceCode => {
+            let filter = CacheFilter { authority: Some(authority.host_key()), tenant: Some(tenant_id.clone()), client_id: Some(client_id.clone()), account: None };
+            let cached = CachedSignIn::open(cache, &filter, &options).map_err(|e| match e {
+                OAuthError::NotSignedIn(m) => StationError::SignIn(format!(
+                    "{m} (the tenant's sign_in.method is device-code: run `keystation login --device-code --tenant {tenant_id} --client-id {client_id}` with the same --state-dir first)"
+                )),
+                other => sign_in_error(other),
+            })?;
+            Ok(Arc::new(cached))
+        }
+    }
+}
+
+/// The Graph client for a tenant (host, API version, retries, CA bundle).
+pub fn graph_client(tenant: &TenantConfig, tokens: Arc<dyn TokenProvider>, connect: &ConnectOptions) -> Result<GraphClient, StationError> {
+    let graph_host = parse_service_url(&tenant.graph_host(), "Graph").map_err(|e| StationError::Config(format!("tenant `graph_host`: {e}")))?;
+    let mut gc = GraphConfig::new(graph_host);
+    gc.http = connect.http.clone();
+    if let Some(r) = &connect.graph_retry {
+        gc.retry = r.clone();
+    }
+    gc.api_version = match tenant.api_version {
+        config::ApiVersion::V1 => crate::entra::graph::ApiVersion::V1,
+        config::ApiVersion::Beta => crate::entra::graph::ApiVersion::Beta,
+    };
+    GraphClient::new(gc, tokens).map_err(|e| StationError::Config(e.to_string()))
+}
+
+/// The ceremony's name for a configured registration path.
+pub fn registration_path(p: config::RegistrationPath) -> RegistrationPath {
+    match p {
+        config::RegistrationPath::Graph => RegistrationPath::Graph,
+        config::RegistrationPath::Browser => RegistrationPath::Browser,
+    }
+}

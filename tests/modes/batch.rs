@@ -1,0 +1,166 @@
+//! Batch imaging through the library: the scheduler on a hub of virtual keys that the
+//! test plugs and unplugs, against the in-process simulator.
+use super::common::{csv, faults, spawn_operator, Recorder, World};
+use keystation::station::batch::{plan_batch, read_batch_file, run_batch, BatchControl, BatchEnd, BatchNotice, BatchOptions, KeySupply, RowStatus};
+use keystation::station::config::ConfigOverrides;
+use keystation::station::pipeline::CrashPoint;
+use keystation::station::state::JobState;
+use std::collections::HashMap;
+use std::time::Duration;
+
+fn options(concurrency: usize) -> BatchOptions {
+    BatchOptions { concurrency, supply: KeySupply::Open, poll_interval: Duration::from_millis(20), ..BatchOptions::default() }
+}
+
+/// Every user has exactly one FIDO2 method in the simulator, and the journal holds
+/// exactly one `done` job for them whose method id is that method.
+async fn assert_one_method_each(world: &World, users: &[String], batch_id: &str) {
+    let jobs = world.jobs();
+    for u in users {
+        let methods = world.sim_methods(u).await;
+        assert_eq!(methods.len(), 1, "{u} has {} methods: {methods:?}", methods.len());
+        let done: Vec<_> = jobs
+            .iter()
+            .filter(|j| j.user.upn.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(u)) && j.state == JobState::Done)
+            .collect();
+        assert_eq!(done.len(), 1, "{u}: {} done jobs in the journal", done.len());
+        let job = done[0];
+        assert_eq!(job.batch.as_ref().map(|b| b.id.as_str()), Some(batch_id), "{u}");
+        assert_eq!(job.entra_method_id.as_deref(), methods[0]["id"].as_str(), "{u}: the journal's method id is the simulator's");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_users_over_four_concurrent_keys() {
+    let world = World::new(20, Default::default()).await;
+    let users = world.fresh_users();
+    assert_eq!(users.len(), 20);
+    let station = world.station(&ConfigOverrides::default(), |_| {}).await;
+    let file = world.batch_file("users.csv", &csv(&users));
+    let plan = plan_batch(&station, read_batch_file(&file).unwrap(), "wave-1".into()).await.unwrap();
+    assert_eq!(plan.to_do(), 20);
+
+    let (recorder, notices) = Recorder::new();
+    let operator = spawn_operator(&world, notices, 4, 20);
+    let report = run_batch(station, world.sources(), plan, options(4), recorder.clone(), BatchControl::default()).await;
+    let plugged = operator.await.unwrap();
+
+    assert_eq!(report.end, BatchEnd::AllDone, "{report:#?}");
+    assert_eq!(report.counts.done, 20);
+    assert_eq!(plugged, 20, "one blank key per user");
+    assert_eq!(recorder.max_concurrent(), 4, "four keys were provisioned at the same time");
+    assert_eq!(recorder.slips.lock().unwrap().len(), 20, "one handover slip per user");
+    // Each key served exactly one user.
+    let mut per_key: HashMap<String, usize> = HashMap::new();
+    for n in recorder.notices() {
+        if let BatchNotice::UserAssigned { key, .. } = n {
+            *per_key.entry(key).or_default() += 1;
+        }
+    }
+    assert!(per_key.values().all(|n| *n == 1), "{per_key:?}");
+    assert_one_method_each(&world, &users, "wave-1").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn throttling_and_outages_mid_batch_lose_no_user() {
+    let rules = serde_json::json!([
+        {"kind": "throttle", "target": "graph", "rate": 0.25, "retry_after_secs": 1},
+        {"kind": "unavailable", "target": "graph", "rate": 0.15, "retry_after_secs": 1},
+    ]);
+    let world = World::new(8, faults(7, rules)).await;
+    let users = world.fresh_users();
+    let station = world.station(&ConfigOverrides::default(), |_| {}).await;
+    let file = world.batch_file("users.csv", &csv(&users));
+    let plan = plan_batch(&station, read_batch_file(&file).unwrap(), "faulty".into()).await.unwrap();
+    let (recorder, notices) = Recorder::new();
+    let operator = spawn_operator(&world, notices, 4, 8 * 3);
+    let report = run_batch(station, world.sources(), plan, options(4), recorder.clone(), BatchControl::default()).await;
+    operator.await.unwrap();
+
+    assert!(world.injected_faults().await >= 5, "the simulator really throttled and failed requests");
+    assert_eq!(report.end, BatchEnd::AllDone, "{report:#?}");
+    assert_one_method_each(&world, &users, "faulty").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rerun_after_an_interruption_resumes_without_registering_anyone_twice() {
+    let world = World::new(6, Default::default()).await;
+    let users = world.fresh_users();
+    let file = world.batch_file("users.csv", &csv(&users));
+
+    // First run: every job stops dead right after Entra accepted its registration and
+    // before the journal learnt it, as if the station lost power there.
+    {
+        let station = world
+            .station(&ConfigOverrides::default(), |s| s.options.crash_point = Some(CrashPoint::Effect("register_credential".into())))
+            .await;
+        let plan = plan_batch(&station, read_batch_file(&file).unwrap(), "interrupted".into()).await.unwrap();
+        let (recorder, notices) = Recorder::new();
+        let operator = spawn_operator(&world, notices, 3, 6);
+        let report = run_batch(station, world.sources(), plan, options(3), recorder, BatchControl::default()).await;
+        operator.await.unwrap();
+        assert_eq!(report.counts.done, 0, "{report:#?}");
+        assert!(report.rows.iter().all(|r| r.status == RowStatus::Failed && r.reason.as_deref().unwrap_or("").contains("re-run")), "{report:#?}");
+        for u in &users {
+            assert_eq!(world.sim_methods(u).await.len(), 1, "{u}: the POST landed in the first run");
+        }
+    }
+
+    // Second run, same file, same batch: every row is resumed, none registered twice.
+    let station = world.station(&ConfigOverrides::default(), |_| {}).await;
+    let plan = plan_batch(&station, read_batch_file(&file).unwrap(), "interrupted".into()).await.unwrap();
+    assert_eq!(plan.resuming(), 6, "every interrupted job is resumed");
+    let (recorder, notices) = Recorder::new();
+    let operator = spawn_operator(&world, notices, 3, 12);
+    let report = run_batch(station, world.sources(), plan, options(3), recorder.clone(), BatchControl::default()).await;
+    operator.await.unwrap();
+    assert_eq!(report.end, BatchEnd::AllDone, "{report:#?}");
+    assert!(recorder.notices().iter().any(|n| matches!(n, BatchNotice::UserAssigned { resumes: Some(_), .. })), "jobs were resumed, not started afresh");
+    assert_one_method_each(&world, &users, "interrupted").await;
+
+    // Third run: nothing left to do, nobody touched.
+    let station = world.station(&ConfigOverrides::default(), |_| {}).await;
+    let plan = plan_batch(&station, read_batch_file(&file).unwrap(), "interrupted".into()).await.unwrap();
+    assert_eq!((plan.to_do(), plan.already_done()), (0, 6));
+    let (recorder, _notices) = Recorder::new();
+    let report = run_batch(station, world.sources(), plan, options(3), recorder, BatchControl::default()).await;
+    assert_eq!((report.end, report.counts.already_done), (BatchEnd::AllDone, 6));
+    assert_one_method_each(&world, &users, "interrupted").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_key_pulled_out_mid_job_sends_the_user_to_the_next_key() {
+    let world = World::new(3, Default::default()).await;
+    let users = world.fresh_users();
+    let station = world.station(&ConfigOverrides::default(), |_| {}).await;
+    let file = world.batch_file("users.csv", &csv(&users));
+    let plan = plan_batch(&station, read_batch_file(&file).unwrap(), "pulled".into()).await.unwrap();
+    let (recorder, mut notices) = Recorder::new();
+    // The operator pulls the first key out as soon as its job starts, then behaves.
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let hub = world.hub.clone();
+    let forward = tokio::spawn(async move {
+        let mut pulled = None;
+        while let Some(n) = notices.recv().await {
+            if let (None, BatchNotice::UserAssigned { key, upn, .. }) = (&pulled, &n) {
+                hub.unplug(key);
+                pulled = Some(upn.clone());
+            }
+            let end = matches!(n, BatchNotice::BatchFinished { .. });
+            let _ = tx.send(n);
+            if end {
+                break;
+            }
+        }
+        pulled
+    });
+    let operator = spawn_operator(&world, rx, 1, 6);
+    let report = run_batch(station, world.sources(), plan, options(1), recorder.clone(), BatchControl::default()).await;
+    let pulled = forward.await.unwrap().expect("a key was pulled");
+    operator.await.unwrap();
+    assert_eq!(report.end, BatchEnd::AllDone, "{report:#?}");
+    let row = report.rows.iter().find(|r| r.upn.as_deref() == Some(pulled.as_str())).unwrap();
+    assert_eq!(row.attempts, 2, "the user whose key was pulled got a second key");
+    assert!(recorder.notices().iter().any(|n| matches!(n, BatchNotice::UserFinished { will_retry: true, upn, .. } if *upn == pulled)));
+    assert_one_method_each(&world, &users, "pulled").await;
+}

@@ -1,0 +1,115 @@
+//! `keystation --virtual N batch FILE` as a process: bad rows reported with their line
+//! numbers while the rest succeed, JSON lines, dry run, running out of virtual keys and
+//! re-running the same file.
+use super::cli::{json_lines, stderr, stdout, CliWorld};
+
+/// Users from the world, with deliberately bad rows in between. Lines:
+/// 1 header, 2 good, 3 empty user, 4 good, 5 not a UPN, 6 bad PIN length, 7 duplicate
+/// of line 2, 8 comment, 9 good with a key name and PIN policy.
+fn file_with_bad_rows(users: &[String]) -> String {
+    format!(
+        "upn,display_name,pin_length\n{a},,\n,,8\n{b},,\nnot-a-user,,\n{c},,3\n{A},,\n# late starters\n{c},Desk 3 key,10\n",
+        a = users[0],
+        b = users[1],
+        c = users[2],
+        A = users[0].to_uppercase(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_rows_are_reported_by_line_and_the_others_are_provisioned() {
+    let cw = CliWorld::new(3, "").await;
+    let users = cw.world.fresh_users();
+    let file = cw.world.batch_file("users.csv", &file_with_bad_rows(&users));
+    let out = cw.run(3, &["batch", file.to_str().unwrap()], "").await;
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(7), "partial failure (bad rows)\n{text}\n{err}");
+    for (line, needle) in [(3, "empty"), (5, "not-a-user"), (6, "pin_length `3`"), (7, "already on line 2")] {
+        assert!(text.lines().any(|l| l.contains(&format!("line {line}:")) && l.contains(needle)), "line {line} ({needle}) not reported:\n{text}");
+    }
+    // The summary table lists every row with its line.
+    assert!(text.contains("3 done") && text.contains("4 bad row(s)"), "{text}");
+    for u in &users {
+        assert_eq!(cw.world.sim_methods(u).await.len(), 1, "{u}\n{text}");
+    }
+    // Line 9's key name made it to Entra.
+    let names: Vec<String> = cw.world.sim_methods(&users[2]).await.iter().filter_map(|m| m["displayName"].as_str().map(str::to_string)).collect();
+    assert_eq!(names, vec!["Desk 3 key".to_string()]);
+    assert!(!text.contains("panicked") && !err.contains("panicked"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_lines_report_rows_and_the_final_report() {
+    let cw = CliWorld::new(3, "").await;
+    let users = cw.world.fresh_users();
+    let file = cw.world.batch_file("users.csv", &file_with_bad_rows(&users));
+    let out = cw.run(3, &["--json", "batch", file.to_str().unwrap()], "").await;
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    let rejected: Vec<u64> = lines.iter().filter(|v| v["event"] == "row_rejected").filter_map(|v| v["line"].as_u64()).collect();
+    assert_eq!(rejected, vec![3, 5, 6, 7]);
+    assert!(lines.iter().any(|v| v["event"] == "step_started"), "pipeline steps are in the stream");
+    let last = lines.last().expect("lines");
+    assert_eq!(last["event"], "batch_finished");
+    let report = &last["report"];
+    assert_eq!(report["end"], "partial");
+    assert_eq!(report["counts"]["done"], 3);
+    assert_eq!(report["counts"]["rejected"], 4);
+    let done: Vec<&str> = report["rows"].as_array().unwrap().iter().filter(|r| r["status"] == "done").filter_map(|r| r["upn"].as_str()).collect();
+    assert_eq!(done.len(), 3);
+    // No PIN in the JSON stream: the slips go elsewhere.
+    assert!(!stdout(&out).contains("PIN  "), "no slip text on the JSON stream");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_virtual_keys_then_a_rerun_finishes_the_list_without_repeating_anyone() {
+    let cw = CliWorld::new(3, "").await;
+    let users = cw.world.fresh_users();
+    let file = cw.world.batch_file("staff.csv", &format!("{}\n{}\n{}\n", users[0], users[1], users[2]));
+
+    let dry = cw.run(2, &["batch", "--dry-run", file.to_str().unwrap()], "").await;
+    assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
+    assert!(stdout(&dry).contains("provision"), "{}", stdout(&dry));
+    for u in &users {
+        assert!(cw.world.sim_methods(u).await.is_empty(), "a dry run registers nothing");
+    }
+
+    let first = cw.run(2, &["batch", "--concurrency", "2", file.to_str().unwrap()], "").await;
+    let text = stdout(&first);
+    assert_eq!(first.status.code(), Some(7), "two keys for three users\n{text}\n{}", stderr(&first));
+    assert!(text.contains("not started"), "{text}");
+    let with_key: Vec<usize> = futures_count(&cw, &users).await;
+    assert_eq!(with_key.iter().sum::<usize>(), 2, "{with_key:?}");
+
+    let second = cw.run(2, &["batch", file.to_str().unwrap()], "").await;
+    let text = stdout(&second);
+    assert_eq!(second.status.code(), Some(0), "{text}\n{}", stderr(&second));
+    assert!(text.contains("2 already done"), "{text}");
+    assert_eq!(futures_count(&cw, &users).await, vec![1, 1, 1], "{text}");
+}
+
+async fn futures_count(cw: &CliWorld, users: &[String]) -> Vec<usize> {
+    let mut v = Vec::new();
+    for u in users {
+        v.push(cw.world.sim_methods(u).await.len());
+    }
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unusable_file_or_setting_is_a_usage_error() {
+    let cw = CliWorld::new(1, "").await;
+    let missing = cw.run(1, &["batch", "/nonexistent/users.csv"], "").await;
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("cannot read the batch file"), "{}", stderr(&missing));
+    let no_column = cw.world.batch_file("x.csv", "email,name\nalice@contoso.test,A\n");
+    let out = cw.run(1, &["batch", no_column.to_str().unwrap()], "").await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no UPN column"), "{}", stderr(&out));
+    let ok = cw.world.batch_file("ok.csv", "alice@contoso.test\n");
+    let desk = cw.run(1, &["batch", "--set", "pin.source=user-at-desk", ok.to_str().unwrap()], "").await;
+    assert_eq!(desk.status.code(), Some(2));
+    assert!(stderr(&desk).contains("kiosk"), "{}", stderr(&desk));
+    let conc = cw.run(1, &["batch", "--concurrency", "0", ok.to_str().unwrap()], "").await;
+    assert_eq!(conc.status.code(), Some(2));
+}

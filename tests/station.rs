@@ -1,0 +1,14 @@
+//! The provisioning station end to end: the pipeline through the library API and the
+//! `keystation enroll` binary, on the in-process Entra simulator with virtual keys.
+#[path = "station/common.rs"]
+mod common;
+#[path = "station/pipeline.rs"]
+mod pipeline;
+#[path = "station/policy.rs"]
+mod policy;
+#[path = "station/faults.rs"]
+mod faults;
+#[path = "station/resume.rs"]
+mod resume;
+#[path = "station/cli.rs"]
+mod cli;
