@@ -9,6 +9,7 @@ mod browser_flow {
     pub mod support;
 
     mod automatic;
+    mod cli;
     mod key_events;
     mod manual;
     mod refusals;

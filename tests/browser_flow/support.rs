@@ -51,6 +51,11 @@ pub fn config_or_skip(test: &str) -> Option<BrowserConfig> {
     None
 }
 
+/// One browser test at a time.
+pub async fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().await
+}
+
 /// Everything a test needs.
 pub struct Env {
     pub sim: SimulatorHandle,

@@ -238,6 +238,26 @@ impl BrowserRegistrar {
         BrowserRegistrar::build(config, tokio::sync::OnceCell::new(), Some((graph_host, tenant.to_string())), graph, prompt)
     }
 
+    /// The registrar a station installs for its configured tenant: its `[browser]`
+    /// settings, the tenant's Graph host (a loopback host means keystation's
+    /// simulator, whose pages and login host it then uses), operator prompts on the
+    /// terminal. `None` when `graph_host` is not a URL (the configuration check reports
+    /// that elsewhere).
+    #[allow(clippy::too_many_arguments)]
+    pub fn for_station(
+        headless: bool,
+        chromium: Option<std::path::PathBuf>,
+        chromedriver: Option<std::path::PathBuf>,
+        fallback_to_manual: bool,
+        graph: GraphClient,
+        graph_host: &str,
+        tenant: &str,
+    ) -> Option<BrowserRegistrar> {
+        let host = url::Url::parse(graph_host).ok()?;
+        let config = BrowserRegistrarConfig::from_station(headless, chromium, chromedriver, fallback_to_manual);
+        Some(BrowserRegistrar::for_tenant(config, graph, host, tenant, Arc::new(super::manual::TerminalPrompt)))
+    }
+
     fn build(
         config: BrowserRegistrarConfig,
         target: tokio::sync::OnceCell<BrowserTarget>,
