@@ -77,7 +77,7 @@ pub fn registrar_config(browser: &BrowserConfig) -> BrowserRegistrarConfig {
         confirm_timeout: Duration::from_secs(20),
         manual_timeout: Duration::from_secs(90),
         poll_interval: Duration::from_millis(300),
-        screenshots: std::env::var_os("KS_NOSHOT").is_none(),
+        screenshots: true,
     }
 }
 
@@ -228,6 +228,7 @@ impl RegistrationObserver for Recorder {
         Box::pin(async move { if refuse { Err("disk full".into()) } else { Ok(()) } })
     }
     fn progress(&self, step: &str) {
+        // KEYSTATION_TEST_TRACE=1 prints the progress notes with timestamps (debugging).
         if std::env::var_os("KEYSTATION_TEST_TRACE").is_some() {
             eprintln!("{:?} progress: {step}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap());
         }
