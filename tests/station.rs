@@ -12,3 +12,5 @@ mod faults;
 mod resume;
 #[path = "station/cli.rs"]
 mod cli;
+#[path = "station/registrar.rs"]
+mod registrar;

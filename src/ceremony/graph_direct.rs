@@ -13,6 +13,7 @@
 //! * `enforceCredentialProtectionPolicy: true` with `userVerificationOptional` is a
 //!   combination Chromium refuses (enforcing level 1 means nothing); it is dropped and
 //!   level 1 is requested, which is what Entra asks for.
+#![warn(missing_docs)]
 use crate::ceremony::registrar::{CeremonyError, PendingRegistration, Registered, Registrar, RegistrationObserver, RegistrationPath, RegistrationRequest};
 use crate::ceremony::webauthn::{b64, BoxFuture, CancelToken, FrameContext, KeyCredentialMaker, Origin, RpIdPolicy, WebAuthnClient, WebAuthnError, ENTRA_RP_ID};
 use crate::entra::graph::{ApiVersion, CreationOptions, Fido2Registration, GraphClient};

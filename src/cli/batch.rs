@@ -38,15 +38,13 @@ impl From<ViaArg> for RegistrationPath {
     }
 }
 
-/// Configuration choices shared by the station modes (batch, kiosk).
+/// Options shared by the station modes (batch, kiosk): the configuration overrides
+/// every station command takes (`--tenant`, `--pin-length`, `--recipient`, `--set`, …),
+/// the registration path and the touch time.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct StationOpts {
-    /// Use this configured tenant ([tenants.NAME]) instead of `use_tenant`.
-    #[arg(long, value_name = "NAME")]
-    pub tenant: Option<String>,
-    /// Set any configuration key for this run, e.g. --set pin.length=10 (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
+    #[command(flatten)]
+    pub flags: crate::cli::enroll::flags::StationFlags,
     /// Registration path for every job (default: the tenant's `registration`).
     #[arg(long, value_enum, value_name = "PATH")]
     pub via: Option<ViaArg>,
@@ -110,7 +108,16 @@ pub async fn run(args: BatchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     }
 
     let sources = key_sources(ctx)?;
-    let station = open_station(ctx, config, Some(sources.clone())).await?;
+    // A dry run writes nothing: without a journal yet, it plans against a throwaway one.
+    let scratch = tempfile::tempdir().map_err(|e| CliError::failure(format!("cannot make a temporary directory: {e}")))?;
+    let journal_missing = !config.journal.resolve(&ctx.state_dir).exists();
+    let station = if args.dry_run && journal_missing {
+        let mut config = config;
+        config.journal.path = scratch.path().join("dry-run.sqlite");
+        open_station(ctx, config, Some(sources.clone())).await?
+    } else {
+        open_station(ctx, config, Some(sources.clone())).await?
+    };
     let via = args.station.via.map(RegistrationPath::from);
     check_via(&station, via)?;
     let plan = plan_batch(&station, file, batch_id).await.map_err(station_error)?;
@@ -170,7 +177,7 @@ pub(crate) fn spawn_interrupt_handler(control: BatchControl) -> tokio::task::Joi
 
 /// The configuration overrides every station mode takes.
 pub(crate) fn station_overrides(opts: &StationOpts) -> ConfigOverrides {
-    ConfigOverrides { tenant: opts.tenant.clone(), set: opts.set.clone(), ..ConfigOverrides::default() }
+    opts.flags.overrides()
 }
 
 /// File (`--config` or the default location) → environment → overrides.
@@ -282,7 +289,7 @@ async fn dry_run(ctx: &CliContext, station: &Station, plan: &BatchPlan, via: Opt
             })
             .collect();
         text.push_str(&table::render(&["LINE", "USER", "ACTION", "DETAIL"], &table_rows));
-        text.push_str(&format!("\nFor every key:\n{steps}\n"));
+        text.push_str(&format!("\nFor every key (shown for the first user):\n{steps}\n"));
         out_text(&text);
     }
     Ok(Exit::Ok)

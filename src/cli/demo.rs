@@ -42,6 +42,7 @@ pub async fn run(args: DemoArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         touch: args.fast.then_some(crate::key::virtual_key::Touch::Instant),
         ..DemoOptions::default()
     };
+    crate::station::demo::check_options(&options).map_err(|e| CliError::usage(e.to_string()))?;
     if mode != OutputMode::Json {
         display.say(&format!(
             "keystation demo: a simulated Entra tenant (Contoso), {} user(s), {} virtual key(s) at a time. Nothing here touches real keys or a real tenant.\n",

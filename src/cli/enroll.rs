@@ -5,6 +5,7 @@
 //! rules, `docs/journal.md`), otherwise provisions the key, printing each step, the
 //! result and the handover slip once. `--dry-run` prints the plan and touches nothing.
 //! Exit codes: `docs/exit-codes.md`. Logic lives in `crate::station::pipeline`.
+#![warn(missing_docs)]
 mod desk;
 pub mod flags;
 mod print;

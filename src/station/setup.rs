@@ -2,6 +2,7 @@
 //! sign-in method, the Graph client, the journal, the registrars per path, the model
 //! table. The result, [`StationSetup`], is what [`crate::station::pipeline::Station::open`]
 //! takes; every field is public so tests and the demo can assemble one by hand.
+#![warn(missing_docs)]
 use crate::ceremony::graph_direct::GraphRegistrar;
 use crate::ceremony::{Registrar, RegistrationPath};
 use crate::entra::cloud::parse_service_url;
@@ -22,11 +23,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Says, before a key is touched, whether a registrar can work on this machine: `None`
+/// when it can, else what is missing (e.g. "chromedriver not found on PATH").
+pub type AvailabilityCheck = Arc<dyn Fn() -> Option<String> + Send + Sync>;
+
 /// The registration paths a station can use, by path. The Graph registrar is installed
 /// by [`StationSetup::new`]; the browser registrar is added by whoever builds one
-/// (`setup.registrars.insert(Arc::new(browser_registrar))`).
+/// (`setup.registrars.insert(Arc::new(browser_registrar))`, or
+/// [`Registrars::insert_with_check`] so that a missing browser is reported before the
+/// key gets its PIN).
 #[derive(Clone, Default)]
-pub struct Registrars(HashMap<RegistrationPath, Arc<dyn Registrar>>);
+pub struct Registrars(HashMap<RegistrationPath, (Arc<dyn Registrar>, Option<AvailabilityCheck>)>);
 
 impl Registrars {
     /// No registrar.
@@ -36,12 +43,29 @@ impl Registrars {
 
     /// Add (or replace) the registrar for its [`Registrar::path`].
     pub fn insert(&mut self, registrar: Arc<dyn Registrar>) {
-        self.0.insert(registrar.path(), registrar);
+        self.0.insert(registrar.path(), (registrar, None));
+    }
+
+    /// Add (or replace) a registrar with a check the pipeline runs at inspection, before
+    /// anything is written to the key; a `Some(missing)` answer fails the job there with
+    /// exit code 11 (missing component).
+    pub fn insert_with_check(&mut self, registrar: Arc<dyn Registrar>, check: AvailabilityCheck) {
+        self.0.insert(registrar.path(), (registrar, Some(check)));
     }
 
     /// The registrar for `path`.
     pub fn get(&self, path: RegistrationPath) -> Option<Arc<dyn Registrar>> {
-        self.0.get(&path).cloned()
+        self.0.get(&path).map(|(r, _)| r.clone())
+    }
+
+    /// What is missing for `path` on this machine, if anything (no registrar at all, or
+    /// its availability check says so).
+    pub fn missing(&self, path: RegistrationPath) -> Option<String> {
+        match self.0.get(&path) {
+            None => Some(format!("the {path} registration path is not available in this station")),
+            Some((_, Some(check))) => check(),
+            Some((_, None)) => None,
+        }
     }
 
     /// Installed paths.

@@ -73,6 +73,7 @@ async fn out_of_virtual_keys_then_a_rerun_finishes_the_list_without_repeating_an
     for u in &users {
         assert!(cw.world.sim_methods(u).await.is_empty(), "a dry run registers nothing");
     }
+    assert!(!cw.world.state_dir().join("journal.sqlite").exists(), "a dry run does not even create the journal");
 
     let first = cw.run(2, &["batch", "--concurrency", "2", file.to_str().unwrap()], "").await;
     let text = stdout(&first);

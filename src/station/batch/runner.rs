@@ -221,7 +221,11 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
     let mut pending_events: VecDeque<KeyEvent> = initial.into_iter().map(KeyEvent::Arrived).collect();
 
     loop {
-        // 1. Key events (the initial ones first).
+        // 1. Key events (the initial ones first, then all that are queued, so keys
+        //    plugged in together start together).
+        while let Ok(event) = key_events.try_recv() {
+            pending_events.push_back(event);
+        }
         while let Some(event) = pending_events.pop_front() {
             match event {
                 KeyEvent::Arrived(k) => {
@@ -288,7 +292,15 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
             let cancel = control.abort.clone();
             tasks.spawn(async move {
                 let outcome = match &work.planned.disposition {
-                    Disposition::Resume(item) => station.resume((**item).clone(), Some(handle), events, cancel).await,
+                    Disposition::Resume(item) => {
+                        // If the rules start the user over, the retry keeps the row's settings.
+                        let mut item = (**item).clone();
+                        item.retry.display_name = spec.display_name.clone();
+                        item.retry.pin = spec.pin.clone();
+                        item.retry.pin_policy = spec.pin_policy.clone();
+                        item.retry.via = spec.via;
+                        station.resume(item, Some(handle), events, cancel).await
+                    }
                     _ => station.provision(handle, spec, events, cancel).await,
                 };
                 (path, work, outcome)

@@ -91,10 +91,10 @@ impl Run<'_> {
 
         // The path and the TAPs it needs.
         let path = self.spec.via.unwrap_or(registration_path(tenant.registration));
-        if st.setup.registrars.get(path).is_none() {
-            let mut f = Failure::new(FailureKind::Config, Step::Inspect, format!("the {path} registration path is not available in this station"));
+        if let Some(missing) = st.setup.registrars.missing(path) {
+            let mut f = Failure::new(FailureKind::Config, Step::Inspect, format!("{missing}; the key was not changed"));
             f.missing_component = path == RegistrationPath::Browser;
-            return Err(f.next("register through Graph (--via graph / tenant.registration = \"graph\")").into());
+            return Err(f.next("install what is missing (browser path: Debian chromium and chromium-driver), or register through Graph (--via graph / tenant.registration = \"graph\")").into());
         }
         self.facts.path = Some(path);
         self.out.registration_path = Some(path);

@@ -42,6 +42,7 @@
 //!   [`FinishWhen::Caller`] leaves the job in `handed_over` until [`Station::finish`].
 //!
 //! [`SharedJournal`]: crate::station::journal::SharedJournal
+#![warn(missing_docs)]
 mod checks;
 pub mod crash;
 mod error;
@@ -115,8 +116,8 @@ pub struct ResumeItem {
 }
 
 impl Station {
-    /// Open a station. Checks that the configuration has a tenant and that the default
-    /// registration path has a registrar.
+    /// Open a station. Checks that the configuration has a tenant; a job whose
+    /// registration path has no registrar fails at inspection (missing component).
     pub async fn open(setup: StationSetup) -> Result<Station, StationError> {
         setup.config.require_tenant().map_err(StationError::Config)?;
         let crash = CrashHook::new(setup.options.crash_point.clone());
