@@ -18,6 +18,10 @@ struct Cli {
 
 impl Cli {
     async fn new(registration: &str) -> Cli {
+        Cli::with_browser(registration, "").await
+    }
+
+    async fn with_browser(registration: &str, browser_extra: &str) -> Cli {
         let mut sc = SimulatorConfig::default();
         sc.behaviour.device_code_interval_secs = 0;
         let sim = start(sc).await.expect("simulator");
@@ -25,7 +29,7 @@ impl Cli {
         let host = sim.graph_base().as_str().trim_end_matches('/').to_string();
         let toml = format!(
             "[tenant]\nid = \"{tenant}\"\nclient_id = \"{SECRET_APP}\"\nauthority_host = \"{host}\"\ngraph_host = \"{host}\"\nregistration = \"{registration}\"\n\
-[tenant.sign_in]\nmethod = \"client-secret\"\nsecret_env = \"{SECRET_ENV}\"\n[browser]\nfallback_to_manual = false\n",
+[tenant.sign_in]\nmethod = \"client-secret\"\nsecret_env = \"{SECRET_ENV}\"\n[browser]\nfallback_to_manual = false\n{browser_extra}",
             tenant = sim.tenant_id()
         );
         std::fs::write(root.path().join("keystation.toml"), toml).unwrap();
@@ -117,4 +121,17 @@ async fn tenant_default_browser_for_a_batch() {
 
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_browser_fails_before_the_key_is_touched() {
+    // Needs no browser: the station's availability check finds none.
+    let cli = Cli::with_browser("browser", "chromedriver = \"/nonexistent/chromedriver\"\n").await;
+    let out = cli.run(1, &["--json", "enroll", "--user", "alice@contoso.test", "--wait", "10", "--show-pin-in-json"]).await;
+    assert_eq!(out.status.code(), Some(11), "{}", show(&out));
+    assert!(show(&out).contains("chromium-driver"), "{}", show(&out));
+    assert!(cli.via("alice@contoso.test").await.is_empty());
+    // The same station and key still enrol through Graph.
+    let out = cli.run(1, &["--json", "enroll", "--user", "alice@contoso.test", "--wait", "10", "--show-pin-in-json", "--via", "graph"]).await;
+    assert!(out.status.success(), "{}", show(&out));
 }

@@ -296,6 +296,25 @@ impl BrowserRegistrar {
         let _ = self.manual.lock().await.shutdown().await;
     }
 
+    /// What this machine lacks for the browser path (Chromium or chromedriver of the
+    /// browser the registration starts in), or `None`. Cheap (file checks only): the
+    /// station runs it before a key is touched, so a missing browser fails a job before
+    /// the key gets its PIN.
+    pub fn missing_component(&self) -> Option<String> {
+        let b = match self.config.mode {
+            BrowserMode::Automatic => &self.config.automatic,
+            BrowserMode::Manual => &self.config.manual,
+        };
+        if super::chromedriver::binaries_present(b) {
+            return None;
+        }
+        Some(format!(
+            "the browser path needs Chromium and chromedriver ({} / {}): apt-get install chromium chromium-driver, or set browser.chromium / browser.chromedriver",
+            b.chromium.display(),
+            b.chromedriver.display()
+        ))
+    }
+
     /// Cold/warm starts and fallbacks so far.
     pub fn stats(&self) -> RegistrarStats {
         *self.stats.lock().unwrap_or_else(|e| e.into_inner())
