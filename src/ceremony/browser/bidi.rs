@@ -192,6 +192,51 @@ impl Bidi {
         exception_or_result(r)
     }
 
+    /// `script.callFunction` in a context's main world with string arguments, awaiting
+    /// promises and with user activation (so that a click may open a popup, as a real
+    /// click would). Arguments travel as call arguments, never inside the script text.
+    pub async fn call_in_context(&self, context: &str, function: &str, arguments: &[&str]) -> Result<Value, BrowserError> {
+        let args: Vec<Value> = arguments.iter().map(|a| json!({ "type": "string", "value": a })).collect();
+        let r = self
+            .send(
+                "script.callFunction",
+                json!({
+                    "functionDeclaration": function,
+                    "arguments": args,
+                    "target": { "context": context },
+                    "awaitPromise": true,
+                    "resultOwnership": "none",
+                    "userActivation": true,
+                }),
+            )
+            .await?;
+        exception_or_result(r).map(|v| remote_to_json(&v))
+    }
+
+    /// Every cookie of a user context (`storage.getCookies`), HttpOnly ones included.
+    /// Cookie values are session secrets: keep them in memory, never log them.
+    pub async fn cookies(&self, user_context: &str) -> Result<Vec<Value>, BrowserError> {
+        let r = self.send("storage.getCookies", json!({ "partition": { "type": "storageKey", "userContext": user_context } })).await?;
+        Ok(r["cookies"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Put a cookie (as [`Bidi::cookies`] returned it) into a user context.
+    pub async fn set_cookie(&self, user_context: &str, cookie: &Value) -> Result<(), BrowserError> {
+        let mut c = json!({
+            "name": cookie["name"],
+            "value": cookie["value"],
+            "domain": cookie["domain"],
+        });
+        for k in ["path", "httpOnly", "secure", "sameSite", "expiry"] {
+            if !cookie[k].is_null() {
+                c[k] = cookie[k].clone();
+            }
+        }
+        self.send("storage.setCookie", json!({ "cookie": c, "partition": { "type": "storageKey", "userContext": user_context } }))
+            .await
+            .map(drop)
+    }
+
     /// `browsingContext.captureScreenshot` as PNG bytes.
     pub async fn screenshot_png(&self, context: &str) -> Result<Vec<u8>, BrowserError> {
         let r = self.send("browsingContext.captureScreenshot", json!({ "context": context })).await?;

@@ -10,8 +10,9 @@
 //! [`BridgeEvent`].
 use super::bidi::Bidi;
 use super::frames;
+use super::gate::ContextOptions;
 use super::messages::{self, ChannelMessage, PageRequest};
-use crate::ceremony::webauthn::{CancelToken, CreatedCredential, CredentialMaker, WebAuthnClient, WebAuthnError};
+use crate::ceremony::webauthn::{CancelToken, CreatedCredential, CredentialMaker, FrameContext, WebAuthnClient, WebAuthnError};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -54,6 +55,15 @@ pub enum BridgeEvent {
         /// What was wrong with it.
         reason: String,
     },
+    /// The context's [`super::CeremonyGate`] refused to let the ceremony go on (the
+    /// journal could not record the next step). The page got `NotAllowedError`.
+    GateRefused {
+        /// `make_credential` (the key was not touched) or `submit` (the credential was
+        /// made but never given to the page).
+        stage: &'static str,
+        /// The gate's reason.
+        reason: String,
+    },
 }
 
 /// What the event router hands a bridge.
@@ -78,9 +88,16 @@ pub(crate) struct Bridge {
     user_context: String,
     client: WebAuthnClient,
     maker: Arc<dyn CredentialMaker>,
+    options: ContextOptions,
     events: mpsc::UnboundedSender<BridgeEvent>,
     pending: Mutex<Option<Pending>>,
     ceremony_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// Why a ceremony ended without a credential for the page.
+enum Stop {
+    Failed(WebAuthnError),
+    Gate { stage: &'static str, reason: String },
 }
 
 /// How long closing a context waits for a cancelled key operation to wind down.
@@ -93,9 +110,20 @@ impl Bridge {
         user_context: String,
         client: WebAuthnClient,
         maker: Arc<dyn CredentialMaker>,
+        options: ContextOptions,
         events: mpsc::UnboundedSender<BridgeEvent>,
     ) -> Arc<Bridge> {
-        Arc::new(Bridge { bidi, channel, user_context, client, maker, events, pending: Mutex::new(None), ceremony_task: Mutex::new(None) })
+        Arc::new(Bridge {
+            bidi,
+            channel,
+            user_context,
+            client,
+            maker,
+            options,
+            events,
+            pending: Mutex::new(None),
+            ceremony_task: Mutex::new(None),
+        })
     }
 
     /// Serve router events until the router drops its sender.
@@ -181,11 +209,12 @@ impl Bridge {
         let PageRequest::Create { public_key, .. } = &msg.request else { return };
         let caller = frames::resolve(&self.bidi, &msg.context, &msg.realm, &self.user_context).await;
         let (origin, result) = match caller {
-            Err(e) => (None, Err(e)),
+            Err(e) => (None, Err(Stop::Failed(e))),
             Ok(caller) => {
                 let origin = caller.origin.to_string();
                 self.emit(BridgeEvent::CreateStarted { origin: origin.clone(), context: msg.context.clone() });
-                let r = self.client.create(public_key, &caller.origin, &caller.frame, self.maker.as_ref(), &abort).await;
+                let client = self.client_for(&caller.frame);
+                let r = self.gated_create(&client, public_key, &caller, &abort).await;
                 (Some(origin), r)
             }
         };
@@ -194,11 +223,57 @@ impl Bridge {
         if let Ok(mut guard) = self.pending.lock() {
             *guard = None;
         }
-        self.answer(&msg, result.as_ref().map_err(Clone::clone)).await;
-        self.emit(match result {
-            Ok(cred) => BridgeEvent::Registered(Box::new(cred)),
-            Err(error) => BridgeEvent::Failed { origin, error },
-        });
+        // The event goes out before the page learns the outcome: a page that reacts
+        // to a failure (posting an error, showing a banner) must not be seen by the
+        // flow before the precise reason is.
+        match result {
+            Ok(cred) => {
+                let answer = cred.clone();
+                self.emit(BridgeEvent::Registered(Box::new(cred)));
+                self.answer(&msg, Ok(&answer)).await;
+            }
+            Err(Stop::Failed(error)) => {
+                self.emit(BridgeEvent::Failed { origin, error: error.clone() });
+                self.answer(&msg, Err(error)).await;
+            }
+            Err(Stop::Gate { stage, reason }) => {
+                self.emit(BridgeEvent::GateRefused { stage, reason });
+                self.answer(&msg, Err(WebAuthnError::Internal("the station could not record the next step".into()))).await;
+            }
+        }
+    }
+
+    /// The context's client, allowed to serve a cross-origin frame only when the
+    /// top-level document is one the context's options name.
+    fn client_for(&self, frame: &FrameContext) -> WebAuthnClient {
+        let mut client = self.client.clone();
+        if let FrameContext::CrossOriginFrame { top_origin } = frame
+            && self.options.cross_origin_frames_under.iter().any(|o| *o == top_origin.to_string())
+        {
+            client.allow_cross_origin_frames = true;
+        }
+        client
+    }
+
+    /// The WebAuthn client's create, with the gate asked before the key is touched
+    /// (only once every check that needs no key has passed) and before the page
+    /// receives the credential.
+    async fn gated_create(
+        &self,
+        client: &WebAuthnClient,
+        public_key: &serde_json::Value,
+        caller: &frames::Caller,
+        abort: &CancelToken,
+    ) -> Result<CreatedCredential, Stop> {
+        if let Some(gate) = &self.options.gate {
+            client.precheck(public_key, &caller.origin, &caller.frame).map_err(Stop::Failed)?;
+            gate.before_make_credential().await.map_err(|reason| Stop::Gate { stage: "make_credential", reason })?;
+        }
+        let cred = client.create(public_key, &caller.origin, &caller.frame, self.maker.as_ref(), abort).await.map_err(Stop::Failed)?;
+        if let Some(gate) = &self.options.gate {
+            gate.before_submit(&cred).await.map_err(|reason| Stop::Gate { stage: "submit", reason })?;
+        }
+        Ok(cred)
     }
 
     /// Resolve or reject the page's promise, then release the message handle.

@@ -97,6 +97,38 @@ impl EnrollmentContext {
         Ok(out)
     }
 
+    /// PNG screenshots of the tab first, then of every other top-level context of the
+    /// enrolment (popups), for the evidence of a failed registration.
+    pub async fn screenshots_ordered(&self) -> Result<Vec<Vec<u8>>, BrowserError> {
+        let mut out = vec![self.bidi.screenshot_png(&self.tab).await?];
+        for c in self.top_level_contexts().await? {
+            if c.context != self.tab
+                && let Ok(png) = self.bidi.screenshot_png(&c.context).await
+            {
+                out.push(png);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The tab, for reading and acting on its page.
+    pub fn page(&self) -> super::page::Page {
+        super::page::Page::new(self.bidi.clone(), self.tab.clone())
+    }
+
+    /// Every cookie of this enrolment (session secrets: keep in memory only).
+    pub async fn export_cookies(&self) -> Result<Vec<Value>, BrowserError> {
+        self.bidi.cookies(&self.user_context).await
+    }
+
+    /// Put cookies exported from another enrolment context into this one.
+    pub async fn import_cookies(&self, cookies: &[Value]) -> Result<(), BrowserError> {
+        for c in cookies {
+            self.bidi.set_cookie(&self.user_context, c).await?;
+        }
+        Ok(())
+    }
+
     /// The next bridge event, waiting at most `timeout`.
     pub async fn next_event(&mut self, timeout: Duration) -> Option<BridgeEvent> {
         tokio::time::timeout(timeout, self.events.recv()).await.ok().flatten()

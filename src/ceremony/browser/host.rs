@@ -2,6 +2,7 @@
 use super::config::BrowserConfig;
 use super::context::EnrollmentContext;
 use super::error::BrowserError;
+use super::gate::ContextOptions;
 use super::session::Browser;
 use crate::ceremony::webauthn::{CredentialMaker, WebAuthnClient};
 use std::sync::Arc;
@@ -39,9 +40,11 @@ impl BrowserHost {
     /// prepared).
     pub async fn warm_up(&mut self) -> Result<Start, BrowserError> {
         if let Some(b) = &self.browser
-            && self.contexts_served < self.max_contexts
             && b.is_alive().await
+            && (self.contexts_served < self.max_contexts || b.user_contexts_in_use().await != Some(0))
         {
+            // Past `max_contexts` the browser is only recycled once no enrolment is
+            // using it: restarting would kill the contexts of concurrent enrolments.
             return Ok(Start::Warm);
         }
         if let Some(old) = self.browser.take() {
@@ -60,9 +63,19 @@ impl BrowserHost {
         client: WebAuthnClient,
         maker: Arc<dyn CredentialMaker>,
     ) -> Result<(EnrollmentContext, Start), BrowserError> {
+        self.context_with(client, maker, ContextOptions::default()).await
+    }
+
+    /// [`BrowserHost::context`] with a journal gate and frame options for the bridge.
+    pub async fn context_with(
+        &mut self,
+        client: WebAuthnClient,
+        maker: Arc<dyn CredentialMaker>,
+        options: ContextOptions,
+    ) -> Result<(EnrollmentContext, Start), BrowserError> {
         let start = self.warm_up().await?;
         let browser = self.browser.as_ref().ok_or_else(|| BrowserError::Gone("no browser".into()))?;
-        let ctx = browser.new_context(client, maker).await?;
+        let ctx = browser.new_context_with(client, maker, options).await?;
         self.contexts_served += 1;
         Ok((ctx, start))
     }

@@ -12,15 +12,24 @@
 //! Why WebDriver BiDi and not CDP, how origins are checked, what the page's fake
 //! credential contains and the get() policy are described in docs/browser-ceremony.md.
 #![warn(missing_docs)]
+pub mod banners;
+pub mod automatic;
 pub mod bidi;
 pub mod bridge;
 pub mod chromedriver;
 pub mod config;
+pub mod confirm;
 pub mod context;
 pub mod error;
+pub mod evidence;
+pub mod flow;
 pub mod frames;
+pub mod gate;
 pub mod host;
+pub mod manual;
 pub mod messages;
+pub mod page;
+pub mod registrar;
 pub mod session;
 
 pub use bridge::{BRIDGE_JS, BridgeEvent};
@@ -28,5 +37,9 @@ pub use chromedriver::binaries_present;
 pub use config::BrowserConfig;
 pub use context::EnrollmentContext;
 pub use error::BrowserError;
-pub use host::BrowserHost;
+pub use gate::{CeremonyGate, ContextOptions};
+pub use flow::{BuiltinFlow, Flow, FlowError, FlowVars};
+pub use host::{BrowserHost, Start};
+pub use manual::{ManualOutcome, ManualPrompt, ManualWindow, NoOperator, OperatorPrompt, PromptFn, TerminalPrompt};
+pub use registrar::{BrowserMode, BrowserRegistrar, BrowserRegistrarConfig, BrowserTarget, RegistrarStats};
 pub use session::Browser;

@@ -6,6 +6,7 @@ use super::chromedriver::ChromeDriver;
 use super::config::BrowserConfig;
 use super::context::EnrollmentContext;
 use super::error::BrowserError;
+use super::gate::ContextOptions;
 use crate::ceremony::webauthn::{CredentialMaker, WebAuthnClient};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -95,8 +96,18 @@ impl Browser {
         client: WebAuthnClient,
         maker: Arc<dyn CredentialMaker>,
     ) -> Result<EnrollmentContext, BrowserError> {
+        self.new_context_with(client, maker, ContextOptions::default()).await
+    }
+
+    /// [`Browser::new_context`] with a journal gate and frame options for the bridge.
+    pub async fn new_context_with(
+        &self,
+        client: WebAuthnClient,
+        maker: Arc<dyn CredentialMaker>,
+        options: ContextOptions,
+    ) -> Result<EnrollmentContext, BrowserError> {
         let user_context = self.bidi.create_user_context().await?;
-        match self.setup_context(&user_context, client, maker).await {
+        match self.setup_context(&user_context, client, maker, options).await {
             Ok(ctx) => Ok(ctx),
             Err(e) => {
                 let _ = self.bidi.remove_user_context(&user_context).await;
@@ -110,12 +121,13 @@ impl Browser {
         user_context: &str,
         client: WebAuthnClient,
         maker: Arc<dyn CredentialMaker>,
+        options: ContextOptions,
     ) -> Result<EnrollmentContext, BrowserError> {
         let channel = format!("ks-{}", hex::encode(rand::random::<[u8; 16]>()));
         let (route_tx, route_rx) = mpsc::unbounded_channel();
         let (event_tx, event_rx) = mpsc::unbounded_channel();
         self.routes.lock().unwrap_or_else(|e| e.into_inner()).insert(channel.clone(), route_tx);
-        let bridge = Bridge::new(self.bidi.clone(), channel.clone(), user_context.to_string(), client, maker, event_tx);
+        let bridge = Bridge::new(self.bidi.clone(), channel.clone(), user_context.to_string(), client, maker, options, event_tx);
         let bridge_task = tokio::spawn(bridge.run(route_rx));
         let ctx_parts = async {
             self.bidi.add_preload_script(BRIDGE_JS, &channel, user_context).await?;
@@ -138,6 +150,14 @@ impl Browser {
     /// True when the browser still answers BiDi commands.
     pub async fn is_alive(&self) -> bool {
         !self.router.is_finished() && self.bidi.send("browser.getUserContexts", json!({})).await.is_ok()
+    }
+
+    /// How many enrolment (non-default) user contexts are open, or `None` when the
+    /// browser does not answer.
+    pub async fn user_contexts_in_use(&self) -> Option<usize> {
+        let r = self.bidi.send("browser.getUserContexts", json!({})).await.ok()?;
+        let all = r["userContexts"].as_array()?;
+        Some(all.iter().filter(|u| u["userContext"].as_str() != Some("default")).count())
     }
 
     /// The BiDi connection (for flows that need commands keystation does not wrap).

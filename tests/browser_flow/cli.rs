@@ -1,0 +1,137 @@
+//! `--via browser` through the command line: `keystation enroll` and `keystation batch`
+//! as separate processes against the in-process simulator, with virtual keys; the
+//! station's setup installs the browser registrar, the pipeline issues the TAP.
+use super::support::config_or_skip;
+use keystation::entra::simulator::{SimulatorConfig, SimulatorHandle, start};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+const SECRET_APP: &str = "7a2d9c4e-1b3f-4e8a-9c6d-5f0a2b4c6e81";
+const SECRET_ENV: &str = "KS_TEST_SECRET";
+const SECRET: &str = "sim-secret-change-me-7a2d9c4e";
+
+struct Cli {
+    sim: SimulatorHandle,
+    root: tempfile::TempDir,
+}
+
+impl Cli {
+    async fn new(registration: &str) -> Cli {
+        Cli::with_browser(registration, "").await
+    }
+
+    async fn with_browser(registration: &str, browser_extra: &str) -> Cli {
+        let mut sc = SimulatorConfig::default();
+        sc.behaviour.device_code_interval_secs = 0;
+        let sim = start(sc).await.expect("simulator");
+        let root = tempfile::tempdir().unwrap();
+        let host = sim.graph_base().as_str().trim_end_matches('/').to_string();
+        let toml = format!(
+            "[tenant]\nid = \"{tenant}\"\nclient_id = \"{SECRET_APP}\"\nauthority_host = \"{host}\"\ngraph_host = \"{host}\"\nregistration = \"{registration}\"\n\
+[tenant.sign_in]\nmethod = \"client-secret\"\nsecret_env = \"{SECRET_ENV}\"\n[browser]\nfallback_to_manual = false\n{browser_extra}",
+            tenant = sim.tenant_id()
+        );
+        std::fs::write(root.path().join("keystation.toml"), toml).unwrap();
+        Cli { sim, root }
+    }
+
+    fn state(&self) -> PathBuf {
+        self.root.path().join("state")
+    }
+
+    async fn run(&self, keys: usize, args: &[&str]) -> Output {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_keystation"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env(SECRET_ENV, SECRET)
+            .env("RUST_BACKTRACE", "0")
+            .arg("--config")
+            .arg(self.root.path().join("keystation.toml"))
+            .arg("--state-dir")
+            .arg(self.state())
+            .arg("--virtual")
+            .arg(keys.to_string())
+            .arg("--virtual-state")
+            .arg(self.root.path().join("keys"))
+            .args(args)
+            .stdin(std::process::Stdio::null());
+        for k in ["KEYSTATION_CHROMIUM", "KEYSTATION_CHROMEDRIVER"] {
+            if let Some(v) = std::env::var_os(k) {
+                cmd.env(k, v);
+            }
+        }
+        tokio::time::timeout(Duration::from_secs(180), cmd.output()).await.expect("keystation finished").expect("keystation ran")
+    }
+
+    /// The simulator's own record of a user's keys.
+    async fn via(&self, upn: &str) -> Vec<String> {
+        keystation::entra::tls::ensure_crypto_provider();
+        let u = reqwest::Url::parse(self.sim.control_url().as_str()).unwrap().join(&format!("users/{upn}/fido2")).unwrap();
+        let v: serde_json::Value = reqwest::Client::new().get(u).send().await.unwrap().json().await.unwrap();
+        let list = v.as_array().cloned().or_else(|| v["value"].as_array().cloned()).unwrap_or_default();
+        list.iter().filter_map(|m| m["registeredVia"].as_str().map(str::to_string)).collect()
+    }
+}
+
+fn show(o: &Output) -> String {
+    format!("status {:?}\nstdout:\n{}\nstderr:\n{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    super::support::serial().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enroll_via_browser_on_the_command_line() {
+    if config_or_skip("enroll_via_browser_on_the_command_line").is_none() {
+        return;
+    }
+    let _serial = serial().await;
+    let cli = Cli::new("graph").await;
+    let out = cli.run(1, &["--json", "enroll", "--user", "alice@contoso.test", "--wait", "10", "--show-pin-in-json", "--via", "browser"]).await;
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(cli.via("alice@contoso.test").await, vec!["browser".to_string()], "{}", show(&out));
+    // The tenant's default (graph) applies without --via.
+    let out = cli.run(1, &["--json", "enroll", "--user", "bob@contoso.test", "--wait", "10", "--show-pin-in-json"]).await;
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(cli.via("bob@contoso.test").await, vec!["graph".to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_default_browser_for_a_batch() {
+    if config_or_skip("tenant_default_browser_for_a_batch").is_none() {
+        return;
+    }
+    let _serial = serial().await;
+    let cli = Cli::new("browser").await;
+    let csv = cli.root.path().join("users.csv");
+    std::fs::write(&csv, "upn\nalice@contoso.test\nbob@contoso.test\n").unwrap();
+    let out = cli.run(2, &["--json", "batch", path(&csv), "--concurrency", "2"]).await;
+    assert!(out.status.success(), "{}", show(&out));
+    for u in ["alice@contoso.test", "bob@contoso.test"] {
+        assert_eq!(cli.via(u).await, vec!["browser".to_string()], "{u}: {}", show(&out));
+    }
+    // --via graph overrides the tenant's default.
+    std::fs::write(&csv, "upn\ndave@contoso.test\n").unwrap();
+    let out = cli.run(1, &["--json", "batch", path(&csv), "--via", "graph", "--batch-id", "second"]).await;
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(cli.via("dave@contoso.test").await, vec!["graph".to_string()]);
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_browser_fails_before_the_key_is_touched() {
+    // Needs no browser: the station's availability check finds none.
+    let cli = Cli::with_browser("browser", "chromedriver = \"/nonexistent/chromedriver\"\n").await;
+    let out = cli.run(1, &["--json", "enroll", "--user", "alice@contoso.test", "--wait", "10", "--show-pin-in-json"]).await;
+    assert_eq!(out.status.code(), Some(11), "{}", show(&out));
+    assert!(show(&out).contains("chromium-driver"), "{}", show(&out));
+    assert!(cli.via("alice@contoso.test").await.is_empty());
+    // The same station and key still enrol through Graph.
+    let out = cli.run(1, &["--json", "enroll", "--user", "alice@contoso.test", "--wait", "10", "--show-pin-in-json", "--via", "graph"]).await;
+    assert!(out.status.success(), "{}", show(&out));
+}
