@@ -33,10 +33,11 @@ pub async fn run(args: DemoArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     // The demo tells what happens step by step: plain lines even on a terminal.
     let mode = if ctx.json() { OutputMode::Json } else { OutputMode::Lines };
     let display = Arc::new(BatchDisplay::new(mode, SlipPolicy::ShowFirst));
+    let via = args.via.map(Into::into).unwrap_or(crate::ceremony::RegistrationPath::Graph);
     let options = DemoOptions {
         users: args.users,
         keys: args.keys,
-        via: args.via.map(Into::into),
+        via: Some(via),
         // Only an explicit --state-dir keeps the journal; the default one is the operator's real station.
         state_dir: ctx.global.state_dir.clone(),
         touch: args.fast.then_some(crate::key::virtual_key::Touch::Instant),
@@ -61,7 +62,7 @@ pub async fn run(args: DemoArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     if mode == OutputMode::Json {
         out_line(&serde_json::json!({"event": "demo_finished", "rows": run.rows, "state_dir": run.state_dir, "state_dir_kept": run.state_dir_kept}).to_string());
     } else {
-        out_text(&format!("\n{}{}", result_table(&run), pointers(&run, ctx.global.state_dir.as_ref())));
+        out_text(&format!("\n{}{}", result_table(&run), pointers(&run, via, ctx.global.state_dir.as_ref())));
     }
     Ok(match run.report.end {
         BatchEnd::AllDone => Exit::Ok,
@@ -102,14 +103,25 @@ fn result_table(run: &DemoRun) -> String {
     out
 }
 
-fn pointers(run: &DemoRun, explicit_state_dir: Option<&PathBuf>) -> String {
+fn pointers(run: &DemoRun, via: crate::ceremony::RegistrationPath, explicit_state_dir: Option<&PathBuf>) -> String {
+    let registration = match via {
+        crate::ceremony::RegistrationPath::Graph => {
+            "Graph's creation options,\n\
+             \x20   makeCredential on the key (touched), the passkey registered with POST fido2Methods, read back, handed over;\n"
+        }
+        crate::ceremony::RegistrationPath::Browser => {
+            "a Temporary Access Pass,\n\
+             \x20   a private Chromium signed in as the user and walked Security info, keystation answered the page's\n\
+             \x20   navigator.credentials.create with makeCredential on the key (touched), the method read back from Graph, handed over;\n"
+        }
+    };
     let mut s = String::from(
         "\nWhat you just saw:\n\
          \x20 * a batch imaging run: each blank key that arrived on the hub got the next user from a CSV list;\n\
-         \x20 * per key: getInfo and the tenant's policy checked, a random PIN set, Graph's creation options,\n\
-         \x20   makeCredential on the key (touched), the passkey registered with POST fido2Methods, read back, handed over;\n\
-         \x20 * every step recorded in a crash-safe journal before it happened (a re-run resumes, never registers twice).\n",
+         \x20 * per key: getInfo and the tenant's policy checked, a random PIN set, ",
     );
+    s.push_str(registration);
+    s.push_str("  * every step recorded in a crash-safe journal before it happened (a re-run resumes, never registers twice).\n");
     match (run.state_dir_kept, explicit_state_dir) {
         (true, Some(dir)) => s.push_str(&format!("\nThe journal is kept: keystation --state-dir {} report\n", dir.display())),
         _ => s.push_str("\nThe journal was in a temporary directory; add --state-dir DIR to keep it and run `keystation --state-dir DIR report`.\n"),
