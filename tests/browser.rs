@@ -3,6 +3,9 @@
 //!
 //! Without the binaries these tests print a loud SKIPPED message and pass, unless
 //! `KEYSTATION_REQUIRE_BROWSER` is set (CI sets it), in which case they fail.
+#[path = "shared/browser_gate.rs"]
+mod browser_gate;
+
 mod browser {
     pub mod site;
     pub mod soft_key;

@@ -5,6 +5,12 @@
 //!
 //! Without the binaries these tests print a loud SKIPPED message and pass, unless
 //! `KEYSTATION_REQUIRE_BROWSER` is set (CI sets it), in which case they fail.
+#[path = "shared/browser_gate.rs"]
+mod browser_gate;
+
+#[path = "shared/keystation_cli.rs"]
+mod keystation_cli;
+
 mod browser_flow {
     pub mod support;
 

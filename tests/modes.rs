@@ -1,6 +1,9 @@
 //! The operator-facing modes end to end on the in-process simulator with virtual keys:
 //! batch imaging (library and `keystation batch` as a process), the kiosk loop driven by
 //! scripted standard input, and `keystation demo`.
+#[path = "shared/keystation_cli.rs"]
+mod keystation_cli;
+
 #[path = "modes/common.rs"]
 mod common;
 #[path = "modes/batch.rs"]

@@ -1,5 +1,8 @@
 //! The provisioning station end to end: the pipeline through the library API and the
 //! `keystation enroll` binary, on the in-process Entra simulator with virtual keys.
+#[path = "shared/keystation_cli.rs"]
+mod keystation_cli;
+
 #[path = "station/common.rs"]
 mod common;
 #[path = "station/pipeline.rs"]

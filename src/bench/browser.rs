@@ -69,8 +69,8 @@ pub struct BrowserBenchReport {
 /// Users of the built-in tenant whose ceremony runs in the same tab, each with room
 /// for ten keys.
 const USERS: [&str; 3] = ["alice@contoso.test", "bob@contoso.test", "dave@contoso.test"];
-const SECRET_APP: &str = "7a2d9c4e-1b3f-4e8a-9c6d-5f0a2b4c6e81";
-const SECRET: &str = "sim-secret-change-me-7a2d9c4e";
+const SECRET_APP: &str = crate::entra::simulator::seed::well_known::STATION_APP_ID;
+const SECRET: &str = crate::entra::simulator::seed::well_known::STATION_APP_SECRET;
 const PIN: &str = "135790";
 
 struct Quiet;

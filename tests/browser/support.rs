@@ -2,47 +2,15 @@
 //! test at a time, a browser + site + software key per test.
 use super::site::Site;
 use super::soft_key::SoftKey;
-use keystation::ceremony::browser::{Browser, BridgeEvent, BrowserConfig, EnrollmentContext, binaries_present};
+use keystation::ceremony::browser::{Browser, BridgeEvent, EnrollmentContext};
+pub use crate::browser_gate::{config_or_skip, serial};
 use keystation::ceremony::webauthn::{CredentialMaker, RpIdPolicy, WebAuthnClient};
-use std::io::Write;
 use std::sync::Arc;
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::MutexGuard;
 use std::time::Duration;
-
-/// Browser tests start Chromium; on a 2-core machine they run one at a time.
-static SERIAL: Mutex<()> = Mutex::const_new(());
 
 /// Generous bound for anything involving page loads on a loaded machine.
 pub const PAGE: Duration = Duration::from_secs(60);
-
-/// The browser configuration, or `None` (with a loud message) when the binaries are
-/// missing and `KEYSTATION_REQUIRE_BROWSER` is not set.
-pub fn config_or_skip(test: &str) -> Option<BrowserConfig> {
-    let config = BrowserConfig::from_env();
-    if binaries_present(&config) {
-        return Some(config);
-    }
-    if std::env::var_os("KEYSTATION_REQUIRE_BROWSER").is_some() {
-        panic!(
-            "KEYSTATION_REQUIRE_BROWSER is set but {} / {} are missing: apt-get install chromium chromium-driver",
-            config.chromium.display(),
-            config.chromedriver.display()
-        );
-    }
-    // Written to the real stderr, not through eprintln!, so that the test harness's
-    // output capture cannot hide it.
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n***** SKIPPED {test}: Chromium or chromedriver not found ({} / {}); install the Debian packages `chromium` and `chromium-driver`, or set KEYSTATION_REQUIRE_BROWSER=1 to turn this skip into a failure *****\n",
-        config.chromium.display(),
-        config.chromedriver.display()
-    );
-    None
-}
-
-pub async fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().await
-}
 
 /// keystation's client as the tests configure it: the test site's rp.id and Entra's.
 pub fn client() -> WebAuthnClient {

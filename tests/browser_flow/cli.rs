@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-const SECRET_APP: &str = "7a2d9c4e-1b3f-4e8a-9c6d-5f0a2b4c6e81";
+const SECRET_APP: &str = keystation::entra::simulator::seed::well_known::STATION_APP_ID;
 const SECRET_ENV: &str = "KS_TEST_SECRET";
-const SECRET: &str = "sim-secret-change-me-7a2d9c4e";
+const SECRET: &str = keystation::entra::simulator::seed::well_known::STATION_APP_SECRET;
 
 struct Cli {
     sim: SimulatorHandle,
@@ -41,26 +41,8 @@ impl Cli {
     }
 
     async fn run(&self, keys: usize, args: &[&str]) -> Output {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_keystation"));
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env(SECRET_ENV, SECRET)
-            .env("RUST_BACKTRACE", "0")
-            .arg("--config")
-            .arg(self.root.path().join("keystation.toml"))
-            .arg("--state-dir")
-            .arg(self.state())
-            .arg("--virtual")
-            .arg(keys.to_string())
-            .arg("--virtual-state")
-            .arg(self.root.path().join("keys"))
-            .args(args)
-            .stdin(std::process::Stdio::null());
-        for k in ["KEYSTATION_CHROMIUM", "KEYSTATION_CHROMEDRIVER"] {
-            if let Some(v) = std::env::var_os(k) {
-                cmd.env(k, v);
-            }
-        }
+        let mut cmd = crate::keystation_cli::keystation(&self.root.path().join("keystation.toml"), &self.state(), keys, Some(&self.root.path().join("keys")));
+        cmd.env(SECRET_ENV, SECRET).args(args).stdin(std::process::Stdio::null());
         tokio::time::timeout(Duration::from_secs(180), cmd.output()).await.expect("keystation finished").expect("keystation ran")
     }
 

@@ -1,7 +1,7 @@
 //! Shared setup: skip rule, one browser test at a time, a simulator, a Graph client, a
 //! prepared virtual key, a recording observer and a registrar configured for tests.
 use keystation::ceremony::browser::{
-    BrowserConfig, BrowserMode, BrowserRegistrar, BrowserRegistrarConfig, BrowserTarget, ManualOutcome, ManualPrompt, OperatorPrompt, binaries_present,
+    BrowserConfig, BrowserMode, BrowserRegistrar, BrowserRegistrarConfig, BrowserTarget, ManualOutcome, ManualPrompt, OperatorPrompt,
 };
 use keystation::ceremony::webauthn::{BoxFuture, CancelToken};
 use keystation::ceremony::{CeremonyError, PendingRegistration, Registered, Registrar, RegistrationObserver, RegistrationRequest};
@@ -13,48 +13,17 @@ use keystation::key::virtual_key::{Touch, VirtualKey, VirtualKeyConfig};
 use keystation::key::worker::{HandleOptions, KeyHandle};
 use keystation::secret::SecretString;
 use reqwest::Url;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{MutexGuard, watch};
-
-/// Browser tests start Chromium; on a 2-core machine they run one at a time.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub use crate::browser_gate::{config_or_skip, serial};
 
 /// Confidential app of the built-in tenant with broad application permissions.
-pub const SECRET_APP: &str = "7a2d9c4e-1b3f-4e8a-9c6d-5f0a2b4c6e81";
-const SECRET: &str = "sim-secret-change-me-7a2d9c4e";
+pub const SECRET_APP: &str = keystation::entra::simulator::seed::well_known::STATION_APP_ID;
+const SECRET: &str = keystation::entra::simulator::seed::well_known::STATION_APP_SECRET;
 /// The PIN the "station" set on the virtual key.
 pub const PIN: &str = "482915";
-
-/// The browser configuration, or `None` (with a loud message) when the binaries are
-/// missing and `KEYSTATION_REQUIRE_BROWSER` is not set.
-pub fn config_or_skip(test: &str) -> Option<BrowserConfig> {
-    let config = BrowserConfig::from_env();
-    if binaries_present(&config) {
-        return Some(config);
-    }
-    if std::env::var_os("KEYSTATION_REQUIRE_BROWSER").is_some() {
-        panic!(
-            "KEYSTATION_REQUIRE_BROWSER is set but {} / {} are missing: apt-get install chromium chromium-driver",
-            config.chromium.display(),
-            config.chromedriver.display()
-        );
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n***** SKIPPED {test}: Chromium or chromedriver not found ({} / {}); install the Debian packages `chromium` and `chromium-driver`, or set KEYSTATION_REQUIRE_BROWSER=1 to turn this skip into a failure *****\n",
-        config.chromium.display(),
-        config.chromedriver.display()
-    );
-    None
-}
-
-/// One browser test at a time.
-pub async fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().await
-}
 
 /// Everything a test needs.
 pub struct Env {
@@ -85,7 +54,7 @@ pub fn registrar_config(browser: &BrowserConfig) -> BrowserRegistrarConfig {
 /// registrar's settings and target.
 pub async fn env_with(test: &str, tweak: impl FnOnce(&mut BrowserRegistrarConfig, &mut BrowserTarget)) -> Option<Env> {
     let browser = config_or_skip(test)?;
-    let serial = SERIAL.lock().await;
+    let serial = serial().await;
     let mut sc = SimulatorConfig::default();
     sc.behaviour.device_code_interval_secs = 0;
     let sim = start(sc).await.expect("simulator starts");

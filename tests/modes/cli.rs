@@ -29,21 +29,8 @@ impl CliWorld {
 
     /// Run `keystation --config C --state-dir S --virtual N <args>` with `stdin`.
     pub async fn run(&self, virtual_keys: usize, args: &[&str], stdin: &str) -> Output {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_keystation"));
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_BACKTRACE", "0")
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--state-dir")
-            .arg(self.world.state_dir())
-            .arg("--virtual")
-            .arg(virtual_keys.to_string())
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+        let mut cmd = crate::keystation_cli::keystation(&self.config, self.world.state_dir(), virtual_keys, None);
+        cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("keystation starts");
         let mut input = child.stdin.take().expect("stdin");
         input.write_all(stdin.as_bytes()).await.expect("write stdin");

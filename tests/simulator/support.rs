@@ -4,14 +4,14 @@
 use keystation::entra::simulator::{start, SimulatorConfig, SimulatorHandle};
 use serde_json::{json, Value};
 
-pub const OPERATOR_APP: &str = "0c1e5f3a-6d2b-4a7e-8f19-3b5c7d9e1a20";
-pub const SECRET_APP: &str = "7a2d9c4e-1b3f-4e8a-9c6d-5f0a2b4c6e81";
-pub const SECRET: &str = "sim-secret-change-me-7a2d9c4e";
-pub const CERT_APP: &str = "3e8b1f6c-9a2d-4c7e-8b5f-1d3a6c9e2f47";
-pub const READER_APP: &str = "9b4f2a7d-3c1e-4d8b-a6f0-7e2c5b8d1f93";
-pub const READER_SECRET: &str = "sim-reader-secret-9b4f2a7d";
-pub const TENANT: &str = "5f3c1e2a-7b4d-4c8e-9a61-2d0f8b7e4c19";
-pub const DOMAIN: &str = "contoso.test";
+pub const OPERATOR_APP: &str = keystation::entra::simulator::seed::well_known::OPERATOR_APP_ID;
+pub const SECRET_APP: &str = keystation::entra::simulator::seed::well_known::STATION_APP_ID;
+pub const SECRET: &str = keystation::entra::simulator::seed::well_known::STATION_APP_SECRET;
+pub const CERT_APP: &str = keystation::entra::simulator::seed::well_known::CERTIFICATE_APP_ID;
+pub const READER_APP: &str = keystation::entra::simulator::seed::well_known::READER_APP_ID;
+pub const READER_SECRET: &str = keystation::entra::simulator::seed::well_known::READER_APP_SECRET;
+pub const TENANT: &str = keystation::entra::simulator::seed::well_known::TENANT_ID;
+pub const DOMAIN: &str = keystation::entra::simulator::seed::well_known::DOMAIN;
 pub const GRAPH_DEFAULT: &str = "https://graph.microsoft.com/.default";
 
 pub fn init_tls() {

@@ -40,21 +40,8 @@ impl CliDesk {
 
     /// The same with `keys` virtual keys.
     pub async fn run_with_keys(&self, keys: usize, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_keystation"));
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env(SECRET_ENV, SECRET)
-            .env("RUST_BACKTRACE", "0")
-            .arg("--config")
-            .arg(self.root.path().join("keystation.toml"))
-            .arg("--state-dir")
-            .arg(self.state())
-            .arg("--virtual")
-            .arg(keys.to_string())
-            .arg("--virtual-state")
-            .arg(self.keys())
-            .args(args)
-            .stdin(std::process::Stdio::null());
+        let mut cmd = crate::keystation_cli::keystation(&self.root.path().join("keystation.toml"), &self.state(), keys, Some(&self.keys()));
+        cmd.env(SECRET_ENV, SECRET).args(args).stdin(std::process::Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);
         }

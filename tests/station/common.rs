@@ -18,9 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The simulator's confidential app with a secret and broad application permissions.
-pub const SECRET_APP: &str = "7a2d9c4e-1b3f-4e8a-9c6d-5f0a2b4c6e81";
+pub const SECRET_APP: &str = keystation::entra::simulator::seed::well_known::STATION_APP_ID;
 /// Its secret (a test value of the simulator's built-in tenant).
-pub const SECRET: &str = "sim-secret-change-me-7a2d9c4e";
+pub const SECRET: &str = keystation::entra::simulator::seed::well_known::STATION_APP_SECRET;
 /// The environment variable the test configuration names for the secret.
 pub const SECRET_ENV: &str = "KEYSTATION_TEST_SIM_SECRET";
 

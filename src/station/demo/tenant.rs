@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The built-in tenant's unattended app (client secret).
-pub const DEMO_CLIENT_ID: &str = "7a2d9c4e-1b3f-4e8a-9c6d-5f0a2b4c6e81";
+pub const DEMO_CLIENT_ID: &str = crate::entra::simulator::seed::well_known::STATION_APP_ID;
 /// Its secret: part of the simulator's published built-in tenant, not a real credential.
-pub const DEMO_CLIENT_SECRET: &str = "sim-secret-change-me-7a2d9c4e";
+pub const DEMO_CLIENT_SECRET: &str = crate::entra::simulator::seed::well_known::STATION_APP_SECRET;
 /// The Graph resource tokens are asked for (the simulator, like Entra, knows no other).
 const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
 /// File in the state directory that holds the secret for `sign_in.secret_file` (0600).

@@ -412,6 +412,28 @@ pub struct AaguidModel {
     pub model: String,
 }
 
+/// Well-known ids of the built-in demo tenant (`default_tenant.toml`), for the demo,
+/// benchmarks and tests that drive the simulator in-process. A unit test keeps them equal
+/// to the seed file; the secrets are the simulator's public demo values, not real ones.
+pub mod well_known {
+    /// The demo tenant's directory id.
+    pub const TENANT_ID: &str = "5f3c1e2a-7b4d-4c8e-9a61-2d0f8b7e4c19";
+    /// The demo tenant's domain.
+    pub const DOMAIN: &str = "contoso.test";
+    /// Public client for the device-code sign-in of an operator.
+    pub const OPERATOR_APP_ID: &str = "0c1e5f3a-6d2b-4a7e-8f19-3b5c7d9e1a20";
+    /// Confidential client with a secret and the station's application permissions.
+    pub const STATION_APP_ID: &str = "7a2d9c4e-1b3f-4e8a-9c6d-5f0a2b4c6e81";
+    /// Its secret.
+    pub const STATION_APP_SECRET: &str = "sim-secret-change-me-7a2d9c4e";
+    /// Confidential client with a certificate generated at start-up and granular permissions.
+    pub const CERTIFICATE_APP_ID: &str = "3e8b1f6c-9a2d-4c7e-8b5f-1d3a6c9e2f47";
+    /// Confidential client with only User.Read.All (for permission-error tests).
+    pub const READER_APP_ID: &str = "9b4f2a7d-3c1e-4d8b-a6f0-7e2c5b8d1f93";
+    /// Its secret.
+    pub const READER_APP_SECRET: &str = "sim-reader-secret-9b4f2a7d";
+}
+
 /// The AAGUID keystation's virtual keys report (kept equal to `key::virtual_key::VIRTUAL_KEY_AAGUID`
 /// by a test in tests/virtual_key; the Entra layer does not depend on the key layer).
 pub const KEYSTATION_VIRTUAL_KEY_AAGUID: &str = "d5a92987-df19-484f-890d-2d49daf54f29";
@@ -460,6 +482,13 @@ mod tests {
         seed.validate().expect("built-in seed validates");
         assert!(seed.users.iter().any(|u| u.guest));
         assert!(seed.aaguid_models.iter().any(|m| m.aaguid == KEYSTATION_VIRTUAL_KEY_AAGUID));
+        assert_eq!(seed.tenant.id, well_known::TENANT_ID);
+        assert_eq!(seed.tenant.domain, well_known::DOMAIN);
+        let app = |id: &str| seed.apps.iter().find(|a| a.client_id == id).unwrap_or_else(|| panic!("app {id} missing"));
+        assert_eq!(app(well_known::OPERATOR_APP_ID).kind, AppKind::Public);
+        assert_eq!(app(well_known::STATION_APP_ID).secrets, [well_known::STATION_APP_SECRET]);
+        assert!(app(well_known::CERTIFICATE_APP_ID).generate_test_certificate);
+        assert_eq!(app(well_known::READER_APP_ID).secrets, [well_known::READER_APP_SECRET]);
     }
 
     #[test]
