@@ -114,3 +114,33 @@ async fn an_unusable_file_or_setting_is_a_usage_error() {
     let conc = cw.run(1, &["batch", "--concurrency", "0", ok.to_str().unwrap()], "").await;
     assert_eq!(conc.status.code(), Some(2));
 }
+
+/// A wrong client secret fails the station's own sign-in: every user would fail the
+/// same way, so the batch stops after the first one instead of burning through the list,
+/// and a re-run after fixing the secret finishes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_failure_stops_the_batch_instead_of_failing_every_user() {
+    let cw = CliWorld::new(3, "").await;
+    let users = cw.world.fresh_users();
+    let secret_file = cw.world.state_dir().join(keystation::station::demo::tenant::DEMO_SECRET_FILE);
+    let good = std::fs::read(&secret_file).expect("secret file");
+    std::fs::write(&secret_file, b"not-the-secret").expect("overwrite secret");
+    let file = cw.world.batch_file("users.csv", &format!("upn\n{}\n{}\n{}\n", users[0], users[1], users[2]));
+
+    let out = cw.run(3, &["batch", "--concurrency", "1", file.to_str().unwrap()], "").await;
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(7), "{text}\n{err}");
+    assert!(format!("{text}{err}").contains("would fail for every user"), "the operator is told why it stopped:\n{text}\n{err}");
+    let not_started = text.lines().filter(|l| l.contains("not started")).count();
+    assert!(not_started >= 2, "the other users were left for a re-run:\n{text}");
+    for u in &users {
+        assert!(cw.world.sim_methods(u).await.is_empty(), "{u} got nothing");
+    }
+
+    std::fs::write(&secret_file, good).expect("restore secret");
+    let out = cw.run(3, &["batch", file.to_str().unwrap()], "").await;
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    for u in &users {
+        assert_eq!(cw.world.sim_methods(u).await.len(), 1, "{u}");
+    }
+}

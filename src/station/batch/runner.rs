@@ -446,7 +446,7 @@ fn retryable(outcome: &JobOutcome, control: &BatchControl) -> bool {
 /// component): the batch stops taking keys instead of failing the whole list.
 fn station_wide(outcome: &JobOutcome) -> Option<String> {
     let e = outcome.error.as_ref()?;
-    (e.kind == FailureKind::Config || e.missing_component || matches!(outcome.class(), OutcomeClass::Environment)).then(|| e.message.clone())
+    (e.kind == FailureKind::Config || e.station_wide || e.missing_component || matches!(outcome.class(), OutcomeClass::Environment)).then(|| e.message.clone())
 }
 
 fn outcome_message(outcome: &JobOutcome) -> Option<String> {

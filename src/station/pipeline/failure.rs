@@ -19,11 +19,12 @@ pub(crate) struct Failure {
     pub policy: bool,
     pub missing_component: bool,
     pub retryable: bool,
+    pub station_wide: bool,
 }
 
 impl Failure {
     pub fn new(kind: FailureKind, step: Step, message: impl Into<String>) -> Failure {
-        Failure { kind, message: message.into(), next_step: None, step: Some(step), policy: kind == FailureKind::Policy, missing_component: false, retryable: false }
+        Failure { kind, message: message.into(), next_step: None, step: Some(step), policy: kind == FailureKind::Policy, missing_component: false, retryable: false, station_wide: false }
     }
 
     pub fn next(mut self, next: impl Into<String>) -> Failure {
@@ -63,11 +64,13 @@ impl Failure {
         let mut f = Failure::new(kind, step, message);
         f.next_step = hint;
         f.retryable = e.is_transient();
+        // The station's own sign-in or permissions: every other user would fail the same way.
+        f.station_wide = matches!(e.kind, GraphErrorKind::TokenAcquisition | GraphErrorKind::MissingPermission | GraphErrorKind::Unauthenticated);
         f
     }
 
     pub fn journal(e: &JournalError) -> Failure {
-        Failure { kind: FailureKind::Internal, message: e.to_string(), next_step: None, step: None, policy: false, missing_component: false, retryable: false }
+        Failure { kind: FailureKind::Internal, message: e.to_string(), next_step: None, step: None, policy: false, missing_component: false, retryable: false, station_wide: false }
     }
 
     pub fn cancelled(step: Step) -> Failure {
@@ -109,6 +112,7 @@ impl Failure {
             policy: self.policy,
             missing_component: self.missing_component,
             retryable: self.retryable,
+            station_wide: self.station_wide,
         }
     }
 

@@ -52,6 +52,10 @@ pub struct OutcomeError {
     /// pulled or not touched, Graph was throttled or down. `false` for bad input,
     /// policy, configuration and key models that cannot work.
     pub retryable: bool,
+    /// Every other user would fail the same way: the station's own sign-in or its app's
+    /// permissions are wrong. Batch and kiosk stop taking keys instead of burning through
+    /// the list; the exit code stays that of the failure (an Entra error is still 5).
+    pub station_wide: bool,
 }
 
 /// The user as resolved.
