@@ -1,13 +1,15 @@
 //! Real kernel HID tier: boot a small Linux guest under qemu in which
 //! `keystation virtual-key --uhid` turns virtual keys into real `/dev/hidraw*` devices,
 //! then check keystation's hidapi backend, its CLI and watcher, and libfido2's
-//! `fido2-token` against them. The checks run inside the guest (tests/vm/guest-init.sh);
-//! this file builds the guest, boots it and judges its console output.
+//! `fido2-token` against them, and finally enroll a fresh key for a user with
+//! `keystation enroll` against a `keystation simulator` inside the guest. The checks run
+//! inside the guest (tests/vm/guest-init.sh, tests/vm/guest-enroll.sh); this file builds
+//! the guest, boots it and judges its console output.
 //!
-//! Needs the Debian packages qemu-system-x86, busybox-static, cpio and fido2-tools, and
-//! apt access once to download the kernel (cached under ~/.cache/keystation-vm). When a
-//! package is missing the test skips loudly, unless KEYSTATION_REQUIRE_VM is set (CI),
-//! then it fails. See docs/vm-tier.md.
+//! Needs the Debian packages qemu-system-x86, busybox-static, cpio, fido2-tools and
+//! ca-certificates, and apt access once to download the kernel (cached under
+//! ~/.cache/keystation-vm). When a package is missing the test skips loudly, unless
+//! KEYSTATION_REQUIRE_VM is set (CI), then it fails. See docs/vm-tier.md.
 #![cfg(target_os = "linux")]
 
 #[path = "vm/harness.rs"]

@@ -31,7 +31,8 @@ AAGUID_DASHED=d5a92987-df19-484f-890d-2d49daf54f29
 CHECKS="modules uhid-key-created keys-list keys-list-json keys-list-usage-page keys-info
 fido2-token-list fido2-token-list-usage-page fido2-token-info keys-set-pin keys-info-pin-set fido2-token-pin-set fido2-token-uses-pin
 pin-retries-agree virtual-state-persists keys-reset touch-deny watch-arrive watch-leave
-virtual-key-stop"
+virtual-key-stop
+enroll-graph enroll-in-graph enroll-libfido2-sees-credential enroll-journal"
 echo "PLAN $(echo $CHECKS | wc -w)"
 passed=0
 failed=0
@@ -42,16 +43,13 @@ fail() {
     shift 2
     echo "FAIL $name: $reason"
     for f in "$@"; do
-        [ -s "$f" ] && sed -e 's/^/  | /' "$f" | head -n 40
+        # awk ends every line, also a file's last one without a newline, so that the
+        # next check line starts at the beginning of a line.
+        [ -s "$f" ] && awk '{ print "  | " $0 }' "$f" | head -n 40
     done
     failed=$((failed + 1))
 }
 finish() {
-    # TODO(station issue): full direct-Graph enrollment through the real hidraw against
-    # an in-guest `keystation simulator` goes here, before the summary: start the
-    # simulator on 127.0.0.1, run `keystation enroll` against it with the hidapi backend
-    # on $DEV1, then check the simulator's Graph for the new fido2Method. Add its check
-    # name(s) to CHECKS above.
     echo "VM-DONE uptime=$(cut -d' ' -f1 /proc/uptime)"
     echo "$passed passed, $failed failed"
     # Debugging by hand: boot with `keystation.shell` on the kernel command line to get
@@ -340,5 +338,9 @@ if [ "$rc" = 0 ] && [ ! -e "$DEV1" ] && grep -q '"event":"destroyed"' /tmp/vk1.o
 else
     fail virtual-key-stop "exit $rc, node $DEV1 $( [ -e "$DEV1" ] && echo still there || echo gone)" /tmp/vk1.out /tmp/vk1.err
 fi
+
+# A full direct-Graph enrollment through the real hidraw against an in-guest simulator.
+. /guest-enroll.sh
+enroll_checks
 
 finish

@@ -16,11 +16,16 @@ pub fn vm_required() -> bool {
     std::env::var("KEYSTATION_REQUIRE_VM").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
-/// A program the tier needs and the Debian package that provides it.
+/// A program (or, when it starts with `/`, a file) the tier needs and the Debian package
+/// that provides it.
 pub struct Need {
     pub program: &'static str,
     pub package: &'static str,
 }
+
+/// The system CA bundle copied into the guest: keystation's HTTP client loads the
+/// system's trust roots even for the simulator's plain-HTTP loopback URLs.
+pub const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// Everything the tier runs on the host. apt-get/dpkg-deb are only needed until the
 /// kernel is cached, so they are checked by kernel.sh, which falls back to the cache.
@@ -29,9 +34,11 @@ pub const NEEDS: &[Need] = &[
     Need { program: "busybox", package: "busybox-static" },
     Need { program: "cpio", package: "cpio" },
     Need { program: "fido2-token", package: "fido2-tools" },
+    Need { program: CA_BUNDLE, package: "ca-certificates" },
 ];
 
-/// The needs whose program is not on PATH (or, for busybox, is not the static build).
+/// The needs whose program is not on PATH or whose file does not exist (and busybox
+/// when it is not the static build).
 pub fn missing_needs() -> Vec<&'static Need> {
     NEEDS
         .iter()
@@ -45,6 +52,9 @@ pub fn missing_needs() -> Vec<&'static Need> {
 }
 
 fn find_program(name: &str) -> Option<PathBuf> {
+    if name.starts_with('/') {
+        return Some(PathBuf::from(name)).filter(|p| p.is_file());
+    }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
 }

@@ -9,8 +9,9 @@
 #   KEYSTATION_BIN  the keystation binary to test
 #
 # The guest gets busybox-static (its applets as symlinks), the three HID modules, the
-# keystation binary, libfido2's fido2-token, every shared library `ldd` lists for the
-# dynamic programs, and tests/vm/guest-init.sh as /init.
+# keystation binary, libfido2's fido2-token, the system CA bundle, every shared library
+# `ldd` lists for the dynamic programs, tests/vm/guest-init.sh as /init and the
+# enrollment checks it sources (tests/vm/guest-enroll.sh).
 set -eu
 
 die() { echo "initramfs.sh: error: $*" >&2; exit 1; }
@@ -32,6 +33,10 @@ for m in hid hid-generic uhid; do
     [ -f "$kernel_dir/modules/$m.ko" ] || die "$kernel_dir/modules/$m.ko is missing: rerun tests/vm/kernel.sh"
 done
 command -v cpio >/dev/null 2>&1 || die "cpio is missing: install the Debian package cpio"
+# keystation's HTTP client loads the system trust roots before it talks to anything,
+# even the simulator on plain-HTTP loopback; the guest gets the host's bundle.
+ca_bundle=${KEYSTATION_VM_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
+[ -s "$ca_bundle" ] || die "$ca_bundle is missing: install the Debian package ca-certificates"
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT INT TERM
@@ -47,6 +52,8 @@ for applet in $("$busybox" --list); do
 done
 
 cp "$kernel_dir"/modules/*.ko "$root/lib/modules/"
+mkdir -p "$root/etc/ssl/certs"
+cp "$ca_bundle" "$root/etc/ssl/certs/ca-certificates.crt"
 
 # Debug info is useless in the guest and would triple the archive.
 if command -v strip >/dev/null 2>&1; then
@@ -73,6 +80,7 @@ copy_libs "$fido2_token"
 
 cp "$here/guest-init.sh" "$root/init"
 chmod 755 "$root/init"
+cp "$here/guest-enroll.sh" "$root/guest-enroll.sh"
 echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
 echo "root:x:0:" > "$root/etc/group"
 
