@@ -19,6 +19,8 @@ have qemu-system-x86_64 || missing+=(qemu-system-x86)
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 have cpio || missing+=(cpio)
 have fido2-token || missing+=(fido2-tools)
+# keystation's HTTPS client loads the system trust store (the VM tier copies it into the guest).
+[ -s /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 
 if [ ${#missing[@]} -gt 0 ]; then
     log "installing Debian packages for the browser and VM tiers: ${missing[*]}"

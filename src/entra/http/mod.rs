@@ -59,7 +59,17 @@ impl HttpOptions {
         } else if self.ca_bundle_only {
             return Err(HttpSetupError("'trust only the CA bundle' was asked for without a CA bundle".into()));
         }
-        builder.build().map_err(|e| HttpSetupError(format!("cannot set up HTTPS: {}", error_chain(&e))))
+        builder.build().map_err(|e| {
+            let chain = error_chain(&e);
+            if self.ca_bundle.is_none() && chain.contains("No CA certificates") {
+                // Minimal containers and guests often lack the system trust store.
+                HttpSetupError(format!(
+                    "cannot set up HTTPS: this system has no trusted CA certificates ({chain}); install them (Debian: apt-get install ca-certificates) or give a CA bundle"
+                ))
+            } else {
+                HttpSetupError(format!("cannot set up HTTPS: {chain}"))
+            }
+        })
     }
 }
 
