@@ -9,34 +9,25 @@ use crate::entra::graph::{GraphError, GraphErrorKind};
 use crate::key::KeyError;
 use crate::station::journal::{FailureKind, JournalError, OperatorReason};
 
-/// Why a step failed, for the operator.
-#[derive(Debug, Clone)]
-pub(crate) struct Failure {
-    pub kind: FailureKind,
-    pub message: String,
-    pub next_step: Option<String>,
-    pub step: Option<Step>,
-    pub policy: bool,
-    pub missing_component: bool,
-    pub retryable: bool,
-    pub station_wide: bool,
-}
+/// Why a step failed, for the operator: the same record the job's outcome carries, so a
+/// step's failure becomes the outcome's error without translation.
+pub(crate) type Failure = OutcomeError;
 
-impl Failure {
-    pub fn new(kind: FailureKind, step: Step, message: impl Into<String>) -> Failure {
+impl OutcomeError {
+    pub(crate) fn new(kind: FailureKind, step: Step, message: impl Into<String>) -> Failure {
         Failure { kind, message: message.into(), next_step: None, step: Some(step), policy: kind == FailureKind::Policy, missing_component: false, retryable: false, station_wide: false }
     }
 
-    pub fn next(mut self, next: impl Into<String>) -> Failure {
+    pub(crate) fn next(mut self, next: impl Into<String>) -> Failure {
         self.next_step = Some(next.into());
         self
     }
 
-    pub fn policy(step: Step, message: impl Into<String>, next: impl Into<String>) -> Failure {
+    pub(crate) fn policy(step: Step, message: impl Into<String>, next: impl Into<String>) -> Failure {
         Failure::new(FailureKind::Policy, step, message).next(next)
     }
 
-    pub fn key(step: Step, e: &KeyError) -> Failure {
+    pub(crate) fn key(step: Step, e: &KeyError) -> Failure {
         let kind = if *e == KeyError::Cancelled { FailureKind::Cancelled } else { FailureKind::Key };
         let mut f = Failure::new(kind, step, e.to_string());
         // Worth another attempt (another key, or the same key re-plugged): the person or
@@ -48,7 +39,7 @@ impl Failure {
         f
     }
 
-    pub fn graph(step: Step, e: &GraphError) -> Failure {
+    pub(crate) fn graph(step: Step, e: &GraphError) -> Failure {
         let text = e.to_string();
         let (message, hint) = match text.split_once("\nhint: ") {
             Some((m, h)) => (m.to_string(), Some(h.to_string())),
@@ -69,15 +60,15 @@ impl Failure {
         f
     }
 
-    pub fn journal(e: &JournalError) -> Failure {
+    pub(crate) fn journal(e: &JournalError) -> Failure {
         Failure { kind: FailureKind::Internal, message: e.to_string(), next_step: None, step: None, policy: false, missing_component: false, retryable: false, station_wide: false }
     }
 
-    pub fn cancelled(step: Step) -> Failure {
+    pub(crate) fn cancelled(step: Step) -> Failure {
         Failure::new(FailureKind::Cancelled, step, "cancelled by the operator")
     }
 
-    pub fn ceremony(step: Step, e: &CeremonyError) -> Failure {
+    pub(crate) fn ceremony(step: Step, e: &CeremonyError) -> Failure {
         match e {
             CeremonyError::Key(k) => Failure::key(step, k),
             CeremonyError::Graph(g) => Failure::graph(step, g),
@@ -103,21 +94,8 @@ impl Failure {
         }
     }
 
-    pub fn to_outcome(&self) -> OutcomeError {
-        OutcomeError {
-            kind: self.kind,
-            message: self.message.clone(),
-            next_step: self.next_step.clone(),
-            step: self.step,
-            policy: self.policy,
-            missing_component: self.missing_component,
-            retryable: self.retryable,
-            station_wide: self.station_wide,
-        }
-    }
-
     /// Message plus next step, as stored in the journal's `error_message`.
-    pub fn journal_text(&self) -> String {
+    pub(crate) fn journal_text(&self) -> String {
         match &self.next_step {
             Some(n) => format!("{} — {n}", self.message),
             None => self.message.clone(),

@@ -16,38 +16,37 @@ impl Station {
     /// not known yet, so key restrictions are checked when the key arrives. Nothing is
     /// recorded and nothing is changed.
     pub async fn check_user(&self, user: &str, via: Option<RegistrationPath>) -> Result<UserSummary, OutcomeError> {
-        let err = |f: Failure| f.to_outcome();
         let cfg = &self.setup.config;
-        let tenant = cfg.require_tenant().map_err(|m| err(Failure::new(FailureKind::Config, Step::Inspect, m)))?;
+        let tenant = cfg.require_tenant().map_err(|m| Failure::new(FailureKind::Config, Step::Inspect, m))?;
         let graph = &self.setup.graph;
-        let u = graph.resolve_user(user).await.map_err(|e| err(Failure::graph(Step::Inspect, &e)))?;
+        let u = graph.resolve_user(user).await.map_err(|e| Failure::graph(Step::Inspect, &e))?;
         let upn = u.user_principal_name.clone().unwrap_or_else(|| user.to_string());
         if u.is_guest() {
-            return Err(err(Failure::policy(Step::Inspect, format!("{upn} is a guest (B2B) account; guests cannot register security keys in this tenant"), "enroll the user in their home tenant")));
+            return Err(Failure::policy(Step::Inspect, format!("{upn} is a guest (B2B) account; guests cannot register security keys in this tenant"), "enroll the user in their home tenant"));
         }
-        let fido2 = self.fido2_policy().await.map_err(|e| err(Failure::graph(Step::Inspect, &e)))?;
+        let fido2 = self.fido2_policy().await.map_err(|e| Failure::graph(Step::Inspect, &e))?;
         if fido2.state != PolicyState::Enabled || fido2.is_self_service_registration_allowed != Some(true) {
             // The same words as at inspection: reuse the full check with a neutral key.
             let f = super::checks::check_fido2(&fido2, &upn, &[], "00000000-0000-0000-0000-000000000000", "any key").err();
             if let Some(f) = f {
-                return Err(err(f));
+                return Err(f);
             }
         }
         let path = via.unwrap_or(tenant.registration);
-        let tap = if path == RegistrationPath::Browser || cfg.tap.handover { Some(self.tap_policy().await.map_err(|e| err(Failure::graph(Step::Inspect, &e)))?) } else { None };
+        let tap = if path == RegistrationPath::Browser || cfg.tap.handover { Some(self.tap_policy().await.map_err(|e| Failure::graph(Step::Inspect, &e))?) } else { None };
         let mut groups = target_group_ids(&fido2.include_targets, &fido2.exclude_targets);
         if let Some(t) = &tap {
             groups.extend(target_group_ids(&t.include_targets, &t.exclude_targets));
         }
-        let mut member_of = if groups.is_empty() { Vec::new() } else { graph.check_member_groups(&u.id, &groups).await.map_err(|e| err(Failure::graph(Step::Inspect, &e)))? };
+        let mut member_of = if groups.is_empty() { Vec::new() } else { graph.check_member_groups(&u.id, &groups).await.map_err(|e| Failure::graph(Step::Inspect, &e))? };
         member_of.push(u.id.clone());
-        check_targeting("Passkey (FIDO2)", &upn, &fido2.include_targets, &fido2.exclude_targets, &member_of).map_err(|(m, n)| err(Failure::policy(Step::Inspect, m, n)))?;
+        check_targeting("Passkey (FIDO2)", &upn, &fido2.include_targets, &fido2.exclude_targets, &member_of).map_err(|(m, n)| Failure::policy(Step::Inspect, m, n))?;
         if let Some(t) = &tap {
             if path == RegistrationPath::Browser {
-                check_tap(t, &upn, &member_of, cfg.tap.registration_lifetime_minutes, cfg.tap.one_time, "the Temporary Access Pass for the browser registration").map_err(err)?;
+                check_tap(t, &upn, &member_of, cfg.tap.registration_lifetime_minutes, cfg.tap.one_time, "the Temporary Access Pass for the browser registration")?;
             }
             if cfg.tap.handover {
-                check_tap(t, &upn, &member_of, cfg.tap.lifetime_minutes, cfg.tap.one_time, "the handover Temporary Access Pass (tap.handover)").map_err(err)?;
+                check_tap(t, &upn, &member_of, cfg.tap.lifetime_minutes, cfg.tap.one_time, "the handover Temporary Access Pass (tap.handover)")?;
             }
         }
         Ok(UserSummary { requested: user.to_string(), upn: Some(upn), object_id: Some(u.id), display_name: u.display_name })

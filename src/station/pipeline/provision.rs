@@ -67,9 +67,9 @@ impl Run<'_> {
             Ok(()) => {}
             Err(Stop::Halt) => {
                 let f = Failure::new(FailureKind::Interrupted, super::Step::Inspect, format!("stopped at the test crash point (state {}); nothing further was recorded", self.out.state));
-                self.out.error = Some(f.to_outcome());
+                self.out.error = Some(f);
             }
-            Err(Stop::Leave(f)) => self.out.error = Some(f.to_outcome()),
+            Err(Stop::Leave(f)) => self.out.error = Some(f),
             Err(Stop::Fail(f)) => self.end_failed(f).await,
             Err(Stop::Park(reason, f)) => self.end_parked(reason, f).await,
         }
@@ -96,7 +96,7 @@ impl Run<'_> {
     }
 
     async fn end_failed(&mut self, f: Failure) {
-        self.out.error = Some(f.to_outcome());
+        self.out.error = Some(f.clone());
         let Some(job) = self.job else {
             self.out.state = JobState::Failed;
             return;
@@ -120,7 +120,7 @@ impl Run<'_> {
 
     async fn end_parked(&mut self, reason: OperatorReason, f: Option<Failure>) {
         if let Some(f) = &f {
-            self.out.error = Some(f.to_outcome());
+            self.out.error = Some(f.clone());
             self.close_open_intents(f).await;
         } else {
             let note = Failure::new(FailureKind::Internal, super::Step::Reconcile, reason.message());
@@ -143,7 +143,7 @@ impl Run<'_> {
         tracing::error!("the journal could not record how job {:?} ended: {e}", self.job);
         self.out.warnings.push(format!("the journal could not record how this job ended: {e}"));
         if self.out.error.is_none() {
-            self.out.error = Some(Failure::journal(&e).to_outcome());
+            self.out.error = Some(Failure::journal(&e));
         }
     }
 }

@@ -123,7 +123,7 @@ impl Station {
                 };
                 if let Err(e) = closed {
                     let mut o = run.conclude(Ok(())).await;
-                    o.error = Some(Failure::journal(&e).to_outcome());
+                    o.error = Some(Failure::journal(&e));
                     return o;
                 }
                 match (key, spec.user.trim().is_empty()) {
@@ -134,7 +134,7 @@ impl Station {
                         o.error = Some(
                             Failure::new(FailureKind::Interrupted, Step::Reconcile, "the interrupted job was closed; its retry needs the key and the user")
                                 .next("provision the item's retry job when the key is plugged in")
-                                .to_outcome(),
+                                ,
                         );
                         o
                     }
