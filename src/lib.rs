@@ -13,6 +13,7 @@
 //! cross-process file lock).
 pub mod secret;
 pub mod lockfile;
+pub mod text;
 pub mod key;
 pub mod entra;
 pub mod ceremony;

@@ -22,3 +22,5 @@ mod demo;
 mod one_station;
 #[path = "modes/ca_bundle.rs"]
 mod ca_bundle;
+#[path = "modes/output_safety.rs"]
+mod output_safety;
