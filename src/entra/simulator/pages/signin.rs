@@ -126,18 +126,30 @@ fn proof_up_page(tenant: &str, flow: &str) -> Response {
     html::page("More information required", &config("ConvergedProofUpRedirect", tenant, flow, &action, None), &body, "", false)
 }
 
-fn kmsi_page(tenant: &str, flow: &str) -> Response {
+fn kmsi_page(tenant: &str, flow: &str, no_is_button: bool) -> Response {
     let action = format!("/{tenant}/kmsi");
+    // Most copies of Microsoft's template make No an `<input type="button">` whose
+    // script posts the form; the simulator's default is a plain submit input.
+    let (no, script) = if no_is_button {
+        (
+            "<input type=\"button\" id=\"idBtn_Back\" class=\"win-button button-secondary\" value=\"No\">",
+            "document.getElementById('idBtn_Back').addEventListener('click', function () {\
+ var f = document.getElementById('KmsiForm'), i = document.createElement('input');\
+ i.type = 'hidden'; i.name = 'LoginOptions'; i.value = '3'; f.appendChild(i); f.submit(); });",
+        )
+    } else {
+        ("<input type=\"submit\" id=\"idBtn_Back\" name=\"LoginOptions\" class=\"win-button button-secondary\" value=\"No\">", "")
+    };
     let body = format!(
         "<div id=\"kmsiTitle\" role=\"heading\" aria-level=\"1\">Stay signed in?</div>\
 <div id=\"KmsiDescription\">Do this to reduce the number of times you are asked to sign in.</div>\
-<form method=\"post\" action=\"{action}\">{}\
+<form id=\"KmsiForm\" method=\"post\" action=\"{action}\">{}\
 <label><input type=\"checkbox\" name=\"DontShowAgain\" id=\"KmsiCheckboxField\"> Don't show this again</label><br>\
-<input type=\"submit\" id=\"idBtn_Back\" name=\"LoginOptions\" class=\"win-button button-secondary\" value=\"No\">\
+{no}\
 <input type=\"submit\" id=\"idSIButton9\" name=\"LoginOptions\" class=\"win-button button_primary\" value=\"Yes\"></form>",
         hidden(&[("flowToken", flow)])
     );
-    html::page("Stay signed in?", &config("KmsiInterrupt", tenant, flow, &action, None), &body, "", false)
+    html::page("Stay signed in?", &config("KmsiInterrupt", tenant, flow, &action, None), &body, script, false)
 }
 
 /// `GET /{tenant}/oauth2/v2.0/authorize` (login host).
@@ -296,7 +308,7 @@ pub async fn access_pass(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>
     }
     match next {
         FlowStage::ProofUp => proof_up_page(&tid, &token),
-        _ => kmsi_page(&tid, &token),
+        _ => kmsi_page(&tid, &token, behaviour.kmsi_no_is_button),
     }
 }
 
@@ -308,7 +320,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 pub async fn proof_up(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>, body: Bytes) -> Response {
     let f = form(&body);
     let token = f.get("flowToken").cloned().unwrap_or_default();
-    let show_kmsi = sim.behaviour().show_kmsi;
+    let behaviour = sim.behaviour();
+    let show_kmsi = behaviour.show_kmsi;
     let mut st = sim.state();
     let tid = st.tenant_id.clone();
     let flow = match live_flow(&sim, &st, &token) {
@@ -319,7 +332,7 @@ pub async fn proof_up(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>, b
         if let Some(fl) = st.pages.flows.get_mut(&token) {
             fl.stage = FlowStage::Kmsi;
         }
-        return kmsi_page(&tid, &token);
+        return kmsi_page(&tid, &token, behaviour.kmsi_no_is_button);
     }
     let session = flow.pending.clone().expect("checked above");
     finish(&sim, &mut st, &token, flow, session)
