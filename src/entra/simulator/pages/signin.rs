@@ -29,16 +29,16 @@ pub mod codes {
     /// Unknown tenant.
     pub const UNKNOWN_TENANT: u32 = 90002;
     /// TAP sign-in blocked by the user credential policy (out of scope, method off,
-    /// multi-use pass while the policy wants one-time passes, guest).
+    /// multi-use pass while the policy wants one-time passes, guest, one-time pass
+    /// already used — Entra says "blocked" for that too).
     pub const TAP_BLOCKED: u32 = 130500;
-    /// No pass, or not this pass.
-    pub const TAP_INVALID: u32 = 130501;
-    /// The pass expired.
-    pub const TAP_EXPIRED: u32 = 130502;
-    /// The pass is not valid yet.
+    /// The pass is not valid yet (the simulator's own code; Entra's is not public).
     pub const TAP_NOT_YET_VALID: u32 = 130503;
-    /// A one-time pass was used already.
-    pub const TAP_USED: u32 = 130504;
+    /// The pass expired (AADSTS130504 in public reports).
+    pub const TAP_EXPIRED: u32 = 130504;
+    /// No pass, or not this pass (AADSTS130507 "An access pass could not be found or
+    /// verified for the user" in public reports).
+    pub const TAP_INVALID: u32 = 130507;
 }
 
 /// The texts that go with the TAP error codes.
@@ -47,7 +47,6 @@ pub fn tap_error_text(code: u32) -> &'static str {
         codes::TAP_BLOCKED => "Temporary Access Pass sign in was blocked due to User Credential Policy.",
         codes::TAP_EXPIRED => "Your Temporary Access Pass has expired. Ask your administrator for a new one.",
         codes::TAP_NOT_YET_VALID => "Your Temporary Access Pass is not valid yet. Try again when it becomes valid.",
-        codes::TAP_USED => "Your Temporary Access Pass has already been used. It can only be used once; ask your administrator for a new one.",
         _ => "That Temporary Access Pass didn't work: an access pass could not be found or verified for the user. Check it and try again, or ask your administrator for a new one.",
     }
 }
@@ -276,7 +275,7 @@ pub async fn access_pass(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>
         Some(tap) if policy_one_time && !tap.usable_once => Err(codes::TAP_BLOCKED),
         Some(tap) => match tap.usability(now, in_scope) {
             TapUsability::EnabledByPolicy => Ok((tap.usable_once, tap.expires())),
-            TapUsability::OneTimeUsed => Err(codes::TAP_USED),
+            TapUsability::OneTimeUsed => Err(codes::TAP_BLOCKED),
             TapUsability::Expired => Err(codes::TAP_EXPIRED),
             TapUsability::NotYetValid => Err(codes::TAP_NOT_YET_VALID),
             TapUsability::DisabledByPolicy => Err(codes::TAP_BLOCKED),
