@@ -14,7 +14,6 @@ use crate::ceremony::RegistrationPath;
 use crate::cli::keys::{KeyChoice, NO_KEY_MESSAGE};
 use crate::cli::secret_input::{read_secret, NewPinSource, PinSource};
 use crate::cli::{CliContext, CliError, Exit};
-use crate::entra::http::HttpOptions;
 use crate::key::sources::{KeySources, SourceOptions};
 use crate::key::virtual_key::AttestationCa;
 use crate::key::worker::KeyHandle;
@@ -24,7 +23,6 @@ use crate::station::journal::JobMode;
 use crate::station::pin::PinSource as PinOrigin;
 use crate::station::pipeline::{self, key_handle_options, CancelToken, ConnectOptions, JobOutcome, JobSpec, PinChoice, Station, StationEvents, StationSetup};
 use clap::Args;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -75,12 +73,9 @@ pub struct EnrollArgs {
     #[command(flatten)]
     pub current_pin: PinSource,
 
-    /// Configuration overrides (tenant, sign-in, PIN policy, reset, TAP, handover, journal).
+    /// Configuration overrides (tenant, sign-in, PIN policy, reset, TAP, handover, journal, CA bundle).
     #[command(flatten)]
     pub station: Box<flags::StationFlags>,
-    /// Extra trusted CA certificates (PEM) for Entra/Graph, e.g. a TLS-inspecting proxy.
-    #[arg(long, env = "KEYSTATION_CA_BUNDLE", value_name = "FILE")]
-    pub ca_bundle: Option<PathBuf>,
 }
 
 /// Keys: USB, or `--virtual N` keys with batch attestation from the CA kept in the
@@ -156,6 +151,8 @@ pub async fn run(args: EnrollArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         errln!("warning: {w}");
     }
     let config = loaded.config;
+    // Before the keys: their virtual state (--virtual) lives in the state directory too.
+    let _claim = if args.dry_run { None } else { Some(ctx.claim_state_dir()?) };
     let sources = key_sources(ctx)?;
     let mut spec = job_spec(&args, &config)?;
 
@@ -191,8 +188,7 @@ pub async fn run(args: EnrollArgs, ctx: &CliContext) -> Result<Exit, CliError> {
 }
 
 async fn enroll(args: &EnrollArgs, ctx: &CliContext, config: StationConfig, sources: KeySources, spec: &mut JobSpec, cancel: CancelToken) -> Result<JobOutcome, CliError> {
-    let connect = ConnectOptions { http: HttpOptions { ca_bundle: args.ca_bundle.clone(), ..HttpOptions::default() }, ..ConnectOptions::default() };
-    let mut setup = StationSetup::from_config(config, &ctx.state_dir, &connect)?;
+    let mut setup = StationSetup::from_config(config, &ctx.state_dir, &ConnectOptions::default())?;
     setup.sources = Some(sources.clone());
     setup.options.touch_timeout = Duration::from_secs(args.key.touch_timeout.max(1));
     let station = Station::open(setup).await?;
