@@ -392,26 +392,17 @@ struct RawAction {
     wait_s: Option<u64>,
 }
 
+/// An error rule: its own fields, the rest are its conditions (a [`RawMatch`], which
+/// refuses unknown keys).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawError {
     code: String,
     message: String,
     #[serde(default)]
     fallback: bool,
-    pgid: Option<OneOrMany<String>>,
-    url_prefix: Option<OneOrMany<String>>,
-    i_error_code: Option<OneOrMany<i64>>,
-    banner_code: Option<OneOrMany<String>>,
-    css: Option<String>,
-    text: Option<OneOrMany<String>>,
-    role: Option<String>,
-    name: Option<OneOrMany<String>>,
-    label: Option<OneOrMany<String>>,
-    heading: Option<OneOrMany<String>>,
-    #[serde(default)]
-    absent: Vec<RawLocator>,
     contains: Option<OneOrMany<String>>,
+    #[serde(flatten)]
+    conditions: toml::Table,
 }
 
 /// Variables a URL template may use.
@@ -760,21 +751,13 @@ fn convert_error(e: RawError) -> Result<ErrorRule, String> {
     if e.message.trim().is_empty() {
         return Err(format!("{} needs a message for the operator", e.code));
     }
-    let present = InlineElements { css: e.css, text: e.text, role: e.role, name: e.name, label: e.label, heading: e.heading }
-        .into_locators()
-        .map_err(|m| format!("{}: {m}", e.code))?;
-    let when = Match {
-        pgid: list(e.pgid),
-        url_prefix: list(e.url_prefix),
-        i_error_code: list(e.i_error_code),
-        banner_code: list(e.banner_code),
-        present,
-        absent: e.absent.into_iter().map(locator).collect::<Result<_, _>>().map_err(|m| format!("{}: {m}", e.code))?,
-    };
-    for u in &when.url_prefix {
-        check_template(u)?;
-    }
     let contains = list(e.contains);
+    let when = if e.conditions.is_empty() {
+        Match::default()
+    } else {
+        let raw: RawMatch = toml::Value::Table(e.conditions).try_into().map_err(|err| format!("{}: {err}", e.code))?;
+        convert_match(raw).map_err(|m| format!("{}: {m}", e.code))?
+    };
     if when.is_empty() && contains.is_empty() {
         return Err(format!("{} has no condition (pgid, url_prefix, i_error_code, banner_code, an element or contains)", e.code));
     }
