@@ -202,7 +202,7 @@ pub async fn run_login(args: LoginArgs, ctx: &CliContext) -> Result<Exit, CliErr
 /// `keystation logout`: forget cached sign-ins (local only).
 pub async fn run_logout(args: LogoutArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let cache = TokenCache::in_state_dir(&ctx.state_dir);
-    let removed = oauth::logout(&cache, &filter(&args.tenant, args.account.as_ref())?, args.all).map_err(oauth_error)?;
+    let removed = oauth::logout(&cache, &filter(&args.tenant, args.account.as_ref())?, args.all).await.map_err(oauth_error)?;
     if ctx.json() {
         let keys: Vec<serde_json::Value> = removed
             .iter()
