@@ -19,3 +19,5 @@ mod cli;
 mod registrar;
 #[path = "station/permissions.rs"]
 mod permissions;
+#[path = "station/retries.rs"]
+mod retries;

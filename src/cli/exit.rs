@@ -20,7 +20,7 @@ pub enum Exit {
     PolicyRefused = 6,
     /// A batch finished but some rows or users failed (see the report).
     PartialFailure = 7,
-    /// Stopped in a state that needs an operator (see `keystation report --state needs-operator`).
+    /// Stopped in a state that needs an operator (see `keystation jobs list`).
     NeedsOperator = 8,
     /// Another keystation process is using the state directory (one station per state directory).
     Busy = 9,

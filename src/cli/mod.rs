@@ -30,6 +30,7 @@ pub mod enroll;
 pub mod batch;
 pub mod kiosk;
 pub mod report;
+pub mod jobs;
 pub mod demo;
 pub mod bench;
 pub mod progress;
@@ -68,6 +69,8 @@ pub enum Command {
     Kiosk(kiosk::KioskArgs),
     /// Export the station journal as CSV or JSON.
     Report(report::ReportArgs),
+    /// Jobs that need an operator or were interrupted: list, show, retry, resolve.
+    Jobs(jobs::JobsArgs),
     /// Run the whole job on a simulated tenant with virtual keys (no hardware, no tenant).
     Demo(demo::DemoArgs),
     /// Print speed figures (keys, station, browser).
@@ -107,6 +110,7 @@ async fn dispatch(command: Command, ctx: &CliContext) -> Result<Exit, CliError> 
         Command::Batch(a) => batch::run(a, ctx).await,
         Command::Kiosk(a) => kiosk::run(a, ctx).await,
         Command::Report(a) => report::run(a, ctx).await,
+        Command::Jobs(a) => jobs::run(a, ctx).await,
         Command::Demo(a) => demo::run(a, ctx).await,
         Command::Bench(a) => bench::run(a, ctx).await,
     }

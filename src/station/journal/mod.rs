@@ -377,6 +377,22 @@ impl Journal {
         Ok(())
     }
 
+    /// A job that stops without reaching an end (the operator's Ctrl-C after the key got
+    /// its PIN, a panic) keeps its state and its open intents, exactly as a crash leaves
+    /// it, so that the next run resumes it by the resume rules; only why it stopped is
+    /// written (`error_kind`, `error_message`).
+    pub fn record_interruption(&mut self, job: JobId, error: &JobError) -> Result<(), JournalError> {
+        let now = self.now();
+        let tx = self.begin(Durability::Sync)?;
+        let n = tx.execute(query::RECORD_INTERRUPTION, params![job.0, error.kind.as_str(), error.message, now])?;
+        if n == 0 {
+            return Err(JournalError::UnknownJob(job));
+        }
+        tx.commit()?;
+        self.committed(Durability::Sync);
+        Ok(())
+    }
+
     /// Record (and commit) that a side effect is about to start.
     pub fn record_intent(&mut self, job: JobId, intent: &Intent) -> Result<IntentId, JournalError> {
         self.record_intent_with(job, intent, &JobUpdate::default())

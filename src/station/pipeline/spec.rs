@@ -147,6 +147,11 @@ pub struct JobSpec {
     pub prompt: Option<Arc<dyn DeskPrompt>>,
     /// When the job reaches `done`.
     pub finish: FinishWhen,
+    /// Extra registration attempts once the key has the station's PIN, when Entra fails
+    /// in a way another attempt can fix (429/5xx after the client's own retries, network
+    /// errors and timeouts, an expired or refused challenge): fresh creation options, the
+    /// same PIN. Default 2 (batch: `--retries`).
+    pub retries: u32,
 }
 
 impl std::fmt::Debug for JobSpec {
@@ -163,6 +168,7 @@ impl std::fmt::Debug for JobSpec {
             .field("resumes", &self.resumes)
             .field("prompt", &self.prompt.is_some())
             .field("finish", &self.finish)
+            .field("retries", &self.retries)
             .finish()
     }
 }
@@ -182,6 +188,7 @@ impl JobSpec {
             resumes: None,
             prompt: None,
             finish: FinishWhen::Immediately,
+            retries: 2,
         }
     }
 }
