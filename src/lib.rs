@@ -7,11 +7,13 @@
 //! - [`ceremony`]: combines the two: WebAuthn client logic, direct-Graph and browser
 //!   registration ceremonies.
 //! - [`station`]: the provisioning pipeline, journal, PIN policy and the three modes.
+//! - [`console`]: the web console (desk, hub, journal) on top of the station.
 //! - [`cli`]: parses arguments and prints; no business logic.
 pub mod secret;
 pub mod key;
 pub mod entra;
 pub mod ceremony;
 pub mod station;
+pub mod console;
 pub mod bench;
 pub mod cli;

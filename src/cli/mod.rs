@@ -15,6 +15,7 @@ pub mod virtual_key;
 pub mod enroll;
 pub mod batch;
 pub mod kiosk;
+pub mod console;
 pub mod report;
 pub mod demo;
 pub mod bench;
@@ -52,6 +53,8 @@ pub enum Command {
     Batch(batch::BatchArgs),
     /// Hands-free enrollment desk loop.
     Kiosk(kiosk::KioskArgs),
+    /// The web console: the desk, the hub and the journal in a browser.
+    Console(console::ConsoleArgs),
     /// Export the station journal as CSV or JSON.
     Report(report::ReportArgs),
     /// Run the whole job on a simulated tenant with virtual keys (no hardware, no tenant).
@@ -92,6 +95,7 @@ async fn dispatch(command: Command, ctx: &CliContext) -> Result<Exit, CliError> 
         Command::Enroll(a) => enroll::run(a, ctx).await,
         Command::Batch(a) => batch::run(a, ctx).await,
         Command::Kiosk(a) => kiosk::run(a, ctx).await,
+        Command::Console(a) => console::run(a, ctx).await,
         Command::Report(a) => report::run(a, ctx).await,
         Command::Demo(a) => demo::run(a, ctx).await,
         Command::Bench(a) => bench::run(a, ctx).await,

@@ -81,6 +81,13 @@ pub const SETTABLE_KEYS: &[SettableKey] = &[
     key("browser.fallback_to_manual", Bool),
     key("batch.concurrency", Count),
     key("preflight.attestation", Choice(&["warn", "refuse"])),
+    key("console.listen", Text),
+    key("console.hostnames", List),
+    key("console.tls_certificate", Path),
+    key("console.tls_private_key", Path),
+    key("console.password_file", Path),
+    key("console.operator_pin_file", Path),
+    key("console.exit_sequence_file", Path),
 ];
 
 /// `KEYSTATION_*` variables that belong to the command line itself (global options),

@@ -398,6 +398,7 @@ impl ConfigLoader {
             for t in config.tenant.iter_mut().chain(config.tenants.values_mut()) {
                 t.resolve_paths(base);
             }
+            config.console.resolve_paths(base);
         }
         validate::validate(&config, &prov)?;
         Ok(LoadedConfig { config, provenance: prov, warnings, file: file_path })

@@ -9,6 +9,7 @@
 //!     .overrides(overrides)                        // from the command line
 //!     .load()?;                                    // validated StationConfig
 //! ```
+mod console;
 mod keys;
 mod load;
 mod plan;
@@ -16,6 +17,7 @@ mod template;
 mod tenant;
 mod validate;
 
+pub use console::{parse_listen, ConsoleConfig, DEFAULT_LISTEN};
 pub use keys::{env_var_for, SettableKey, SETTABLE_KEYS};
 pub use load::{default_config_path, ConfigError, ConfigLoader, ConfigOverrides, LoadedConfig, Origin, Provenance};
 pub use plan::{Plan, PlanInput, PlanKey, PlanStep, PlanTenant, Touches};
@@ -63,6 +65,8 @@ pub struct StationConfig {
     pub batch: BatchConfig,
     /// Checks made before a key is touched.
     pub preflight: PreflightConfig,
+    /// The web console (`keystation console`).
+    pub console: ConsoleConfig,
     /// Extra AAGUID → model names.
     pub models: Vec<ModelEntry>,
 }
@@ -82,6 +86,7 @@ impl Default for StationConfig {
             browser: BrowserConfig::default(),
             batch: BatchConfig::default(),
             preflight: PreflightConfig::default(),
+            console: ConsoleConfig::default(),
             models: Vec::new(),
         }
     }
