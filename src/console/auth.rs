@@ -96,7 +96,10 @@ pub struct Auth {
     operator_pin: Option<SecretString>,
     exit_sequence: Option<SecretString>,
     sessions: Mutex<HashMap<String, Session>>,
-    throttle: Mutex<Throttle>,
+    /// Guesses at the sign-in (token, password) and at the desk (operator PIN) are
+    /// counted apart: someone at the desk cannot lock the operator out of signing in.
+    sign_in_throttle: Mutex<Throttle>,
+    desk_throttle: Mutex<Throttle>,
     cookie_name: String,
     secure_cookie: bool,
 }
@@ -128,7 +131,8 @@ impl Auth {
             operator_pin: secrets.operator_pin,
             exit_sequence: secrets.exit_sequence,
             sessions: Mutex::new(HashMap::new()),
-            throttle: Mutex::new(Throttle::default()),
+            sign_in_throttle: Mutex::new(Throttle::default()),
+            desk_throttle: Mutex::new(Throttle::default()),
             cookie_name: format!("keystation_session_{port}"),
             secure_cookie,
         }
@@ -157,8 +161,8 @@ impl Auth {
     /// Check the launch token or the password; on success a new operator session.
     pub fn sign_in(&self, token: Option<&str>, password: Option<&str>) -> Result<(String, Session), Refusal> {
         let ok = match (token, password) {
-            (Some(t), _) => self.check(Some(&self.launch_token), t)?,
-            (None, Some(p)) => self.check(self.password.as_ref(), p)?,
+            (Some(t), _) => check(&self.sign_in_throttle, Some(&self.launch_token), t)?,
+            (None, Some(p)) => check(&self.sign_in_throttle, self.password.as_ref(), p)?,
             (None, None) => return Err(Refusal::Wrong),
         };
         if !ok {
@@ -169,36 +173,13 @@ impl Auth {
 
     /// Whether `guess` is the operator's PIN (throttled).
     pub fn check_operator_pin(&self, guess: &str) -> Result<(), Refusal> {
-        if self.check(self.operator_pin.as_ref(), guess)? { Ok(()) } else { Err(Refusal::Wrong) }
+        if check(&self.desk_throttle, self.operator_pin.as_ref(), guess)? { Ok(()) } else { Err(Refusal::Wrong) }
     }
 
     /// Whether `text` (typed at the desk) is the exit sequence. Not throttled and not
     /// counted: every name typed at the desk passes through here.
     pub fn is_exit_sequence(&self, text: &str) -> bool {
         self.exit_sequence.as_ref().is_some_and(|s| same_secret(s.expose(), text))
-    }
-
-    fn check(&self, expected: Option<&SecretString>, guess: &str) -> Result<bool, Refusal> {
-        let Some(expected) = expected else { return Err(Refusal::NotConfigured) };
-        let mut t = lock(&self.throttle);
-        if let Some(until) = t.locked_until {
-            let now = Instant::now();
-            if now < until {
-                return Err(Refusal::LockedOut((until - now).as_secs().max(1)));
-            }
-            t.locked_until = None;
-        }
-        if same_secret(expected.expose(), guess) {
-            t.failures = 0;
-            Ok(true)
-        } else {
-            t.failures += 1;
-            if t.failures >= MAX_FAILURES {
-                t.failures = 0;
-                t.locked_until = Some(Instant::now() + LOCKOUT);
-            }
-            Ok(false)
-        }
     }
 
     fn open_session(&self, role: Role) -> (String, Session) {
@@ -245,6 +226,30 @@ impl Auth {
     pub fn clearing_cookie(&self) -> String {
         let secure = if self.secure_cookie { "; Secure" } else { "" };
         format!("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}", self.cookie_name)
+    }
+}
+
+/// Check a guess against a secret, counting wrong guesses in `throttle`.
+fn check(throttle: &Mutex<Throttle>, expected: Option<&SecretString>, guess: &str) -> Result<bool, Refusal> {
+    let Some(expected) = expected else { return Err(Refusal::NotConfigured) };
+    let mut t = lock(throttle);
+    if let Some(until) = t.locked_until {
+        let now = Instant::now();
+        if now < until {
+            return Err(Refusal::LockedOut((until - now).as_secs().max(1)));
+        }
+        t.locked_until = None;
+    }
+    if same_secret(expected.expose(), guess) {
+        t.failures = 0;
+        Ok(true)
+    } else {
+        t.failures += 1;
+        if t.failures >= MAX_FAILURES {
+            t.failures = 0;
+            t.locked_until = Some(Instant::now() + LOCKOUT);
+        }
+        Ok(false)
     }
 }
 

@@ -64,7 +64,7 @@ const KS = {
 
   $(id) { return document.getElementById(id); },
   show(id, on) { KS.$(id).classList.toggle('hidden', !on); },
-  text(id, t) { KS.$(id).textContent = t || ''; },
+  text(id, t) { KS.$(id).textContent = (t === null || t === undefined) ? '' : String(t); },
 
   duration(ms) {
     if (ms === null || ms === undefined) return '';

@@ -24,14 +24,16 @@ function tile(t) {
   else if (t.phase === 'working' && t.step) e.append(KS.el('div', { class: 'step' }, t.step + '…'));
   if (t.message) e.append(KS.el('div', { class: 'result' }, t.message + (t.will_retry ? ' (the user gets the next key)' : '')));
   else if (t.phase === 'done') e.append(KS.el('div', { class: 'result' }, 'Ready: take the key out'));
+  if (hub && t.line && (hub.slips || []).some((s) => s.line === t.line)) {
+    const b = KS.el('button', { type: 'button', class: 'secondary slip-button', 'data-line': String(t.line) }, 'Show PIN slip');
+    b.addEventListener('click', () => showSlip(t.line));
+    e.append(b);
+  }
   return e;
 }
 
-function drawTile(t) {
-  const tiles = KS.$('tiles');
-  const old = tiles.querySelector('[data-slot="' + t.slot + '"]');
-  const fresh = tile(t);
-  if (old) old.replaceWith(fresh); else tiles.append(fresh);
+function drawTiles() {
+  KS.$('tiles').replaceChildren(...(hub.tiles || []).map(tile));
 }
 
 function eta(secs) {
@@ -53,13 +55,14 @@ function drawFigures(h) {
   KS.show('stop', !!h.running);
   KS.show('abort', !!h.running);
   KS.$('start-batch').disabled = !!h.running;
+  KS.show('start', !h.running);
 }
 
 function drawSlips(slips) {
   const list = KS.$('slip-list');
   list.replaceChildren();
   for (const s of slips || []) {
-    const b = KS.el('button', { type: 'button', class: 'secondary', 'data-line': String(s.line) }, 'Show the slip for ' + s.user);
+    const b = KS.el('button', { type: 'button', class: 'secondary', 'data-line': String(s.line) }, s.user);
     b.addEventListener('click', () => showSlip(s.line));
     list.append(KS.el('li', {}, [b]));
   }
@@ -82,7 +85,7 @@ function drawEnding(h) {
 
 function snapshot(h) {
   hub = h;
-  KS.$('tiles').replaceChildren(...(h.tiles || []).map(tile));
+  drawTiles();
   drawFigures(h);
   drawSlips(h.slips);
   drawNotices(h.notices);
@@ -91,7 +94,12 @@ function snapshot(h) {
 
 function update(u) {
   if (!hub) return;
-  for (const t of u.tiles) drawTile(t);
+  for (const t of u.tiles) {
+    const i = hub.tiles.findIndex((x) => x.slot === t.slot);
+    if (i >= 0) hub.tiles[i] = t; else hub.tiles.push(t);
+  }
+  hub.slips = u.slips;
+  drawTiles();
   hub.figures = u.figures;
   hub.running = u.running;
   hub.batch_id = u.batch_id;
@@ -146,6 +154,6 @@ document.addEventListener('DOMContentLoaded', async () => {
   KS.$('start-batch').addEventListener('click', startBatch);
   KS.$('stop').addEventListener('click', () => KS.post('/api/hub/stop'));
   KS.$('abort').addEventListener('click', () => KS.post('/api/hub/abort'));
-  KS.$('slip-close').addEventListener('click', () => { KS.text('slip-text', ''); KS.show('slip-text', false); KS.show('slip-close', false); drawSlips(hub && hub.slips); });
+  KS.$('slip-close').addEventListener('click', () => { KS.text('slip-text', ''); KS.show('slip-text', false); KS.show('slip-close', false); if (hub) { drawSlips(hub.slips); drawTiles(); } });
   KS.live('/api/hub/events', snapshot, update);
 });

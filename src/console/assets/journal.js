@@ -75,6 +75,7 @@ async function detail(uid, row) {
       KS.el('td', {}, e.message || ''),
     ])));
     KS.show('detail', true);
+    KS.$('detail').scrollIntoView({ block: 'start' });
   } catch (e) {
     KS.text('search-error', e.message);
   }

@@ -28,7 +28,7 @@ pub struct Entry {
 pub fn describe(intent: &Intent) -> String {
     match intent {
         Intent::ResetKey => "reset the key".into(),
-        Intent::SetPin { length, sealed, .. } => format!("set a {length}-character PIN{}", if *sealed { " (sealed copy kept)" } else { "" }),
+        Intent::SetPin { length, sealed, .. } => format!("set the PIN ({length} characters{})", if *sealed { ", sealed copy kept" } else { "" }),
         Intent::ChangePin => "change the key's PIN".into(),
         Intent::SetMinPinLength { min, .. } => format!("set the key's minimum PIN length to {min}"),
         Intent::ForcePinChange => "make the key ask for a new PIN on first use".into(),
@@ -124,7 +124,7 @@ mod tests {
         }];
         let tl = build(&transitions, &intents);
         let labels: Vec<_> = tl.iter().map(|e| e.label.as_str()).collect();
-        assert_eq!(labels, vec!["arrived", "inspected", "set a 8-character PIN", "failed"]);
+        assert_eq!(labels, vec!["arrived", "inspected", "set the PIN (8 characters)", "failed"]);
         assert_eq!(tl[1].duration_ms, Some(860));
         assert_eq!((tl[2].duration_ms, tl[2].outcome), (Some(800), Some("failed")));
         assert_eq!(tl[3].offset_ms, 900);
