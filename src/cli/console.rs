@@ -39,6 +39,8 @@ pub struct ConsoleArgs {
 
 /// Run `keystation console`.
 pub async fn run(args: ConsoleArgs, ctx: &CliContext) -> Result<Exit, CliError> {
+    // The console writes the journal: one station per state directory.
+    let _claim = ctx.claim_state_dir()?;
     let mut overrides: ConfigOverrides = station_overrides(&args.station);
     if let Some(listen) = &args.listen {
         parse_listen(listen).map_err(|m| CliError::usage(format!("--listen {m}")))?;

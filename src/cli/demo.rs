@@ -112,6 +112,7 @@ fn demo_error(e: DemoError) -> CliError {
         DemoError::Usage(m) => CliError::usage(m),
         DemoError::Environment(m) => CliError::new(Exit::Environment, m),
         DemoError::Setup(m) => CliError::failure(m),
+        DemoError::StateDir(e) => e.into(),
     }
 }
 

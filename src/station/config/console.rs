@@ -85,13 +85,22 @@ impl ConsoleConfig {
         Ok(())
     }
 
-    /// Relative paths are relative to the configuration file's directory.
-    pub(crate) fn resolve_paths(&mut self, base: &Path) {
-        for p in [&mut self.tls_certificate, &mut self.tls_private_key, &mut self.password_file, &mut self.operator_pin_file, &mut self.exit_sequence_file]
-            .into_iter()
-            .flatten()
-        {
-            if p.is_relative() {
+    /// A relative path named in the file is relative to the file's directory (one given
+    /// on the command line or in the environment, to the working directory);
+    /// `from_file(key)` says where a key's value came from.
+    pub(crate) fn resolve_paths(&mut self, base: &Path, from_file: impl Fn(&str) -> bool) {
+        let paths = [
+            ("console.tls_certificate", &mut self.tls_certificate),
+            ("console.tls_private_key", &mut self.tls_private_key),
+            ("console.password_file", &mut self.password_file),
+            ("console.operator_pin_file", &mut self.operator_pin_file),
+            ("console.exit_sequence_file", &mut self.exit_sequence_file),
+        ];
+        for (key, path) in paths {
+            if let Some(p) = path
+                && p.is_relative()
+                && from_file(key)
+            {
                 *p = base.join(&*p);
             }
         }

@@ -87,6 +87,9 @@ pub enum DemoError {
     /// Starting the simulator, the station or the keys failed.
     #[error("{0}")]
     Setup(String),
+    /// The state directory is another station's, a file, or read-only.
+    #[error(transparent)]
+    StateDir(#[from] crate::station::state_dir::StateDirError),
 }
 
 /// One line of the result table.
@@ -159,6 +162,7 @@ pub struct DemoWorld {
     pub state_dir: PathBuf,
     /// Whether the state directory is kept (an explicit one) or temporary.
     pub state_dir_kept: bool,
+    _claim: Arc<crate::station::state_dir::StationLock>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -173,6 +177,8 @@ impl DemoWorld {
                 (temp.path().to_path_buf(), false, Some(temp))
             }
         };
+        // The demo writes a journal like any station: one station per state directory.
+        let _claim = crate::station::state_dir::StationLock::acquire(&state_dir)?;
 
         let tenant = SimulatedTenant::start(SimulatedTenantOptions { users: options.users, faults: options.faults.clone(), attestation_enforced: false })
             .await
@@ -221,7 +227,7 @@ impl DemoWorld {
             };
             crate::key::virtual_key::VirtualKey::try_new(config).map_err(|e| e.to_string())
         });
-        Ok(DemoWorld { tenant, station, hub, sources, plan, factory, state_dir, state_dir_kept: kept, _temp: temp })
+        Ok(DemoWorld { tenant, station, hub, sources, plan, factory, state_dir, state_dir_kept: kept, _claim, _temp: temp })
     }
 
     /// The batch options the demo runs with.
@@ -241,7 +247,7 @@ impl DemoWorld {
 /// Run the demo; progress goes to `sink` (wrapped by the simulated operator).
 pub async fn run_demo(options: DemoOptions, sink: Arc<dyn BatchSink>, control: BatchControl) -> Result<DemoRun, DemoError> {
     let world = DemoWorld::prepare(&options).await?;
-    let DemoWorld { tenant, station, hub, sources, plan, factory, state_dir, state_dir_kept: kept, _temp } = world;
+    let DemoWorld { tenant, station, hub, sources, plan, factory, state_dir, state_dir_kept: kept, _claim, _temp } = world;
     let desk = Arc::new(VirtualDesk::new(
         hub.clone(),
         sink,
