@@ -2,6 +2,7 @@
 //! (KeyHandle → worker thread → CTAP2 → CTAPHID → report seam) against in-process
 //! virtual keys, and how the wall time grows when many keys work at once.
 #![warn(missing_docs)]
+use crate::cli::output::outln;
 use crate::cli::{CliContext, CliError, Exit};
 use crate::key::KeyError;
 use crate::key::ctap2::{COSE_ES256, MakeCredentialRequest, RpEntity, UserEntity};
@@ -145,16 +146,16 @@ pub async fn run(args: KeysBenchArgs, ctx: &CliContext) -> Result<Exit, CliError
         ctx.print_json(&report)?;
         return Ok(Exit::Ok);
     }
-    println!("Virtual keys (OpenSK), {} build, {} iteration(s) per operation", report.profile, report.iterations);
-    println!("{:<52} {:>9} {:>9} {:>9}", "operation", "min ms", "median ms", "max ms");
+    outln!("Virtual keys (OpenSK), {} build, {} iteration(s) per operation", report.profile, report.iterations);
+    outln!("{:<52} {:>9} {:>9} {:>9}", "operation", "min ms", "median ms", "max ms");
     for o in &report.operations {
-        println!("{:<52} {:>9.2} {:>9.2} {:>9.2}", o.name, o.min_ms, o.median_ms, o.max_ms);
+        outln!("{:<52} {:>9.2} {:>9.2} {:>9.2}", o.name, o.min_ms, o.median_ms, o.max_ms);
     }
-    println!();
-    println!("{:<8} {:>12} {:>14}", "keys", "wall ms", "ms per key");
+    outln!();
+    outln!("{:<8} {:>12} {:>14}", "keys", "wall ms", "ms per key");
     for p in &report.parallel {
-        println!("{:<8} {:>12.1} {:>14.1}", p.keys, p.wall_ms, p.wall_ms / p.keys as f64);
+        outln!("{:<8} {:>12.1} {:>14.1}", p.keys, p.wall_ms, p.wall_ms / p.keys as f64);
     }
-    println!("(each key: open, setPIN, makeCredential with PIN, all keys at once)");
+    outln!("(each key: open, setPIN, makeCredential with PIN, all keys at once)");
     Ok(Exit::Ok)
 }

@@ -1,6 +1,7 @@
 //! `keystation login`, `logout`, `whoami`: sign in to Entra ID, forget sign-ins, show
 //! who is signed in. The work is done by `entra::oauth::session`; this file parses
 //! flags, reads secrets (never from argv) and prints.
+use crate::cli::output::outln;
 use crate::cli::{CliContext, CliError, Exit};
 use crate::entra::cloud::CloudEndpoints;
 use crate::entra::http::HttpOptions;
@@ -185,9 +186,9 @@ pub async fn run_login(args: LoginArgs, ctx: &CliContext) -> Result<Exit, CliErr
         v["cache"] = serde_json::Value::String(cache.path().display().to_string());
         ctx.print_json(&v)?;
     } else {
-        println!("Signed in as {}.", who(&summary));
+        outln!("Signed in as {}.", who(&summary));
         print_summary(&summary);
-        println!("Cached in:   {}", cache.path().display());
+        outln!("Cached in:   {}", cache.path().display());
     }
     Ok(Exit::Ok)
 }
@@ -203,12 +204,12 @@ pub async fn run_logout(args: LogoutArgs, ctx: &CliContext) -> Result<Exit, CliE
             .collect();
         ctx.print_json(&serde_json::json!({ "removed": keys }))?;
     } else if removed.is_empty() {
-        println!("No cached sign-in matched; nothing to forget.");
+        outln!("No cached sign-in matched; nothing to forget.");
     } else {
         for k in &removed {
-            println!("Forgot {} (tenant {}, client {}).", k.account, k.tenant, k.client_id);
+            outln!("Forgot {} (tenant {}, client {}).", k.account, k.tenant, k.client_id);
         }
-        println!("Note: this only deletes the local token cache entry; tokens already issued stay valid until they expire.");
+        outln!("Note: this only deletes the local token cache entry; tokens already issued stay valid until they expire.");
     }
     Ok(Exit::Ok)
 }
@@ -220,18 +221,18 @@ pub async fn run_whoami(args: WhoamiArgs, ctx: &CliContext) -> Result<Exit, CliE
     let found = oauth::whoami(&cache, &f, &oauth_options(&args.tenant), Duration::from_secs(60)).await.map_err(oauth_error)?;
     let live: Vec<_> = found.iter().filter(|e| e.status != "dropped").collect();
     if ctx.json() {
+        // Signed out is an error (exit 5) with the error envelope; what was found (e.g.
+        // dropped sign-ins) stays in `result`.
         ctx.print_json(&serde_json::json!({ "signed_in": !live.is_empty(), "sign_ins": found }))?;
-        // One JSON document on stdout; the exit code says "not signed in".
-        return Ok(if live.is_empty() { Exit::EntraError } else { Exit::Ok });
     } else {
         for e in &found {
             if e.status == "dropped" {
-                println!("The sign-in of {} had expired and could not be renewed; it was removed.", who(&e.sign_in));
+                outln!("The sign-in of {} had expired and could not be renewed; it was removed.", who(&e.sign_in));
                 continue;
             }
-            println!("Signed in as {}{}.", who(&e.sign_in), if e.status == "renewed" { " (token renewed just now)" } else { "" });
+            outln!("Signed in as {}{}.", who(&e.sign_in), if e.status == "renewed" { " (token renewed just now)" } else { "" });
             print_summary(&e.sign_in);
-            println!();
+            outln!();
         }
     }
     if live.is_empty() {
@@ -250,24 +251,24 @@ fn who(s: &SignInSummary) -> String {
 }
 
 fn print_summary(s: &SignInSummary) {
-    println!("Tenant:      {}{}", s.tenant_id.as_deref().unwrap_or(&s.tenant), if s.tenant_id.as_deref().is_some_and(|t| t != s.tenant) { format!(" ({})", s.tenant) } else { String::new() });
-    println!("Authority:   {}", s.authority);
-    println!("Client:      {}", s.client_id);
+    outln!("Tenant:      {}{}", s.tenant_id.as_deref().unwrap_or(&s.tenant), if s.tenant_id.as_deref().is_some_and(|t| t != s.tenant) { format!(" ({})", s.tenant) } else { String::new() });
+    outln!("Authority:   {}", s.authority);
+    outln!("Client:      {}", s.client_id);
     if !s.token_readable {
-        println!("Permissions: unknown (the access token is not a readable JWT)");
+        outln!("Permissions: unknown (the access token is not a readable JWT)");
     } else if s.app_only {
-        println!("Permissions: {} (application roles)", if s.roles.is_empty() { "none".into() } else { s.roles.join(" ") });
+        outln!("Permissions: {} (application roles)", if s.roles.is_empty() { "none".into() } else { s.roles.join(" ") });
     } else {
-        println!("Permissions: {} (delegated scopes)", if s.scopes.is_empty() { "none".into() } else { s.scopes.join(" ") });
+        outln!("Permissions: {} (delegated scopes)", if s.scopes.is_empty() { "none".into() } else { s.scopes.join(" ") });
         if !s.directory_roles.is_empty() {
-            println!("Admin roles: {}", s.directory_roles.join(", "));
+            outln!("Admin roles: {}", s.directory_roles.join(", "));
         }
     }
     let left = s.expires_in_seconds;
     let when = s.expires_at.format("%Y-%m-%d %H:%M:%S UTC");
     if left > 0 {
-        println!("Expires:     {when} (in {} min){}", left / 60, if s.refreshable { ", renewable" } else { "" });
+        outln!("Expires:     {when} (in {} min){}", left / 60, if s.refreshable { ", renewable" } else { "" });
     } else {
-        println!("Expires:     {when} (expired){}", if s.refreshable { ", renewable" } else { "" });
+        outln!("Expires:     {when} (expired){}", if s.refreshable { ", renewable" } else { "" });
     }
 }

@@ -79,6 +79,9 @@ pub struct BatchArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub station: StationOpts,
+    /// Virtual keys instead of USB keys.
+    #[command(flatten)]
+    pub source: crate::cli::VirtualKeyFlags,
 }
 
 /// Run `keystation batch`.
@@ -153,6 +156,8 @@ pub async fn run(args: BatchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
 
     if mode != OutputMode::Json {
         out_text(&format!("\n{}", table::batch_summary(&report)));
+    } else {
+        ctx.print_json(&report)?;
     }
     Ok(match report.end {
         BatchEnd::AllDone => Exit::Ok,

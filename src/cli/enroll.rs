@@ -10,6 +10,7 @@ mod desk;
 pub mod flags;
 mod print;
 
+use crate::cli::output::out;
 use crate::ceremony::RegistrationPath;
 use crate::cli::keys::{KeyChoice, NO_KEY_MESSAGE};
 use crate::cli::secret_input::{read_secret, NewPinSource, PinSource};
@@ -50,6 +51,9 @@ pub struct EnrollArgs {
     /// Which key, and how long a person gets to touch it.
     #[command(flatten)]
     pub key: KeyChoice,
+    /// Virtual keys instead of USB keys.
+    #[command(flatten)]
+    pub source: crate::cli::VirtualKeyFlags,
     /// Seconds to wait for a key to be plugged in.
     #[arg(long = "wait", value_name = "SECS", default_value_t = 300)]
     pub wait_secs: u64,
@@ -101,7 +105,7 @@ async fn wait_for_key(sources: &KeySources, args: &EnrollArgs, cancel: &CancelTo
     let mut told = false;
     loop {
         let present = sources.enumerate()?;
-        let wanted = args.key.path.is_some() || args.key.index.is_some();
+        let wanted = args.key.names_a_key();
         if !present.is_empty() && (!wanted || crate::cli::keys::choose(sources, &args.key).is_ok()) {
             return crate::cli::keys::choose(sources, &args.key);
         }
@@ -140,7 +144,7 @@ fn job_spec(args: &EnrollArgs, config: &StationConfig) -> Result<JobSpec, CliErr
     let current = if args.current_pin.is_given() { Some(args.current_pin.read("Current PIN of the key")?) } else { None };
     if args.new_pin.is_given() {
         let p = &args.new_pin;
-        spec.pin = PinChoice::Chosen(read_secret(p.new_pin_env.as_deref(), p.new_pin_file.as_ref(), p.new_pin_stdin, "New PIN", false)?);
+        spec.pin = PinChoice::Chosen(read_secret(p.new_pin_env.as_deref(), p.new_pin_file.as_ref(), p.new_pin_stdin, "New PIN", false, "--new-pin")?);
     } else if spec.pin_policy.as_ref().and_then(|o| o.source).unwrap_or(config.pin.source) == PinOrigin::UserAtDesk {
         spec.pin = PinChoice::AskAtDesk;
     }
@@ -184,7 +188,7 @@ pub async fn run(args: EnrollArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     watcher.abort();
     let mut outcome = result?;
     if ctx.json() {
-        print::print_json(&mut outcome, args.show_pin_in_json)
+        print::print_json(ctx, &mut outcome, args.show_pin_in_json)
     } else {
         Ok(print::print_human(&mut outcome))
     }
@@ -262,7 +266,7 @@ async fn dry_run(args: &EnrollArgs, ctx: &CliContext, config: &StationConfig, so
     if ctx.json() {
         ctx.print_json(&plan)?;
     } else {
-        print!("{plan}");
+        out!("{plan}");
     }
     Ok(Exit::Ok)
 }

@@ -87,10 +87,10 @@ pub async fn run(args: ReportArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     })?;
 
     match &args.output {
-        None => {
-            let stdout = std::io::stdout();
-            report::write_rows(&rows, format, stdout.lock()).map_err(|e| CliError::failure(e.to_string()))?;
-        }
+        // --json: the rows are the envelope's result (docs/json.md).
+        None if ctx.json() => ctx.print_json(&rows)?,
+        // A closed pipe (`report | head`) drops the rest quietly (cli::output).
+        None => report::write_rows(&rows, format, crate::cli::output::Stdout).map_err(|e| CliError::failure(e.to_string()))?,
         Some(file) => {
             let mut buf = Vec::new();
             report::write_rows(&rows, format, &mut buf).map_err(|e| CliError::failure(e.to_string()))?;
