@@ -10,7 +10,7 @@ use crate::station::batch::{
     batch_id_for_path, check_batch_id, plan_batch, read_batch_file, run_batch, BatchControl, BatchEnd, BatchFileError, BatchOptions, BatchPlan, BatchSink,
     Disposition, KeySupply,
 };
-use crate::station::config::{ConfigLoader, ConfigOverrides, StationConfig};
+use crate::station::config::{ConfigOverrides, StationConfig};
 use crate::station::demo::{DeskOptions, VirtualDesk};
 use crate::station::journal::JobMode;
 use crate::station::pin::PinSource;
@@ -117,9 +117,9 @@ pub async fn run(args: BatchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let station = if args.dry_run && journal_missing {
         let mut config = config;
         config.journal.path = scratch.path().join("dry-run.sqlite");
-        open_station(ctx, config, Some(sources.clone())).await?
+        open_station(ctx, &args.station, config, Some(sources.clone())).await?
     } else {
-        open_station(ctx, config, Some(sources.clone())).await?
+        open_station(ctx, &args.station, config, Some(sources.clone())).await?
     };
     let via = args.station.via.map(RegistrationPath::from);
     check_via(&station, via)?;
@@ -187,11 +187,7 @@ pub(crate) fn station_overrides(opts: &StationOpts) -> ConfigOverrides {
 
 /// File (`--config` or the default location) → environment → overrides.
 pub(crate) fn load_config(ctx: &CliContext, overrides: ConfigOverrides) -> Result<StationConfig, CliError> {
-    let loaded = ConfigLoader::for_cli(ctx.global.config.clone()).overrides(overrides).load().map_err(|e| CliError::usage(e.to_string()))?;
-    for w in &loaded.warnings {
-        eprintln!("warning: {w}");
-    }
-    Ok(loaded.config)
+    Ok(ctx.load_config(overrides)?.config)
 }
 
 /// USB keys, or `--virtual N` keys whose attestation CA is the one in the state dir
@@ -206,8 +202,9 @@ pub(crate) fn key_sources(ctx: &CliContext) -> Result<KeySources, CliError> {
 }
 
 /// Open the station (journal, sign-in settings, Graph client); nothing is sent to Entra.
-pub(crate) async fn open_station(ctx: &CliContext, config: StationConfig, sources: Option<KeySources>) -> Result<Arc<Station>, CliError> {
-    let mut setup = StationSetup::from_config(config, &ctx.state_dir, &ConnectOptions::default()).map_err(station_error)?;
+pub(crate) async fn open_station(ctx: &CliContext, flags: &StationOpts, config: StationConfig, sources: Option<KeySources>) -> Result<Arc<Station>, CliError> {
+    let connect = ConnectOptions { http: flags.flags.tenant.http_options(), ..ConnectOptions::default() };
+    let mut setup = StationSetup::from_config(config, &ctx.state_dir, &connect).map_err(station_error)?;
     setup.sources = sources;
     Ok(Arc::new(Station::open(setup).await.map_err(station_error)?))
 }

@@ -90,6 +90,24 @@ impl CliContext {
         crate::cli::json::emit_event(name, fields);
     }
 
+    /// The station configuration as every command loads it: the file (`--config`, the
+    /// user's, or /etc/keystation/keystation.toml), `KEYSTATION_*`, then `overrides`;
+    /// with no tenant configured, the tenant of the last `keystation login` in the state
+    /// directory. Warnings (deprecated spellings, unknown variables) go to standard
+    /// error; a bad value is a usage error (exit 2).
+    pub fn load_config(&self, overrides: crate::station::config::ConfigOverrides) -> Result<crate::station::config::LoadedConfig, CliError> {
+        use crate::station::config::{signed_in, ConfigLoader};
+        let loaded = ConfigLoader::for_cli(self.global.config.clone())
+            .signed_in_tenant(signed_in::record_path(&self.state_dir))
+            .overrides(overrides)
+            .load()
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        for w in &loaded.warnings {
+            crate::cli::output::err_line(&format!("warning: {w}"));
+        }
+        Ok(loaded)
+    }
+
     /// Write the envelope (with `--json`) or the error (without), and give the exit code.
     pub fn finish(&self, outcome: Result<Exit, CliError>) -> std::process::ExitCode {
         let (code, error) = match outcome {

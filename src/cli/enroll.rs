@@ -15,17 +15,15 @@ use crate::ceremony::RegistrationPath;
 use crate::cli::keys::{KeyChoice, NO_KEY_MESSAGE};
 use crate::cli::secret_input::{read_secret, NewPinSource, PinSource};
 use crate::cli::{CliContext, CliError, Exit};
-use crate::entra::http::HttpOptions;
 use crate::key::sources::{KeySources, SourceOptions};
 use crate::key::virtual_key::AttestationCa;
 use crate::key::worker::KeyHandle;
 use crate::key::{KeyDescriptor, KeyError};
-use crate::station::config::{ConfigLoader, StationConfig};
+use crate::station::config::StationConfig;
 use crate::station::journal::JobMode;
 use crate::station::pin::PinSource as PinOrigin;
 use crate::station::pipeline::{self, key_handle_options, CancelToken, ConnectOptions, JobOutcome, JobSpec, PinChoice, Station, StationEvents, StationSetup};
 use clap::Args;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -82,9 +80,6 @@ pub struct EnrollArgs {
     /// Configuration overrides (tenant, sign-in, PIN policy, reset, TAP, handover, journal).
     #[command(flatten)]
     pub station: Box<flags::StationFlags>,
-    /// Extra trusted CA certificates (PEM) for Entra/Graph, e.g. a TLS-inspecting proxy.
-    #[arg(long, env = "KEYSTATION_CA_BUNDLE", value_name = "FILE")]
-    pub ca_bundle: Option<PathBuf>,
 }
 
 /// Keys: USB, or `--virtual N` keys with batch attestation from the CA kept in the
@@ -155,11 +150,7 @@ fn job_spec(args: &EnrollArgs, config: &StationConfig) -> Result<JobSpec, CliErr
 
 /// Run `keystation enroll`.
 pub async fn run(args: EnrollArgs, ctx: &CliContext) -> Result<Exit, CliError> {
-    let loaded = ConfigLoader::for_cli(ctx.global.config.clone()).overrides(args.station.overrides()).load().map_err(|e| CliError::usage(e.to_string()))?;
-    for w in &loaded.warnings {
-        eprintln!("warning: {w}");
-    }
-    let config = loaded.config;
+    let config = ctx.load_config(args.station.overrides())?.config;
     let sources = key_sources(ctx)?;
     let mut spec = job_spec(&args, &config)?;
 
@@ -195,7 +186,7 @@ pub async fn run(args: EnrollArgs, ctx: &CliContext) -> Result<Exit, CliError> {
 }
 
 async fn enroll(args: &EnrollArgs, ctx: &CliContext, config: StationConfig, sources: KeySources, spec: &mut JobSpec, cancel: CancelToken) -> Result<JobOutcome, CliError> {
-    let connect = ConnectOptions { http: HttpOptions { ca_bundle: args.ca_bundle.clone(), ..HttpOptions::default() }, ..ConnectOptions::default() };
+    let connect = ConnectOptions { http: args.station.tenant.http_options(), ..ConnectOptions::default() };
     let mut setup = StationSetup::from_config(config, &ctx.state_dir, &connect)?;
     setup.sources = Some(sources.clone());
     setup.options.touch_timeout = Duration::from_secs(args.key.touch_timeout.max(1));

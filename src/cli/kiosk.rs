@@ -37,7 +37,7 @@ pub struct KioskArgs {
 pub async fn run(args: KioskArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let config = load_config(ctx, station_overrides(&args.station))?;
     let sources = key_sources(ctx)?;
-    let station = open_station(ctx, config, Some(sources.clone())).await?;
+    let station = open_station(ctx, &args.station, config, Some(sources.clone())).await?;
     let via = args.station.via.map(RegistrationPath::from);
     check_via(&station, via)?;
 

@@ -1,6 +1,5 @@
 //! `keystation report`: export the journal as CSV (default) or JSON.
 use crate::cli::{CliContext, CliError, Exit};
-use crate::station::config::ConfigLoader;
 use crate::station::journal::{JobFilter, Journal, JournalError};
 use crate::station::report::{self, ReportFormat};
 use std::path::PathBuf;
@@ -68,10 +67,7 @@ pub async fn run(args: ReportArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         filter.states = report::parse_states(s).map_err(|e| CliError::usage(format!("--state: {e}")))?;
     }
 
-    let loaded = ConfigLoader::for_cli(ctx.global.config.clone()).load().map_err(|e| CliError::usage(e.to_string()))?;
-    for w in &loaded.warnings {
-        tracing::warn!("{w}");
-    }
+    let loaded = ctx.load_config(Default::default())?;
     let include_pins = loaded.config.handover.in_report && !args.no_pins;
     let path = loaded.config.journal.resolve(&ctx.state_dir);
 

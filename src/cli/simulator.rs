@@ -154,7 +154,8 @@ fn print_human(info: &serde_json::Value, written: &[(String, PathBuf, PathBuf)])
     for a in info["apps"].as_array().into_iter().flatten() {
         let id = s(a, "clientId");
         outln!("  {id}  {} ({})", s(a, "name"), a["kind"].as_str().unwrap_or(""));
-        let base = format!("keystation login --authority {authority} --graph {authority} --tenant {tenant} --client-id {id}");
+        // The station's vocabulary; the line works as printed (tests/cli: simulator_login_line_works).
+        let base = format!("keystation login --authority-host {authority} --graph-host {authority} --tenant-id {tenant} --client-id {id}");
         if a["kind"] == "public" {
             outln!("      {base} --device-code");
         } else if a["hasSecret"] == true {

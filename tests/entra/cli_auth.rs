@@ -16,7 +16,8 @@ struct Out {
 fn keystation(state: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_keystation"));
     c.arg("--state-dir").arg(state);
-    for var in ["KEYSTATION_TENANT", "KEYSTATION_CLIENT_ID", "KEYSTATION_AUTHORITY", "KEYSTATION_CA_BUNDLE", "KEYSTATION_GRAPH", "RUST_LOG"] {
+    c.env("XDG_CONFIG_HOME", state.join("xdg"));
+    for var in ["KEYSTATION_TENANT", "KEYSTATION_CLIENT_ID", "KEYSTATION_AUTHORITY", "KEYSTATION_CA_BUNDLE", "KEYSTATION_GRAPH", "KEYSTATION_TENANT_ID", "KEYSTATION_TENANT_CLIENT_ID", "KEYSTATION_CONFIG", "RUST_LOG"] {
         c.env_remove(var);
     }
     c.kill_on_drop(true);
@@ -29,7 +30,7 @@ async fn run(mut c: Command) -> Out {
 }
 
 fn login_args(sim: &SimulatorHandle, c: &mut Command, client_id: &str) {
-    c.args(["login", "--authority", sim.authority_host().as_str(), "--tenant", sim.tenant_id(), "--client-id", client_id]);
+    c.args(["login", "--authority-host", sim.authority_host().as_str(), "--tenant-id", sim.tenant_id(), "--client-id", client_id]);
 }
 
 async fn whoami_json(state: &Path) -> (i32, serde_json::Value) {
@@ -179,7 +180,7 @@ async fn login_failures_have_exit_codes_and_hints() {
     assert!(!out.stderr.contains("wrong-secret"));
 
     let mut c = keystation(state.path());
-    c.args(["login", "--tenant", "t", "--client-id", OPERATOR_APP, "--authority", "http://login.example.com"]);
+    c.args(["login", "--tenant-id", "contoso.example", "--client-id", OPERATOR_APP, "--authority-host", "http://login.example.com"]);
     let out = run(c).await;
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("https"), "{}", out.stderr);
