@@ -1,11 +1,10 @@
 //! `keystation login`, `logout`, `whoami`: sign in to Entra ID, forget sign-ins, show
 //! who is signed in. The work is done by `entra::oauth::session`; this file parses
 //! flags, reads secrets (never from argv) and prints.
-use crate::cli::output::outln;
 use crate::cli::enroll::flags::TenantFlags;
 use crate::cli::{CliContext, CliError, Exit};
 use crate::entra::cloud::{parse_service_url, CloudEndpoints};
-use crate::station::config::{signed_in, Origin, SignIn, SignInConfig, SignInMethod, DEFAULT_TENANT};
+use crate::station::config::{signed_in, Origin, SignIn, SignInConfig, SignInMethod, StationConfig, DEFAULT_TENANT};
 use crate::entra::oauth::{
     self, AssertionAlgorithm, CacheFilter, ClientCertificate, ClientCredential, DeviceCodeEvent, LoginMethod, LoginRequest, OAuthError, OAuthOptions, Scopes,
     SignInSummary, TokenCache,
@@ -82,14 +81,16 @@ fn parse_alg(text: &str) -> Result<AssertionAlgorithm, String> {
     AssertionAlgorithm::parse(text).ok_or_else(|| format!("'{text}' is not ps256 or rs256"))
 }
 
-fn oauth_options(t: &TenantFlags) -> OAuthOptions {
-    OAuthOptions { http: t.http_options(), ..OAuthOptions::default() }
+/// The station configuration's `[network]` settings (CA bundle, proxy, timeouts), as
+/// every other command connects (`--ca-bundle` is `network.ca_bundle`).
+fn oauth_options(config: &StationConfig) -> OAuthOptions {
+    OAuthOptions { http: config.network.http_options(), ..OAuthOptions::default() }
 }
 
 /// The cached sign-ins the tenant options name: the fields given on the command line
 /// (or a tenant chosen with `--use-tenant`), resolved through the configuration so that
 /// `--cloud us-gov` and `--authority-host URL` mean what they mean everywhere.
-fn filter(ctx: &CliContext, t: &TenantFlags, account: Option<&String>) -> Result<CacheFilter, CliError> {
+fn filter(ctx: &CliContext, t: &TenantFlags, account: Option<&String>) -> Result<(CacheFilter, OAuthOptions), CliError> {
     let loaded = ctx.load_config(t.overrides())?;
     let config = &loaded.config;
     let real = |key: &str| if config.use_tenant == DEFAULT_TENANT { format!("tenant.{key}") } else { format!("tenants.{}.{key}", config.use_tenant) };
@@ -97,12 +98,13 @@ fn filter(ctx: &CliContext, t: &TenantFlags, account: Option<&String>) -> Result
     let chosen = matches!(loaded.provenance.origin_of("use_tenant"), Origin::Flag(_));
     let tenant = config.tenant();
     let pick = |key: &str, value: Option<String>| if chosen || from_flag(key) { value } else { None };
-    Ok(CacheFilter {
+    let filter = CacheFilter {
         authority: if chosen || from_flag("authority_host") || from_flag("cloud") { tenant.map(|t| t.authority_host()) } else { None },
         tenant: pick("id", tenant.and_then(|t| t.id.clone())),
         client_id: pick("client_id", tenant.and_then(|t| t.client_id.clone())),
         account: account.cloned(),
-    })
+    };
+    Ok((filter, oauth_options(config)))
 }
 
 /// Map an OAuth failure to an exit code and a message.
@@ -176,7 +178,7 @@ pub async fn run_login(args: LoginArgs, ctx: &CliContext) -> Result<Exit, CliErr
     if scopes.as_ref().is_some_and(|s| s.is_empty()) {
         return Err(CliError::usage("--scopes is empty"));
     }
-    let request = LoginRequest { endpoints, tenant: tenant_id, client_id, method, scopes, options: oauth_options(&args.tenant) };
+    let request = LoginRequest { endpoints, tenant: tenant_id, client_id, method, scopes, options: oauth_options(&loaded.config) };
     let cache = TokenCache::in_state_dir(&ctx.state_dir);
 
     let cancel = CancellationToken::new();
@@ -191,8 +193,8 @@ pub async fn run_login(args: LoginArgs, ctx: &CliContext) -> Result<Exit, CliErr
     let mut on_event = |event: DeviceCodeEvent<'_>| match event {
         DeviceCodeEvent::Prompt(code) => {
             let minutes = ((code.expires_at - Utc::now()).num_seconds().max(0) + 59) / 60;
-            eprintln!("To sign in, open {} and enter the code {} (valid for {minutes} min).", code.verification_uri, code.user_code);
-            eprintln!("Waiting for the sign-in to be approved... (Ctrl-C to cancel)");
+            errln!("To sign in, open {} and enter the code {} (valid for {minutes} min).", code.verification_uri, code.user_code);
+            errln!("Waiting for the sign-in to be approved... (Ctrl-C to cancel)");
         }
         DeviceCodeEvent::Pending => {}
         DeviceCodeEvent::SlowDown { interval } => tracing::info!("polling every {} s", interval.as_secs()),
@@ -219,7 +221,7 @@ pub async fn run_login(args: LoginArgs, ctx: &CliContext) -> Result<Exit, CliErr
 /// `keystation logout`: forget cached sign-ins (local only).
 pub async fn run_logout(args: LogoutArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let cache = TokenCache::in_state_dir(&ctx.state_dir);
-    let removed = oauth::logout(&cache, &filter(ctx, &args.tenant, args.account.as_ref())?, args.all).map_err(oauth_error)?;
+    let removed = oauth::logout(&cache, &filter(ctx, &args.tenant, args.account.as_ref())?.0, args.all).map_err(oauth_error)?;
     // The signed-in tenant record goes with its sign-in.
     if let Some((tenant, client)) = signed_in::recorded(&ctx.state_dir)
         && removed.iter().any(|k| k.tenant.eq_ignore_ascii_case(&tenant) && k.client_id.eq_ignore_ascii_case(&client))
@@ -246,8 +248,8 @@ pub async fn run_logout(args: LogoutArgs, ctx: &CliContext) -> Result<Exit, CliE
 /// `keystation whoami`: show cached sign-ins, renewing or dropping expired ones.
 pub async fn run_whoami(args: WhoamiArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let cache = TokenCache::in_state_dir(&ctx.state_dir);
-    let f = filter(ctx, &args.tenant, args.account.as_ref())?;
-    let found = oauth::whoami(&cache, &f, &oauth_options(&args.tenant), Duration::from_secs(60)).await.map_err(oauth_error)?;
+    let (f, options) = filter(ctx, &args.tenant, args.account.as_ref())?;
+    let found = oauth::whoami(&cache, &f, &options, Duration::from_secs(60)).await.map_err(oauth_error)?;
     let live: Vec<_> = found.iter().filter(|e| e.status != "dropped").collect();
     if ctx.json() {
         // Signed out is an error (exit 5) with the error envelope; what was found (e.g.

@@ -78,6 +78,13 @@ impl CliContext {
         self.global.json
     }
 
+    /// Claim the state directory for a command that writes to it: one station per state
+    /// directory (exit 9 names the process that has it), and a state path that is a
+    /// file or read-only is reported as such before anything else is tried.
+    pub fn claim_state_dir(&self) -> Result<std::sync::Arc<crate::station::state_dir::StationLock>, CliError> {
+        crate::station::state_dir::StationLock::acquire(&self.state_dir).map_err(CliError::from)
+    }
+
     /// Hand over the command's result for `--json` (docs/json.md): it becomes the
     /// envelope's `result`, written by `cli::main` when the command ends. Calling it
     /// again replaces the result.

@@ -58,6 +58,7 @@ pub async fn run(args: DemoArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         DemoError::Usage(m) => CliError::usage(m),
         DemoError::Environment(m) => CliError::new(Exit::Environment, m),
         DemoError::Setup(m) => CliError::failure(m),
+        DemoError::StateDir(e) => e.into(),
     })?;
     if mode == OutputMode::Json {
         ctx.print_json(&serde_json::json!({"rows": run.rows, "counts": run.report.counts, "state_dir": run.state_dir, "state_dir_kept": run.state_dir_kept}))?;

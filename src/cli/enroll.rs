@@ -10,7 +10,6 @@ mod desk;
 pub mod flags;
 mod print;
 
-use crate::cli::output::out;
 use crate::ceremony::RegistrationPath;
 use crate::cli::keys::{KeyChoice, NO_KEY_MESSAGE};
 use crate::cli::secret_input::{read_secret, NewPinSource, PinSource};
@@ -77,7 +76,7 @@ pub struct EnrollArgs {
     #[command(flatten)]
     pub current_pin: PinSource,
 
-    /// Configuration overrides (tenant, sign-in, PIN policy, reset, TAP, handover, journal).
+    /// Configuration overrides (tenant, sign-in, PIN policy, reset, TAP, handover, journal, CA bundle).
     #[command(flatten)]
     pub station: Box<flags::StationFlags>,
 }
@@ -112,7 +111,7 @@ async fn wait_for_key(sources: &KeySources, args: &EnrollArgs, cancel: &CancelTo
             };
         }
         if !told {
-            eprintln!("Plug in the key for {} (waiting up to {} s; Ctrl-C to stop)…", args.user, args.wait_secs);
+            errln!("Plug in the key for {} (waiting up to {} s; Ctrl-C to stop)…", args.user, args.wait_secs);
             told = true;
         }
         tokio::select! {
@@ -151,6 +150,8 @@ fn job_spec(args: &EnrollArgs, config: &StationConfig) -> Result<JobSpec, CliErr
 /// Run `keystation enroll`.
 pub async fn run(args: EnrollArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let config = ctx.load_config(args.station.overrides())?.config;
+    // Before the keys: their virtual state (--virtual) lives in the state directory too.
+    let _claim = if args.dry_run { None } else { Some(ctx.claim_state_dir()?) };
     let sources = key_sources(ctx)?;
     let mut spec = job_spec(&args, &config)?;
 
@@ -170,7 +171,7 @@ pub async fn run(args: EnrollArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         let cancel = cancel.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("Cancelling…");
+                errln!("Cancelling…");
                 cancel.cancel();
             }
         })
@@ -186,8 +187,7 @@ pub async fn run(args: EnrollArgs, ctx: &CliContext) -> Result<Exit, CliError> {
 }
 
 async fn enroll(args: &EnrollArgs, ctx: &CliContext, config: StationConfig, sources: KeySources, spec: &mut JobSpec, cancel: CancelToken) -> Result<JobOutcome, CliError> {
-    let connect = ConnectOptions { http: args.station.tenant.http_options(), ..ConnectOptions::default() };
-    let mut setup = StationSetup::from_config(config, &ctx.state_dir, &connect)?;
+    let mut setup = StationSetup::from_config(config, &ctx.state_dir, &ConnectOptions::default())?;
     setup.sources = Some(sources.clone());
     setup.options.touch_timeout = Duration::from_secs(args.key.touch_timeout.max(1));
     let station = Station::open(setup).await?;
@@ -200,13 +200,13 @@ async fn enroll(args: &EnrollArgs, ctx: &CliContext, config: StationConfig, sour
         [i.job.user.upn.as_deref(), i.job.user.object_id.as_deref()].into_iter().flatten().any(|u| u.to_ascii_lowercase() == wanted)
     });
     if !others.is_empty() {
-        eprintln!("note: {} unfinished job(s) of other users are waiting (keystation report --state unfinished); they are resumed when those users are enrolled.", others.len());
+        errln!("note: {} unfinished job(s) of other users are waiting (keystation report --state unfinished); they are resumed when those users are enrolled.", others.len());
     }
 
     let descriptor = wait_for_key(&sources, args, &cancel).await?;
     let io = sources.open(&descriptor)?;
     let key = Arc::new(KeyHandle::open(descriptor.clone(), io, key_handle_options(events.clone(), Duration::from_secs(args.key.touch_timeout.max(1)))).await?);
-    eprintln!("Enrolling {} with {}.", spec.user, descriptor.label());
+    errln!("Enrolling {} with {}.", spec.user, descriptor.label());
 
     // Older interrupted jobs are settled without the key; the newest one gets it (and
     // becomes this run's enrollment if it has to start over).
@@ -214,14 +214,14 @@ async fn enroll(args: &EnrollArgs, ctx: &CliContext, config: StationConfig, sour
     let newest = mine.pop();
     for mut item in mine {
         item.retry.prompt = spec.prompt.clone();
-        eprintln!("Resuming: {}", item.summary);
+        errln!("Resuming: {}", item.summary);
         let o = station.resume(item, None, events.clone(), cancel.clone()).await;
         if let Some(e) = &o.error {
-            eprintln!("  {}", e.message);
+            errln!("  {}", e.message);
         }
     }
     if let Some(mut item) = newest {
-        eprintln!("Resuming: {}", item.summary);
+        errln!("Resuming: {}", item.summary);
         item.retry.prompt = spec.prompt.clone();
         if matches!(spec.pin, PinChoice::Chosen(_) | PinChoice::AskAtDesk) {
             item.retry.pin = spec.pin.clone();
@@ -257,7 +257,7 @@ async fn dry_run(args: &EnrollArgs, ctx: &CliContext, config: &StationConfig, so
     if ctx.json() {
         ctx.print_json(&plan)?;
     } else {
-        out!("{plan}");
+        crate::cli::progress::out_text(&plan.to_string());
     }
     Ok(Exit::Ok)
 }

@@ -91,6 +91,7 @@ pub fn kind(code: Exit) -> &'static str {
         Exit::PolicyRefused => "policy_refused",
         Exit::PartialFailure => "partial_failure",
         Exit::NeedsOperator => "needs_operator",
+        Exit::Busy => "busy",
         Exit::Cancelled => "cancelled",
         Exit::Environment => "environment",
     }
@@ -108,6 +109,7 @@ fn default_message(code: Exit) -> &'static str {
         Exit::PolicyRefused => "the tenant's policy refused",
         Exit::PartialFailure => "some rows or users failed; see the result",
         Exit::NeedsOperator => "stopped in a state that needs an operator; see `keystation report --state needs-operator`",
+        Exit::Busy => "another keystation process is using the state directory",
         Exit::Cancelled => "cancelled",
         Exit::Environment => "a required system component is missing",
     }

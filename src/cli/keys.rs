@@ -171,7 +171,7 @@ pub fn choose(sources: &KeySources, choice: &KeyChoice) -> Result<KeyDescriptor,
 pub fn handle_options(choice: &KeyChoice) -> HandleOptions {
     HandleOptions {
         touch_timeout: Duration::from_secs(choice.touch_timeout.max(1)),
-        on_touch: Some(Arc::new(|d: &KeyDescriptor| eprintln!("Touch the key now: {}", d.label()))),
+        on_touch: Some(Arc::new(|d: &KeyDescriptor| errln!("Touch the key now: {}", d.label()))),
         ..Default::default()
     }
 }
@@ -192,7 +192,7 @@ pub(crate) fn interactive(ctx: &CliContext) -> bool {
 /// Ask a yes/no question on the terminal; `default` when the answer is empty.
 pub(crate) fn ask(question: &str, default: bool) -> bool {
     use std::io::{BufRead, Write};
-    eprint!("{question} ");
+    crate::cli::progress::err_text(&format!("{question} "));
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     if std::io::stdin().lock().read_line(&mut line).is_err() {

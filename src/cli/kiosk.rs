@@ -2,7 +2,7 @@
 //! driven by standard input (scripts, barcode scanners without a terminal), with a
 //! full-screen page per step on a terminal, plain lines otherwise, JSON lines with --json.
 use crate::cli::batch::{check_via, key_sources, load_config, open_station, station_overrides, StationOpts};
-use crate::cli::progress::{err_line, out_line, out_text, OutputMode};
+use crate::cli::progress::{err_line, out_control, out_line, out_text, tty_line, OutputMode};
 use crate::cli::{CliContext, CliError, Exit};
 use crate::ceremony::webauthn::BoxFuture;
 use crate::ceremony::RegistrationPath;
@@ -11,7 +11,7 @@ use crate::station::handover::HandoverSlip;
 use crate::station::kiosk::visitor::VirtualVisitors;
 use crate::station::kiosk::{Kiosk, KioskDisplay, KioskEnd, KioskInput, KioskOptions, KioskView, LineInput};
 use crate::station::pipeline::CancelToken;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines, Stdin};
@@ -36,8 +36,9 @@ pub struct KioskArgs {
 /// Run `keystation kiosk`.
 pub async fn run(args: KioskArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let config = load_config(ctx, station_overrides(&args.station))?;
+    let _claim = ctx.claim_state_dir()?;
     let sources = key_sources(ctx)?;
-    let station = open_station(ctx, &args.station, config, Some(sources.clone())).await?;
+    let station = open_station(ctx, config, Some(sources.clone())).await?;
     let via = args.station.via.map(RegistrationPath::from);
     check_via(&station, via)?;
 
@@ -113,7 +114,7 @@ impl Screen {
     fn page(&self, title: &str, body: &[String]) {
         let mut s = String::new();
         if self.mode == OutputMode::Bars {
-            s.push_str(CLEAR);
+            out_control(CLEAR);
             s.push_str(&format!("  keystation · security key desk\n  {RULE}\n\n"));
             s.push_str(&format!("  {title}\n\n"));
             for line in body {
@@ -197,8 +198,7 @@ impl KioskDisplay for Screen {
     fn slip(&self, user: &str, slip: HandoverSlip) {
         let rendered = slip.render();
         // On the controlling terminal when there is one (never into a redirected file).
-        let shown_on = if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
-            let _ = writeln!(tty, "{}", rendered.expose());
+        let shown_on = if tty_line(rendered.expose()).is_ok() {
             "terminal"
         } else if self.mode == OutputMode::Json {
             err_line(rendered.expose());

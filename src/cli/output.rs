@@ -1,9 +1,12 @@
 //! Where the CLI writes, and how: standard output that survives a closed pipe, colour
 //! only on a terminal.
 //!
+//! * **Inert text.** Everything printed is made [`inert_lines`](crate::text::inert_lines)
+//!   first (untrusted text cannot drive the terminal); only [`out_control`] writes a
+//!   control sequence, and only a constant one.
 //! * **Closed pipes.** `keystation report | head -1` closes standard output early. Rust's
 //!   `println!` panics then (exit 101) and `write!` returns `BrokenPipe`. Every write of
-//!   the CLI to standard output goes through [`outln!`], [`out!`], [`out_line`],
+//!   the CLI to standard output goes through `outln!` (`cli/mod.rs`), [`out_line`],
 //!   [`out_text`] or [`Stdout`] instead: the first failed write marks standard output
 //!   closed, later output is dropped, and the command finishes what it was doing (a
 //!   station command never leaves a key half done because nobody reads its output) and
@@ -11,7 +14,6 @@
 //!   stop early.
 //! * **Colour.** [`colour_on_stderr`] / [`colour_on_stdout`]: only on a terminal, never
 //!   with `NO_COLOR` set (any non-empty value, <https://no-color.org>) or `TERM=dumb`.
-use std::fmt;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -30,42 +32,72 @@ fn note_failure(e: &std::io::Error) {
     }
 }
 
-/// Write formatted text to standard output, best effort (see the module docs).
-pub fn write_stdout(args: fmt::Arguments<'_>) {
+/// Write text to standard output, best effort: made inert first, dropped once the
+/// reader has gone (see the module docs).
+fn write_stdout(text: &str, newline: bool) {
     if stdout_closed() {
         return;
     }
     let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_fmt(args).and_then(|_| out.flush()) {
+    if let Err(e) = write_inert(&mut out, text, newline) {
         note_failure(&e);
     }
 }
 
-/// `println!` for the CLI: never panics on a closed pipe.
-macro_rules! outln {
-    () => { $crate::cli::output::write_stdout(format_args!("\n")) };
-    ($($arg:tt)*) => { $crate::cli::output::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
-}
-/// `print!` for the CLI: never panics on a closed pipe.
-macro_rules! out {
-    ($($arg:tt)*) => { $crate::cli::output::write_stdout(format_args!($($arg)*)) };
-}
-pub(crate) use {out, outln};
-
-/// Write a line to standard output, best effort.
+/// Write a line to standard output, best effort. Like every output function here, the
+/// text is made [`inert_lines`](crate::text::inert_lines) first: no control character
+/// from untrusted text (a UPN, a Graph message) reaches the terminal.
 pub fn out_line(text: &str) {
-    write_stdout(format_args!("{text}\n"));
+    write_stdout(text, true);
 }
 
 /// Write text (already ending in a newline, or not) to standard output, best effort.
 pub fn out_text(text: &str) {
-    write_stdout(format_args!("{text}"));
+    write_stdout(text, false);
 }
 
 /// Write a line to standard error, best effort (a closed standard error is no reason
 /// to stop either).
 pub fn err_line(text: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{text}");
+    let _ = write_inert(&mut std::io::stderr().lock(), text, true);
+}
+
+/// Write text without a newline (a prompt) to standard error, best effort.
+pub fn err_text(text: &str) {
+    let _ = write_inert(&mut std::io::stderr().lock(), text, false);
+}
+
+/// Write a line to the controlling terminal (`/dev/tty`), made inert like the rest.
+/// `Err` when there is no controlling terminal.
+pub fn tty_line(text: &str) -> std::io::Result<()> {
+    let mut tty = std::fs::OpenOptions::new().write(true).open("/dev/tty")?;
+    write_inert(&mut tty, text, true)
+}
+
+/// Write one of keystation's own terminal control sequences (the kiosk's clear-screen)
+/// to standard output: the only raw control output, so only a constant is accepted.
+pub fn out_control(sequence: &'static str) {
+    if stdout_closed() {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(sequence.as_bytes()).and_then(|_| out.flush()) {
+        note_failure(&e);
+    }
+}
+
+fn write_inert(out: &mut dyn Write, text: &str, newline: bool) -> std::io::Result<()> {
+    let safe = crate::text::inert_lines(text);
+    let mut result = out.write_all(safe.as_bytes());
+    if newline && result.is_ok() {
+        result = out.write_all(b"\n");
+    }
+    let result = result.and_then(|_| out.flush());
+    // Slips (PINs, TAPs) pass through here: an escaped copy is wiped like the original.
+    if let std::borrow::Cow::Owned(copy) = safe {
+        drop(zeroize::Zeroizing::new(copy));
+    }
+    result
 }
 
 /// Standard output as an [`std::io::Write`] for writers that stream (CSV, JSON arrays):

@@ -72,7 +72,7 @@ pub async fn run(args: ReportArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let path = loaded.config.journal.resolve(&ctx.state_dir);
 
     let rows = tokio::task::spawn_blocking(move || -> Result<_, report::ReportError> {
-        let journal = Journal::open_existing(&path)?;
+        let journal = Journal::open_read_only(&path)?;
         report::rows(&journal, &filter, include_pins)
     })
     .await
@@ -94,7 +94,7 @@ pub async fn run(args: ReportArgs, ctx: &CliContext) -> Result<Exit, CliError> {
             if ctx.json() {
                 ctx.print_json(&serde_json::json!({ "output": file, "rows": rows.len() }))?;
             } else {
-                eprintln!("wrote {} row(s) to {}", rows.len(), file.display());
+                errln!("wrote {} row(s) to {}", rows.len(), file.display());
             }
         }
     }

@@ -1,5 +1,4 @@
 //! `keystation simulator`: run the local Entra simulator until Ctrl-C.
-use crate::cli::output::{out, outln};
 use crate::cli::{CliContext, CliError, Exit};
 use crate::entra::simulator::{self, FaultRule, SimulatorConfig};
 use std::net::{IpAddr, SocketAddr};
@@ -79,7 +78,7 @@ pub async fn run(args: SimulatorArgs, ctx: &CliContext) -> Result<Exit, CliError
         if ctx.json() {
             ctx.print_json(&serde_json::json!({ "tenant_toml": simulator::seed::BUILTIN_TENANT_TOML }))?;
         } else {
-            out!("{}", simulator::seed::BUILTIN_TENANT_TOML);
+            crate::cli::progress::out_text(simulator::seed::BUILTIN_TENANT_TOML);
         }
         return Ok(Exit::Ok);
     }
@@ -112,7 +111,7 @@ pub async fn run(args: SimulatorArgs, ctx: &CliContext) -> Result<Exit, CliError
     wait_for_stop().await;
     sim.shutdown().await;
     if !ctx.json() {
-        eprintln!("simulator stopped");
+        errln!("simulator stopped");
     }
     Ok(Exit::Ok)
 }

@@ -1,7 +1,6 @@
 //! `keystation virtual-key --uhid`: expose virtual FIDO2 keys to the operating system as
 //! kernel HID devices (Linux `/dev/uhid`), so that any FIDO client on the machine (a
 //! browser, libfido2's tools, keystation itself through hidapi) sees a security key.
-use crate::cli::output::outln;
 use crate::cli::{CliContext, CliError, Exit};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -155,7 +154,7 @@ mod platform {
         let ending = match start_all(&args, ctx, &mut served) {
             Ok(()) => {
                 if !ctx.json() {
-                    eprintln!("Serving {} virtual key(s) through {}; press Ctrl-C to stop.", served.len(), args.uhid_path.display());
+                    errln!("Serving {} virtual key(s) through {}; press Ctrl-C to stop.", served.len(), args.uhid_path.display());
                 }
                 Ok(wait_for_stop(&served, &mut signals).await)
             }

@@ -5,13 +5,12 @@
 //!
 //! * [`TenantFlags`]: which tenant and how to reach it (`--use-tenant`, `--tenant-id`,
 //!   `--client-id`, `--cloud`, `--authority-host`, `--graph-host`, `--sign-in`,
-//!   `--ca-bundle`). Every command that talks to Entra flattens it (`login`, `whoami`,
+//!   `--ca-bundle` = `network.ca_bundle`). Every command that talks to Entra flattens it (`login`, `whoami`,
 //!   `logout` flatten only this).
 //! * [`StationFlags`]: [`TenantFlags`] plus the station's own settings (PIN, reset,
 //!   TAP, handover, journal, `--set`). The station commands — and new commands that
 //!   load the station configuration — flatten it and pass [`StationFlags::overrides`]
 //!   to `CliContext::load_config`.
-use crate::entra::http::HttpOptions;
 use crate::station::config::{ConfigOverrides, ResetPolicy};
 use crate::station::pin::PinSource as PinOrigin;
 use clap::Args;
@@ -42,7 +41,8 @@ pub struct TenantFlags {
     /// Sign-in method: device-code, client-secret or certificate. Key `tenant.sign_in.method`.
     #[arg(long, value_name = "METHOD")]
     pub sign_in: Option<String>,
-    /// Extra trusted CA certificates (PEM) for Entra and Graph, e.g. a TLS-inspecting proxy.
+    /// Extra trusted CA certificates (PEM) for Entra and Graph, e.g. a TLS-inspecting
+    /// proxy. Key `network.ca_bundle`.
     #[arg(long, env = "KEYSTATION_CA_BUNDLE", value_name = "FILE")]
     pub ca_bundle: Option<PathBuf>,
     /// Deprecated: --use-tenant NAME or --tenant-id ID.
@@ -63,6 +63,9 @@ impl TenantFlags {
         if let Some(m) = &self.sign_in {
             set.push(format!("tenant.sign_in.method={m}"));
         }
+        if let Some(p) = &self.ca_bundle {
+            set.push(format!("network.ca_bundle={}", p.display()));
+        }
         ConfigOverrides {
             tenant: self.use_tenant.clone(),
             tenant_id: self.tenant_id.clone(),
@@ -78,10 +81,6 @@ impl TenantFlags {
         }
     }
 
-    /// HTTP settings of every connection to Entra (the CA bundle).
-    pub fn http_options(&self) -> HttpOptions {
-        HttpOptions { ca_bundle: self.ca_bundle.clone(), ..HttpOptions::default() }
-    }
 }
 
 /// Overrides of the station configuration.

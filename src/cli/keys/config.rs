@@ -1,5 +1,4 @@
 //! `keys config`: minimum PIN length, forced PIN change, alwaysUv, enterprise attestation.
-use crate::cli::output::outln;
 use super::{open_chosen, until_ctrl_c, KeyChoice, KeyJson};
 use crate::cli::secret_input::PinSource;
 use crate::cli::{CliContext, CliError, Exit};

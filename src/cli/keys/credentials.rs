@@ -3,7 +3,6 @@
 //! or a unique prefix of one, or picks passkeys by relying party and user, and asks
 //! before it deletes (or takes `--yes`).
 use super::{ask, interactive, open_chosen, until_ctrl_c, KeyChoice, KeyJson};
-use crate::cli::output::outln;
 use crate::cli::secret_input::PinSource;
 use crate::cli::{CliContext, CliError, Exit};
 use crate::key::ctap2::{credential_id_text, StoredCredential};

@@ -1,5 +1,4 @@
 //! `keys set-pin`, `keys change-pin`.
-use crate::cli::output::outln;
 use super::{open_chosen, until_ctrl_c, KeyChoice, KeyJson};
 use crate::cli::secret_input::{NewPinSource, PinSource};
 use crate::cli::{CliContext, CliError, Exit};

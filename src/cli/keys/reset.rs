@@ -1,6 +1,5 @@
 //! `keys reset`: explain the 10-second window, wait for the touch, and when the window
 //! has passed, wait for a re-plug and reset at once.
-use crate::cli::output::outln;
 use super::{ask, choose, handle_options, interactive, until_ctrl_c, KeyChoice, KeyJson};
 use crate::cli::{CliContext, CliError, Exit};
 use crate::key::KeyError;
@@ -36,7 +35,7 @@ pub async fn run(sources: &KeySources, args: ResetArgs, ctx: &CliContext) -> Res
             return Err(CliError::new(Exit::Cancelled, "nothing was changed"));
         }
     }
-    eprintln!("A key accepts a factory reset only within 10 seconds of being plugged in. Touch the key when it blinks.");
+    errln!("A key accepts a factory reset only within 10 seconds of being plugged in. Touch the key when it blinks.");
     let io = sources.open(&descriptor)?;
     let handle = KeyHandle::open(descriptor.clone(), io, handle_options(&args.key)).await?;
     let outcome = tokio::select! {
@@ -55,7 +54,7 @@ pub async fn run(sources: &KeySources, args: ResetArgs, ctx: &CliContext) -> Res
                 ));
             }
             let timeout = Duration::from_secs(args.replug_timeout.max(1));
-            eprintln!("Unplug the key and plug it in again (waiting up to {} s); then touch it when it blinks.", timeout.as_secs());
+            errln!("Unplug the key and plug it in again (waiting up to {} s); then touch it when it blinks.", timeout.as_secs());
             until_ctrl_c(reset_after_replug(sources, &descriptor, handle_options(&args.key), timeout)).await?;
             true
         }

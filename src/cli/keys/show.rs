@@ -1,5 +1,4 @@
 //! `keys list`, `keys info`, `keys watch`.
-use crate::cli::output::outln;
 use super::{KeyChoice, KeyJson, NO_KEY_MESSAGE, open_chosen, serial_text};
 use crate::cli::output::stdout_closed;
 use crate::cli::{CliContext, CliError, Exit};
@@ -43,7 +42,7 @@ pub async fn list(sources: &KeySources, ctx: &CliContext) -> Result<Exit, CliErr
     if ctx.json() {
         ctx.print_json(&rows)?;
     } else if rows.is_empty() {
-        eprintln!("{NO_KEY_MESSAGE}");
+        errln!("{NO_KEY_MESSAGE}");
     } else {
         for r in &rows {
             let state = match (&r.error, r.pin_set) {
@@ -126,7 +125,7 @@ pub async fn watch(sources: &KeySources, args: WatchArgs, ctx: &CliContext) -> R
     let options = WatchOptions { probe: Some(aaguid_probe(sources.clone())), ..Default::default() };
     let mut watcher = KeyWatcher::start(sources.clone(), options)?;
     if !ctx.json() {
-        eprintln!("Watching for FIDO2 keys; press Ctrl-C to stop.");
+        errln!("Watching for FIDO2 keys; press Ctrl-C to stop.");
     }
     let mut seen = 0;
     while args.max_events.is_none_or(|max| seen < max) && !stdout_closed() {

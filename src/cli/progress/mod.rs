@@ -17,14 +17,14 @@ pub mod table;
 
 use crate::station::batch::{BatchEvent, BatchObserver, BatchSink, Handover};
 use describe::{describe, Detail};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
-// Output helpers live in `cli::output` (closed pipes, colour); re-exported for the
-// modes that print through this module.
-pub use crate::cli::output::{err_line, out_line, out_text};
+// Output helpers live in `cli::output` (inert text, closed pipes, colour); re-exported
+// for the modes that print through this module.
+pub use crate::cli::output::{err_line, err_text, out_control, out_line, out_text, tty_line};
 
 /// Which view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,8 +102,7 @@ impl BatchDisplay {
 
     fn write_slip(&self, text: &str) {
         // The controlling terminal keeps the PIN off redirected output when there is one.
-        if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
-            let _ = writeln!(tty, "{text}");
+        if tty_line(text).is_ok() {
             return;
         }
         if self.slips == SlipPolicy::ShowAll && !self.warned_no_terminal.swap(true, Ordering::SeqCst) {
