@@ -221,7 +221,7 @@ pub async fn run_login(args: LoginArgs, ctx: &CliContext) -> Result<Exit, CliErr
 /// `keystation logout`: forget cached sign-ins (local only).
 pub async fn run_logout(args: LogoutArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let cache = TokenCache::in_state_dir(&ctx.state_dir);
-    let removed = oauth::logout(&cache, &filter(ctx, &args.tenant, args.account.as_ref())?.0, args.all).map_err(oauth_error)?;
+    let removed = oauth::logout(&cache, &filter(ctx, &args.tenant, args.account.as_ref())?.0, args.all).await.map_err(oauth_error)?;
     // The signed-in tenant record goes with its sign-in.
     if let Some((tenant, client)) = signed_in::recorded(&ctx.state_dir)
         && removed.iter().any(|k| k.tenant.eq_ignore_ascii_case(&tenant) && k.client_id.eq_ignore_ascii_case(&client))
