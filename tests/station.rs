@@ -19,3 +19,5 @@ mod resume;
 mod cli;
 #[path = "station/registrar.rs"]
 mod registrar;
+#[path = "station/permissions.rs"]
+mod permissions;
