@@ -2,7 +2,6 @@
 //! journal. This file parses the options, starts it, tells the operator where it is and
 //! waits for Ctrl-C.
 use crate::cli::batch::{check_via, key_sources, load_config, open_station, station_overrides, StationOpts};
-use crate::cli::progress::{err_line, out_line};
 use crate::cli::{CliContext, CliError, Exit};
 use crate::ceremony::RegistrationPath;
 use crate::console::launch::LinkFiles;
@@ -35,6 +34,9 @@ pub struct ConsoleArgs {
     pub retries: u32,
     #[command(flatten)]
     pub station: StationOpts,
+    /// Virtual keys instead of USB keys.
+    #[command(flatten)]
+    pub source: crate::cli::VirtualKeyFlags,
 }
 
 /// Run `keystation console`.
@@ -70,33 +72,32 @@ pub async fn run(args: ConsoleArgs, ctx: &CliContext) -> Result<Exit, CliError> 
     if args.desk {
         console.open_desk().map_err(CliError::failure)?;
     }
-    let _files = announce(ctx, &console, if args.desk { "desk" } else { "" }, args.open)?;
+    let _files = announce(ctx, &ctx.state_dir, &console, if args.desk { "desk" } else { "" }, args.open)?;
     let _ = tokio::signal::ctrl_c().await;
-    err_line("stopping the console (jobs in progress are recorded; a restart resumes them)");
+    errln!("stopping the console (jobs in progress are recorded; a restart resumes them)");
     console.shutdown().await;
     Ok(Exit::Ok)
 }
 
 /// Tell the operator where the console is: the sign-in link on the terminal (never in a
-/// pipe or a log: there, only the path of the private file that holds it), and open a
-/// browser when asked. The returned files are removed when dropped.
-pub(crate) fn announce(ctx: &CliContext, console: &ConsoleHandle, page: &str, open: bool) -> Result<LinkFiles, CliError> {
+/// pipe or a log: there, only the path of the private file in `dir` that holds it), and
+/// open a browser when asked. The returned files are removed when dropped.
+pub(crate) fn announce(ctx: &CliContext, dir: &std::path::Path, console: &ConsoleHandle, page: &str, open: bool) -> Result<LinkFiles, CliError> {
     let link = console.sign_in_link(page);
-    let files = LinkFiles::write(&ctx.state_dir, &link).map_err(CliError::failure)?;
-    let terminal = std::io::stdout().is_terminal();
+    let files = LinkFiles::write(dir, &link).map_err(CliError::failure)?;
     if ctx.json() {
-        out_line(&serde_json::json!({"event": "console_started", "address": console.base_url(), "link_file": files.link_file, "open_file": files.open_file}).to_string());
+        ctx.emit_event("console_started", &serde_json::json!({"address": console.base_url(), "link_file": files.link_file, "open_file": files.open_file}));
     } else {
-        out_line(&format!("keystation console at {}", console.base_url()));
-        if terminal {
-            out_line(&format!("Sign in with this link (it is a key to the console; do not share it):\n  {}", link.expose()));
+        outln!("keystation console at {}", console.base_url());
+        if std::io::stdout().is_terminal() {
+            outln!("Sign in with this link (it is a key to the console; do not share it):\n  {}", link.expose());
         } else {
-            out_line(&format!("The sign-in link is in {} (readable by you only).", files.link_file.display()));
+            outln!("The sign-in link is in {} (readable by you only).", files.link_file.display());
         }
-        out_line("Ctrl-C stops the console.");
+        outln!("Ctrl-C stops the console.");
     }
     if open && let Err(e) = files.open_in_browser() {
-        err_line(&format!("warning: {e}"));
+        errln!("warning: {e}");
     }
     Ok(files)
 }

@@ -88,16 +88,16 @@ async fn in_console(options: DemoOptions, args: &DemoArgs, ctx: &CliContext) -> 
     }
     let demo = crate::console::demo::DemoConsole::start(options, listen).await.map_err(demo_error)?;
     // The link files go where the demo's journal is (a temporary directory unless --state-dir).
-    let link_ctx = CliContext { global: ctx.global.clone(), state_dir: demo.state_dir().0.to_path_buf() };
-    let _files = crate::cli::console::announce(&link_ctx, &demo.console, "hub", !args.no_open)?;
+    let dir = demo.state_dir().0.to_path_buf();
+    let _files = crate::cli::console::announce(ctx, &dir, &demo.console, "hub", !args.no_open)?;
     if !ctx.json() {
-        out_line("The demo's batch starts on the hub as soon as a browser has signed in; then try the desk and the journal.");
+        outln!("The demo's batch starts on the hub as soon as a browser has signed in; then try the desk and the journal.");
     }
     tokio::select! {
         r = demo.run_batch_when_signed_in() => {
             r.map_err(demo_error)?;
             if !ctx.json() {
-                out_line("The demo's batch has ended. The console stays up for the desk and the journal; Ctrl-C stops it.");
+                outln!("The demo's batch has ended. The console stays up for the desk and the journal; Ctrl-C stops it.");
             }
             let _ = tokio::signal::ctrl_c().await;
         }

@@ -110,6 +110,7 @@ impl Command {
             Command::Enroll(a) => Some(a.source.clone()),
             Command::Batch(a) => Some(a.source.clone()),
             Command::Kiosk(a) => Some(a.source.clone()),
+            Command::Console(a) => Some(a.source.clone()),
             Command::VirtualKey(a) => Some(VirtualKeyFlags { virtual_keys: None, virtual_state: a.virtual_state.clone() }),
             _ => None,
         }
@@ -173,7 +174,7 @@ fn check_applicable(cli: &mut Cli, leaf: &clap::ArgMatches) -> Result<(), CliErr
                 Command::Demo(_) => "; the demo always uses virtual keys: --keys K sets how many are on the hub at once",
                 _ => "",
             };
-            return Err(CliError::usage(format!("--virtual does not apply to `keystation {cmd}`: only keys, enroll, batch and kiosk use keys{hint}")));
+            return Err(CliError::usage(format!("--virtual does not apply to `keystation {cmd}`: only keys, enroll, batch, kiosk and console use keys{hint}")));
         }
         None => {}
     }
@@ -191,6 +192,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Enroll(_) => "enroll",
         Command::Batch(_) => "batch",
         Command::Kiosk(_) => "kiosk",
+        Command::Console(_) => "console",
         Command::Report(_) => "report",
         Command::Demo(_) => "demo",
         Command::Bench(_) => "bench",

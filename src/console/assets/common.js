@@ -74,9 +74,4 @@ const KS = {
     const m = Math.floor(s / 60);
     return m + ' min ' + Math.round(s - m * 60) + ' s';
   },
-
-  // Time since the server stamped a change (`at`, ms since the epoch), once drawn.
-  latencyAfterPaint(at, record) {
-    requestAnimationFrame(() => requestAnimationFrame(() => record(performance.timeOrigin + performance.now() - at)));
-  },
 };

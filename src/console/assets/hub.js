@@ -1,6 +1,8 @@
-// The hub: one tile per key slot, live. Each update carries the server's time of the
-// event; the page records how long it took to reach the screen (window.ksLatency, in
-// this page's memory only) and shows the last value in the header.
+// The hub: one tile per key slot, live. Updates are merged into the page's copy of the
+// hub as they arrive and drawn once per frame (a burst of events from 16 keys costs one
+// redraw, not sixteen). Each update carries the server's time of the event; the page
+// records how long it took to reach the screen (window.ksLatency, in this page's memory
+// only) and shows the last value in the header.
 'use strict';
 
 const PHASE_WORDS = {
@@ -8,6 +10,10 @@ const PHASE_WORDS = {
   done: 'done', failed: 'failed', refused: 'not used',
 };
 let hub = null;
+let dirty = new Set();
+let redrawAll = false;
+let waiting = [];
+let scheduled = false;
 window.ksLatency = [];
 
 function tile(t) {
@@ -34,6 +40,41 @@ function tile(t) {
 
 function drawTiles() {
   KS.$('tiles').replaceChildren(...(hub.tiles || []).map(tile));
+}
+
+// Redraw what changed since the last frame.
+function drawChanged() {
+  const tiles = KS.$('tiles');
+  if (redrawAll) drawTiles();
+  else for (const slot of dirty) {
+    const t = hub.tiles.find((x) => x.slot === slot);
+    const old = tiles.querySelector('[data-slot="' + slot + '"]');
+    const fresh = t && tile(t);
+    if (old && fresh) old.replaceWith(fresh); else if (fresh) tiles.append(fresh);
+  }
+  dirty = new Set();
+  redrawAll = false;
+  drawFigures(hub);
+  drawSlips(hub.slips);
+  drawNotices(hub.notices);
+  drawEnding(hub);
+}
+
+function frame() {
+  scheduled = false;
+  if (!hub) return;
+  drawChanged();
+  const ats = waiting;
+  waiting = [];
+  // The next frame's callback runs after this frame was painted.
+  requestAnimationFrame(() => {
+    const now = performance.timeOrigin + performance.now();
+    for (const at of ats) {
+      window.ksLatency.push(now - at);
+      if (window.ksLatency.length > 5000) window.ksLatency.shift();
+    }
+    if (ats.length) KS.text('latency', 'live · ' + Math.round(now - ats[ats.length - 1]) + ' ms');
+  });
 }
 
 function eta(secs) {
@@ -97,22 +138,20 @@ function update(u) {
   for (const t of u.tiles) {
     const i = hub.tiles.findIndex((x) => x.slot === t.slot);
     if (i >= 0) hub.tiles[i] = t; else hub.tiles.push(t);
+    dirty.add(t.slot);
   }
+  const slipLines = (s) => (s || []).map((x) => x.line).join(',');
+  if (slipLines(u.slips) !== slipLines(hub.slips)) redrawAll = true;
   hub.slips = u.slips;
-  drawTiles();
   hub.figures = u.figures;
   hub.running = u.running;
   hub.batch_id = u.batch_id;
   hub.ending = u.ending;
-  drawFigures(hub);
-  drawSlips(u.slips);
-  drawNotices(u.notices);
-  drawEnding(hub);
-  KS.latencyAfterPaint(u.at, (ms) => {
-    window.ksLatency.push(ms);
-    if (window.ksLatency.length > 5000) window.ksLatency.shift();
-    KS.text('latency', 'live · ' + Math.round(ms) + ' ms');
-  });
+  // An update carries the latest notices only: add the ones not seen yet.
+  const seen = new Set((hub.notices || []).map((n) => n.at + n.text));
+  hub.notices = (hub.notices || []).concat((u.notices || []).filter((n) => !seen.has(n.at + n.text))).slice(-50);
+  waiting.push(u.at);
+  if (!scheduled) { scheduled = true; requestAnimationFrame(frame); }
 }
 
 async function showSlip(line) {
