@@ -44,3 +44,10 @@ pub fn redirect(path: &'static str) -> Response {
 pub async fn body(body: axum::body::Body, limit: usize) -> Result<axum::body::Bytes, Response> {
     axum::body::to_bytes(body, limit).await.map_err(|_| fail(StatusCode::PAYLOAD_TOO_LARGE, format!("the request is too large: at most {limit} bytes")))
 }
+
+/// Read a small form body (at most [`MAX_FORM_BYTES`](super::params::body::MAX_FORM_BYTES))
+/// and parse it with `parse`; a bad one is answered with 400 and the parser's message.
+pub async fn form<T>(body: axum::body::Body, parse: fn(&[u8]) -> Result<T, BadInput>) -> Result<T, Response> {
+    let bytes = self::body(body, super::params::body::MAX_FORM_BYTES).await?;
+    parse(&bytes).map_err(bad)
+}

@@ -3,7 +3,7 @@ use super::app::App;
 use super::assets;
 use super::auth::{Refusal, Role, SessionInfo};
 use super::params::body::{self, SignIn};
-use super::reply::{self, bad, fail, json, page};
+use super::reply::{self, fail, json, page};
 use axum::body::Body;
 use axum::extract::{Extension, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -14,13 +14,9 @@ use std::sync::Arc;
 /// `POST /api/session` `{"token": "…"}` or `{"password": "…"}`: a new operator session
 /// in an `HttpOnly` cookie; the answer carries its CSRF token.
 pub async fn sign_in(State(app): State<Arc<App>>, body: Body) -> Response {
-    let bytes = match reply::body(body, body::MAX_FORM_BYTES).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let form = match body::sign_in(&bytes) {
+    let form = match reply::form(body, body::sign_in).await {
         Ok(f) => f,
-        Err(e) => return bad(e),
+        Err(r) => return r,
     };
     let result = match &form {
         SignIn::Token(t) => app.auth.sign_in(Some(t.expose()), None),

@@ -4,7 +4,7 @@ use super::input::InboxError;
 use crate::console::app::App;
 use crate::console::auth::{Role, SessionInfo};
 use crate::console::params::body;
-use crate::console::reply::{self, bad, conflict, fail, json};
+use crate::console::reply::{self, conflict, fail, json};
 use crate::station::batch::check_upn;
 use crate::station::kiosk::{KioskView, QUIT_WORDS};
 use axum::body::Body;
@@ -44,13 +44,9 @@ pub async fn close(State(app): State<Arc<App>>) -> Response {
 
 /// `POST /api/desk/user` `{"user": "…"}`: the name typed or scanned.
 pub async fn user(State(app): State<Arc<App>>, Extension(session): Extension<SessionInfo>, body: Body) -> Response {
-    let bytes = match reply::body(body, body::MAX_FORM_BYTES).await {
-        Ok(b) => b,
+    let text = match reply::form(body, body::user).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let text = match body::user(&bytes) {
-        Ok(t) => t,
-        Err(e) => return bad(e),
     };
     if app.auth.is_exit_sequence(text.expose()) {
         return unlock(&app, &session);
@@ -75,13 +71,9 @@ pub async fn user(State(app): State<Arc<App>>, Extension(session): Extension<Ses
 
 /// `POST /api/desk/pin` `{"pin": "…"}`: a PIN the desk asked for.
 pub async fn pin(State(app): State<Arc<App>>, body: Body) -> Response {
-    let bytes = match reply::body(body, body::MAX_FORM_BYTES).await {
-        Ok(b) => b,
+    let pin = match reply::form(body, body::pin).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let pin = match body::pin(&bytes) {
-        Ok(p) => p,
-        Err(e) => return bad(e),
     };
     if !app.desk.accepts_pin() {
         return conflict("The desk is not asking for a PIN now.");
@@ -112,13 +104,9 @@ pub async fn slip(State(app): State<Arc<App>>) -> Response {
 /// `POST /api/desk/exit` `{"pin": "…"}`: the operator's PIN unlocks the screen and
 /// closes the desk after the person at it.
 pub async fn exit(State(app): State<Arc<App>>, Extension(session): Extension<SessionInfo>, body: Body) -> Response {
-    let bytes = match reply::body(body, body::MAX_FORM_BYTES).await {
-        Ok(b) => b,
+    let pin = match reply::form(body, body::pin).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let pin = match body::pin(&bytes) {
-        Ok(p) => p,
-        Err(e) => return bad(e),
     };
     match app.auth.check_operator_pin(pin.expose()) {
         Ok(()) => unlock(&app, &session),
