@@ -17,3 +17,5 @@ mod resume;
 mod cli;
 #[path = "station/registrar.rs"]
 mod registrar;
+#[path = "station/doctor.rs"]
+mod doctor;

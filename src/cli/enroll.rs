@@ -13,7 +13,9 @@ mod print;
 use crate::ceremony::RegistrationPath;
 use crate::cli::keys::{KeyChoice, NO_KEY_MESSAGE};
 use crate::cli::secret_input::{read_secret, NewPinSource, PinSource};
+use crate::cli::progress::table::safe;
 use crate::cli::{CliContext, CliError, Exit};
+use crate::station::manage::users::check_user_for_config;
 use crate::entra::http::HttpOptions;
 use crate::key::sources::{KeySources, SourceOptions};
 use crate::key::virtual_key::AttestationCa;
@@ -259,10 +261,57 @@ async fn dry_run(args: &EnrollArgs, ctx: &CliContext, config: &StationConfig, so
         product = d.product.clone();
     }
     let plan = pipeline::plan(config, &models, &ctx.state_dir, spec, info.as_ref(), serial, product);
+    // The user, checked with the tenant (reads only) when one is configured: a user the
+    // tenant would refuse makes the dry run fail with the code the enrollment would.
+    let check = match config.require_tenant() {
+        Ok(_) => {
+            let connect = ConnectOptions { http: HttpOptions { ca_bundle: args.ca_bundle.clone(), ..HttpOptions::default() }, ..ConnectOptions::default() };
+            Some(check_user_for_config(config, &ctx.state_dir, &connect, &spec.user, spec.via).await)
+        }
+        Err(_) => None,
+    };
+    let exit: Exit = match &check {
+        Some(Ok(c)) => c.refusal.as_ref().map(|r| r.class().into()).unwrap_or(Exit::Ok),
+        Some(Err(e)) => e.class().into(),
+        None => Exit::Ok,
+    };
     if ctx.json() {
-        ctx.print_json(&plan)?;
+        let mut v = serde_json::to_value(&plan).map_err(|e| CliError::failure(format!("cannot encode the plan: {e}")))?;
+        v["user_check"] = match &check {
+            None => serde_json::json!({"checked": false, "why": "no tenant is configured"}),
+            Some(Ok(c)) => serde_json::json!({
+                "checked": true, "upn": c.upn, "object_id": c.user.id, "allowed": c.refusal.is_none(), "refusal": c.refusal,
+                "fido2_scope": c.fido2, "tap_scope": c.tap, "warnings": c.warnings,
+            }),
+            Some(Err(e)) => serde_json::json!({"checked": false, "error": e}),
+        };
+        v["exit_code"] = serde_json::json!(exit as u8);
+        ctx.print_json(&v)?;
     } else {
         print!("{plan}");
+        match &check {
+            None => println!("\nUser check: not made (no tenant is configured)."),
+            Some(Ok(c)) => match &c.refusal {
+                None => println!("\nUser check: {} can be enrolled (member, in scope of the Passkey (FIDO2) policy{}).", safe(&c.upn), if c.tap_needed { " and the TAP policy" } else { "" }),
+                Some(r) => {
+                    println!("\nUser check: REFUSED: {}", safe(&r.message));
+                    if let Some(n) = &r.next_step {
+                        println!("  What to do: {}", safe(n));
+                    }
+                }
+            },
+            Some(Err(e)) => {
+                println!("\nUser check: could not be made: {}", safe(&e.message));
+                if let Some(n) = &e.next_step {
+                    println!("  What to do: {}", safe(n));
+                }
+            }
+        }
+        if let Some(Ok(c)) = &check {
+            for w in &c.warnings {
+                println!("  warning: {}", safe(w));
+            }
+        }
     }
-    Ok(Exit::Ok)
+    Ok(exit)
 }

@@ -19,6 +19,7 @@ pub mod report;
 pub mod demo;
 pub mod bench;
 pub mod progress;
+pub mod doctor;
 
 pub use context::{CliContext, GlobalOpts};
 pub use exit::{CliError, Exit};
@@ -54,6 +55,8 @@ pub enum Command {
     Kiosk(kiosk::KioskArgs),
     /// Export the station journal as CSV or JSON.
     Report(report::ReportArgs),
+    /// Check the tenant, users and this station before imaging (PASS/WARN/FAIL with the fix).
+    Doctor(doctor::DoctorArgs),
     /// Run the whole job on a simulated tenant with virtual keys (no hardware, no tenant).
     Demo(demo::DemoArgs),
     /// Print speed figures (keys, station, browser).
@@ -93,6 +96,7 @@ async fn dispatch(command: Command, ctx: &CliContext) -> Result<Exit, CliError> 
         Command::Batch(a) => batch::run(a, ctx).await,
         Command::Kiosk(a) => kiosk::run(a, ctx).await,
         Command::Report(a) => report::run(a, ctx).await,
+        Command::Doctor(a) => doctor::run(a, ctx).await,
         Command::Demo(a) => demo::run(a, ctx).await,
         Command::Bench(a) => bench::run(a, ctx).await,
     }

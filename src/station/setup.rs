@@ -162,13 +162,21 @@ impl StationSetup {
     /// `state_dir`), sign in with the tenant's `sign_in` method, make the Graph client.
     /// Nothing is sent to Entra yet (the first token is fetched by the first call).
     pub fn from_config(config: StationConfig, state_dir: &Path, connect: &ConnectOptions) -> Result<StationSetup, StationError> {
-        let tenant = config.require_tenant().map_err(StationError::Config)?.clone();
+        let graph = graph_for_config(&config, state_dir, connect)?;
         let journal_path = config.journal.resolve(state_dir);
         let journal = SharedJournal::new(Journal::open(&journal_path)?);
-        let tokens = token_provider(&tenant, state_dir, connect)?;
-        let graph = graph_client(&tenant, tokens, connect)?;
         StationSetup::new(config, state_dir, journal, graph)
     }
+}
+
+/// Graph for the configuration's selected tenant, signed in with its `sign_in` method,
+/// without a journal or registrars: for commands that only read or manage Entra
+/// (`doctor`, `users`, `methods`, dry runs). The same sign-in and client as
+/// [`StationSetup::from_config`].
+pub fn graph_for_config(config: &StationConfig, state_dir: &Path, connect: &ConnectOptions) -> Result<GraphClient, StationError> {
+    let tenant = config.require_tenant().map_err(StationError::Config)?;
+    let tokens = token_provider(tenant, state_dir, connect)?;
+    graph_client(tenant, tokens, connect)
 }
 
 /// The model table for a configuration: built in, keystation's virtual key, `[[models]]`.

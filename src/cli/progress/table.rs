@@ -43,6 +43,13 @@ pub fn clip(s: &str, max: usize) -> String {
     }
 }
 
+/// `s` safe to print on a terminal: control characters (escape sequences, newlines,
+/// bidi overrides) from Entra or a file become `?`, so a display name cannot repaint the
+/// screen or forge a line.
+pub fn safe(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') { '?' } else { c }).collect()
+}
+
 /// The batch summary: a headline with the counts and one row per line of the file.
 pub fn batch_summary(report: &BatchReport) -> String {
     let c = &report.counts;
@@ -96,5 +103,6 @@ mod tests {
         let t = render(&["A", "LONGER"], &[vec!["xyz".into(), "1".into()], vec!["k".into(), "22".into()]]);
         assert_eq!(t, "A    LONGER\nxyz  1\nk    22\n");
         assert_eq!(clip("abcdef", 4), "abc…");
+        assert_eq!(safe("key\u{1b}[2J\nname\u{202e}x"), "key?[2J?name?x");
     }
 }
