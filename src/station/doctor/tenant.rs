@@ -2,11 +2,12 @@
 //! against the models the station expects. Reads only.
 use super::{Area, Check, DoctorInput, Trouble};
 use crate::ceremony::RegistrationPath;
-use crate::entra::graph::{EnforcementType, Fido2Policy, GraphClient, GraphError, KeyRestrictions, MethodTarget, PolicyState, TapPolicy};
+use crate::entra::graph::{EnforcementType, Fido2Policy, GraphClient, GraphError, MethodTarget, PolicyState, TapPolicy};
 use crate::entra::oauth::TokenClaims;
 use crate::key::worker::KeyHandle;
 use crate::station::config::{AttestationPreflight, SignInMethod, StationConfig, TenantConfig};
 use crate::station::models::ModelTable;
+use crate::station::pipeline::checks::{profile_accepts, restriction_refusal};
 use crate::station::pipeline::tap_needed;
 use crate::station::setup::{graph_client, model_table, token_provider};
 
@@ -309,24 +310,11 @@ async fn expected_models(input: &DoctorInput, models: &ModelTable) -> Vec<Expect
 fn allowed(f: &Fido2Policy, aaguid: &str) -> Result<(), String> {
     match f.passkey_profiles.as_deref().filter(|p| !p.is_empty()) {
         None => match &f.key_restrictions {
-            Some(kr) if !kr.allows(aaguid) => Err(restriction_words(kr).into()),
+            Some(kr) if !kr.allows(aaguid) => Err(restriction_refusal(kr).into()),
             _ => Ok(()),
         },
-        Some(profiles) => {
-            let ok = profiles.iter().any(|p| {
-                let device_bound = p.passkey_types.as_deref().is_none_or(|t| t.split(',').any(|x| x.trim().eq_ignore_ascii_case("deviceBound")));
-                device_bound && p.key_restrictions.as_ref().is_none_or(|kr| kr.allows(aaguid))
-            });
-            if ok { Ok(()) } else { Err("no passkey profile accepts it".into()) }
-        }
-    }
-}
-
-fn restriction_words(kr: &KeyRestrictions) -> &'static str {
-    match kr.enforcement_type {
-        Some(EnforcementType::Allow) => "it is not on the allow list",
-        Some(EnforcementType::Block) => "it is on the block list",
-        _ => "the key restrictions have an enforcement type this keystation does not know",
+        Some(profiles) if profiles.iter().any(|p| profile_accepts(p, aaguid)) => Ok(()),
+        Some(_) => Err("no passkey profile accepts it".into()),
     }
 }
 

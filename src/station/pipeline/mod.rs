@@ -43,7 +43,7 @@
 //!
 //! [`SharedJournal`]: crate::station::journal::SharedJournal
 #![warn(missing_docs)]
-mod checks;
+pub(crate) mod checks;
 pub mod crash;
 mod error;
 mod events;
