@@ -9,6 +9,7 @@
 //! - [`station`]: the provisioning pipeline, journal, PIN policy and the three modes.
 //! - [`cli`]: parses arguments and prints; no business logic.
 pub mod secret;
+pub mod text;
 pub mod key;
 pub mod entra;
 pub mod ceremony;

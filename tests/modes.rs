@@ -16,3 +16,5 @@ mod batch_cli;
 mod kiosk;
 #[path = "modes/demo.rs"]
 mod demo;
+#[path = "modes/output_safety.rs"]
+mod output_safety;

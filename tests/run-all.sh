@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every keystation test tier: unit, key client vs virtual keys, Graph client vs the
-# Entra simulator, station end to end, browser ceremony (headless Chromium) and the
+# Entra simulator, the journal on SQLite and PostgreSQL, station end to end, browser ceremony (headless Chromium) and the
 # real-kernel HID tier (qemu guest). Installs the Debian packages a tier needs when they
 # are missing, so it works on a fresh Debian machine with only the Rust toolchain and gcc.
 #
@@ -19,11 +19,13 @@ have qemu-system-x86_64 || missing+=(qemu-system-x86)
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 have cpio || missing+=(cpio)
 have fido2-token || missing+=(fido2-tools)
+# The journal tier starts a throw-away PostgreSQL cluster (initdb in a temp dir).
+have initdb || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 # keystation's HTTPS client loads the system trust store (the VM tier copies it into the guest).
 [ -s /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 
 if [ ${#missing[@]} -gt 0 ]; then
-    log "installing Debian packages for the browser and VM tiers: ${missing[*]}"
+    log "installing Debian packages for the browser, VM and journal tiers: ${missing[*]}"
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then
         if have sudo; then SUDO="sudo"; else
@@ -41,6 +43,7 @@ fi
 # that they are required. Here they are: a missing tool is a failure, not a skip.
 export KEYSTATION_REQUIRE_BROWSER=1
 export KEYSTATION_REQUIRE_VM=1
+export KEYSTATION_REQUIRE_POSTGRES=1
 
 log "building and running all tests"
 cargo test --locked "$@"

@@ -170,8 +170,8 @@ pub async fn run_login(args: LoginArgs, ctx: &CliContext) -> Result<Exit, CliErr
     let mut on_event = |event: DeviceCodeEvent<'_>| match event {
         DeviceCodeEvent::Prompt(code) => {
             let minutes = ((code.expires_at - Utc::now()).num_seconds().max(0) + 59) / 60;
-            eprintln!("To sign in, open {} and enter the code {} (valid for {minutes} min).", code.verification_uri, code.user_code);
-            eprintln!("Waiting for the sign-in to be approved... (Ctrl-C to cancel)");
+            errln!("To sign in, open {} and enter the code {} (valid for {minutes} min).", code.verification_uri, code.user_code);
+            errln!("Waiting for the sign-in to be approved... (Ctrl-C to cancel)");
         }
         DeviceCodeEvent::Pending => {}
         DeviceCodeEvent::SlowDown { interval } => tracing::info!("polling every {} s", interval.as_secs()),
@@ -185,9 +185,9 @@ pub async fn run_login(args: LoginArgs, ctx: &CliContext) -> Result<Exit, CliErr
         v["cache"] = serde_json::Value::String(cache.path().display().to_string());
         ctx.print_json(&v)?;
     } else {
-        println!("Signed in as {}.", who(&summary));
+        outln!("Signed in as {}.", who(&summary));
         print_summary(&summary);
-        println!("Cached in:   {}", cache.path().display());
+        outln!("Cached in:   {}", cache.path().display());
     }
     Ok(Exit::Ok)
 }
@@ -203,12 +203,12 @@ pub async fn run_logout(args: LogoutArgs, ctx: &CliContext) -> Result<Exit, CliE
             .collect();
         ctx.print_json(&serde_json::json!({ "removed": keys }))?;
     } else if removed.is_empty() {
-        println!("No cached sign-in matched; nothing to forget.");
+        outln!("No cached sign-in matched; nothing to forget.");
     } else {
         for k in &removed {
-            println!("Forgot {} (tenant {}, client {}).", k.account, k.tenant, k.client_id);
+            outln!("Forgot {} (tenant {}, client {}).", k.account, k.tenant, k.client_id);
         }
-        println!("Note: this only deletes the local token cache entry; tokens already issued stay valid until they expire.");
+        outln!("Note: this only deletes the local token cache entry; tokens already issued stay valid until they expire.");
     }
     Ok(Exit::Ok)
 }
@@ -226,12 +226,12 @@ pub async fn run_whoami(args: WhoamiArgs, ctx: &CliContext) -> Result<Exit, CliE
     } else {
         for e in &found {
             if e.status == "dropped" {
-                println!("The sign-in of {} had expired and could not be renewed; it was removed.", who(&e.sign_in));
+                outln!("The sign-in of {} had expired and could not be renewed; it was removed.", who(&e.sign_in));
                 continue;
             }
-            println!("Signed in as {}{}.", who(&e.sign_in), if e.status == "renewed" { " (token renewed just now)" } else { "" });
+            outln!("Signed in as {}{}.", who(&e.sign_in), if e.status == "renewed" { " (token renewed just now)" } else { "" });
             print_summary(&e.sign_in);
-            println!();
+            outln!();
         }
     }
     if live.is_empty() {
@@ -250,24 +250,24 @@ fn who(s: &SignInSummary) -> String {
 }
 
 fn print_summary(s: &SignInSummary) {
-    println!("Tenant:      {}{}", s.tenant_id.as_deref().unwrap_or(&s.tenant), if s.tenant_id.as_deref().is_some_and(|t| t != s.tenant) { format!(" ({})", s.tenant) } else { String::new() });
-    println!("Authority:   {}", s.authority);
-    println!("Client:      {}", s.client_id);
+    outln!("Tenant:      {}{}", s.tenant_id.as_deref().unwrap_or(&s.tenant), if s.tenant_id.as_deref().is_some_and(|t| t != s.tenant) { format!(" ({})", s.tenant) } else { String::new() });
+    outln!("Authority:   {}", s.authority);
+    outln!("Client:      {}", s.client_id);
     if !s.token_readable {
-        println!("Permissions: unknown (the access token is not a readable JWT)");
+        outln!("Permissions: unknown (the access token is not a readable JWT)");
     } else if s.app_only {
-        println!("Permissions: {} (application roles)", if s.roles.is_empty() { "none".into() } else { s.roles.join(" ") });
+        outln!("Permissions: {} (application roles)", if s.roles.is_empty() { "none".into() } else { s.roles.join(" ") });
     } else {
-        println!("Permissions: {} (delegated scopes)", if s.scopes.is_empty() { "none".into() } else { s.scopes.join(" ") });
+        outln!("Permissions: {} (delegated scopes)", if s.scopes.is_empty() { "none".into() } else { s.scopes.join(" ") });
         if !s.directory_roles.is_empty() {
-            println!("Admin roles: {}", s.directory_roles.join(", "));
+            outln!("Admin roles: {}", s.directory_roles.join(", "));
         }
     }
     let left = s.expires_in_seconds;
     let when = s.expires_at.format("%Y-%m-%d %H:%M:%S UTC");
     if left > 0 {
-        println!("Expires:     {when} (in {} min){}", left / 60, if s.refreshable { ", renewable" } else { "" });
+        outln!("Expires:     {when} (in {} min){}", left / 60, if s.refreshable { ", renewable" } else { "" });
     } else {
-        println!("Expires:     {when} (expired){}", if s.refreshable { ", renewable" } else { "" });
+        outln!("Expires:     {when} (expired){}", if s.refreshable { ", renewable" } else { "" });
     }
 }

@@ -104,7 +104,7 @@ pub async fn run(args: BatchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         None => batch_id_for_path(&args.file),
     };
     for w in &file.warnings {
-        eprintln!("warning: {}: {w}", args.file.display());
+        errln!("warning: {}: {w}", args.file.display());
     }
 
     let sources = key_sources(ctx)?;
@@ -167,7 +167,7 @@ pub(crate) fn spawn_interrupt_handler(control: BatchControl) -> tokio::task::Joi
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             control.stop.cancel();
-            eprintln!("\nstopping after the keys in progress (Ctrl-C again cancels them)");
+            errln!("\nstopping after the keys in progress (Ctrl-C again cancels them)");
             if tokio::signal::ctrl_c().await.is_ok() {
                 control.abort.cancel();
             }
@@ -184,7 +184,7 @@ pub(crate) fn station_overrides(opts: &StationOpts) -> ConfigOverrides {
 pub(crate) fn load_config(ctx: &CliContext, overrides: ConfigOverrides) -> Result<StationConfig, CliError> {
     let loaded = ConfigLoader::for_cli(ctx.global.config.clone()).overrides(overrides).load().map_err(|e| CliError::usage(e.to_string()))?;
     for w in &loaded.warnings {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
     Ok(loaded.config)
 }

@@ -55,7 +55,7 @@ impl CliContext {
     /// Print a value as JSON (for `--json`).
     pub fn print_json<T: serde::Serialize>(&self, value: &T) -> Result<(), CliError> {
         let s = serde_json::to_string_pretty(value).map_err(|e| CliError::failure(format!("cannot encode JSON output: {e}")))?;
-        println!("{s}");
+        outln!("{s}");
         Ok(())
     }
 }

@@ -3,7 +3,7 @@
 //! first failure to an exit code (docs/exit-codes.md).
 use crate::cli::batch::{key_sources, load_config};
 use crate::cli::enroll::ViaArg;
-use crate::cli::progress::table::safe;
+use crate::text::inert;
 use crate::cli::{CliContext, CliError, Exit};
 use crate::ceremony::RegistrationPath;
 use crate::entra::http::HttpOptions;
@@ -58,7 +58,7 @@ pub async fn run(args: DoctorArgs, ctx: &CliContext) -> Result<Exit, CliError> {
             BatchFileError::Format { .. } => CliError::usage(e.to_string()),
         })?;
         for p in &file.problems {
-            eprintln!("warning: {}: line {}: {} (not checked)", path.display(), p.line, safe(&p.message));
+            errln!("warning: {}: line {}: {} (not checked)", path.display(), p.line, inert(&p.message));
         }
         users.extend(file.rows.into_iter().map(|r| r.upn));
     }
@@ -82,7 +82,7 @@ pub async fn run(args: DoctorArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         v["exit_code"] = serde_json::json!(exit as u8);
         ctx.print_json(&v)?;
     } else {
-        print!("{}", render(&report, exit));
+        crate::cli::progress::out_text(&render(&report, exit));
     }
     Ok(exit)
 }
@@ -90,7 +90,7 @@ pub async fn run(args: DoctorArgs, ctx: &CliContext) -> Result<Exit, CliError> {
 /// The report as text: one line per check, the fix under warnings and failures, each
 /// user's keys and passes under their line.
 pub fn render(report: &DoctorReport, exit: Exit) -> String {
-    let mut out = format!("keystation doctor: tenant `{}`\n", safe(&report.tenant));
+    let mut out = format!("keystation doctor: tenant `{}`\n", inert(&report.tenant));
     let width = report.checks.iter().map(|c| c.title.chars().count()).max().unwrap_or(10).min(36);
     for area in [Area::Tenant, Area::Users, Area::Station] {
         let checks: Vec<_> = report.checks.iter().filter(|c| c.area == area).collect();
@@ -103,12 +103,12 @@ pub fn render(report: &DoctorReport, exit: Exit) -> String {
             Area::Station => "\nStation\n",
         });
         for c in checks {
-            let title = crate::cli::progress::table::clip(&safe(&c.title), width);
-            out.push_str(&format!("  {}  {title:<width$}  {}\n", c.status.label(), safe(&c.detail)));
+            let title = crate::cli::progress::table::clip(&inert(&c.title), width);
+            out.push_str(&format!("  {}  {title:<width$}  {}\n", c.status.label(), inert(&c.detail)));
             if c.status != Status::Pass
                 && let Some(fix) = &c.fix
             {
-                out.push_str(&format!("        fix: {}\n", safe(fix)));
+                out.push_str(&format!("        fix: {}\n", inert(fix)));
             }
             if area == Area::Users
                 && let Some(u) = report.users.iter().find(|u| format!("user.{}", u.requested.to_lowercase()) == c.id)
@@ -132,24 +132,24 @@ pub fn user_lines(u: &UserReport) -> String {
     for m in &u.fido2_methods {
         s.push_str(&format!(
             "        key  \"{}\"  {}  AAGUID {}  created {}  id {}\n",
-            safe(m.display_name.as_deref().unwrap_or("")),
-            safe(m.model.as_deref().unwrap_or("unknown model")),
-            safe(m.aaguid.as_deref().unwrap_or("-")),
+            inert(m.display_name.as_deref().unwrap_or("")),
+            inert(m.model.as_deref().unwrap_or("unknown model")),
+            inert(m.aaguid.as_deref().unwrap_or("-")),
             m.created.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "-".into()),
-            safe(&m.id)
+            inert(&m.id)
         ));
     }
     for t in &u.taps {
         s.push_str(&format!(
             "        TAP  {}  {}  valid until {}  id {}\n",
             if t.usable_once == Some(true) { "one-time" } else { "reusable" },
-            safe(t.usability_reason.as_deref().unwrap_or("state unknown")),
+            inert(t.usability_reason.as_deref().unwrap_or("state unknown")),
             t.expires.map(|e| e.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "-".into()),
-            safe(&t.id)
+            inert(&t.id)
         ));
     }
     for x in &u.unreadable {
-        s.push_str(&format!("        could not read {}\n", safe(x)));
+        s.push_str(&format!("        could not read {}\n", inert(x)));
     }
     s
 }

@@ -13,7 +13,7 @@ mod print;
 use crate::ceremony::RegistrationPath;
 use crate::cli::keys::{KeyChoice, NO_KEY_MESSAGE};
 use crate::cli::secret_input::{read_secret, NewPinSource, PinSource};
-use crate::cli::progress::table::safe;
+use crate::text::inert;
 use crate::cli::{CliContext, CliError, Exit};
 use crate::station::manage::users::check_user_for_config;
 use crate::entra::http::HttpOptions;
@@ -115,7 +115,7 @@ async fn wait_for_key(sources: &KeySources, args: &EnrollArgs, cancel: &CancelTo
             };
         }
         if !told {
-            eprintln!("Plug in the key for {} (waiting up to {} s; Ctrl-C to stop)…", args.user, args.wait_secs);
+            errln!("Plug in the key for {} (waiting up to {} s; Ctrl-C to stop)…", args.user, args.wait_secs);
             told = true;
         }
         tokio::select! {
@@ -155,7 +155,7 @@ fn job_spec(args: &EnrollArgs, config: &StationConfig) -> Result<JobSpec, CliErr
 pub async fn run(args: EnrollArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let loaded = ConfigLoader::for_cli(ctx.global.config.clone()).overrides(args.station.overrides()).load().map_err(|e| CliError::usage(e.to_string()))?;
     for w in &loaded.warnings {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
     let config = loaded.config;
     let sources = key_sources(ctx)?;
@@ -177,7 +177,7 @@ pub async fn run(args: EnrollArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         let cancel = cancel.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("Cancelling…");
+                errln!("Cancelling…");
                 cancel.cancel();
             }
         })
@@ -207,13 +207,13 @@ async fn enroll(args: &EnrollArgs, ctx: &CliContext, config: StationConfig, sour
         [i.job.user.upn.as_deref(), i.job.user.object_id.as_deref()].into_iter().flatten().any(|u| u.to_ascii_lowercase() == wanted)
     });
     if !others.is_empty() {
-        eprintln!("note: {} unfinished job(s) of other users are waiting (keystation report --state unfinished); they are resumed when those users are enrolled.", others.len());
+        errln!("note: {} unfinished job(s) of other users are waiting (keystation report --state unfinished); they are resumed when those users are enrolled.", others.len());
     }
 
     let descriptor = wait_for_key(&sources, args, &cancel).await?;
     let io = sources.open(&descriptor)?;
     let key = Arc::new(KeyHandle::open(descriptor.clone(), io, key_handle_options(events.clone(), Duration::from_secs(args.key.touch_timeout.max(1)))).await?);
-    eprintln!("Enrolling {} with {}.", spec.user, descriptor.label());
+    errln!("Enrolling {} with {}.", spec.user, descriptor.label());
 
     // Older interrupted jobs are settled without the key; the newest one gets it (and
     // becomes this run's enrollment if it has to start over).
@@ -221,14 +221,14 @@ async fn enroll(args: &EnrollArgs, ctx: &CliContext, config: StationConfig, sour
     let newest = mine.pop();
     for mut item in mine {
         item.retry.prompt = spec.prompt.clone();
-        eprintln!("Resuming: {}", item.summary);
+        errln!("Resuming: {}", item.summary);
         let o = station.resume(item, None, events.clone(), cancel.clone()).await;
         if let Some(e) = &o.error {
-            eprintln!("  {}", e.message);
+            errln!("  {}", e.message);
         }
     }
     if let Some(mut item) = newest {
-        eprintln!("Resuming: {}", item.summary);
+        errln!("Resuming: {}", item.summary);
         item.retry.prompt = spec.prompt.clone();
         if matches!(spec.pin, PinChoice::Chosen(_) | PinChoice::AskAtDesk) {
             item.retry.pin = spec.pin.clone();
@@ -288,28 +288,28 @@ async fn dry_run(args: &EnrollArgs, ctx: &CliContext, config: &StationConfig, so
         v["exit_code"] = serde_json::json!(exit as u8);
         ctx.print_json(&v)?;
     } else {
-        print!("{plan}");
+        crate::cli::progress::out_text(&plan.to_string());
         match &check {
-            None => println!("\nUser check: not made (no tenant is configured)."),
+            None => outln!("\nUser check: not made (no tenant is configured)."),
             Some(Ok(c)) => match &c.refusal {
-                None => println!("\nUser check: {} can be enrolled (member, in scope of the Passkey (FIDO2) policy{}).", safe(&c.upn), if c.tap_needed { " and the TAP policy" } else { "" }),
+                None => outln!("\nUser check: {} can be enrolled (member, in scope of the Passkey (FIDO2) policy{}).", inert(&c.upn), if c.tap_needed { " and the TAP policy" } else { "" }),
                 Some(r) => {
-                    println!("\nUser check: REFUSED: {}", safe(&r.message));
+                    outln!("\nUser check: REFUSED: {}", inert(&r.message));
                     if let Some(n) = &r.next_step {
-                        println!("  What to do: {}", safe(n));
+                        outln!("  What to do: {}", inert(n));
                     }
                 }
             },
             Some(Err(e)) => {
-                println!("\nUser check: could not be made: {}", safe(&e.message));
+                outln!("\nUser check: could not be made: {}", inert(&e.message));
                 if let Some(n) = &e.next_step {
-                    println!("  What to do: {}", safe(n));
+                    outln!("  What to do: {}", inert(n));
                 }
             }
         }
         if let Some(Ok(c)) = &check {
             for w in &c.warnings {
-                println!("  warning: {}", safe(w));
+                outln!("  warning: {}", inert(w));
             }
         }
     }

@@ -55,9 +55,9 @@ impl CliError {
     pub fn report(self, json: bool) -> ExitCode {
         if json {
             let v = serde_json::json!({"error": {"code": self.code as u8, "kind": format!("{:?}", self.code), "message": self.message}});
-            println!("{v}");
+            outln!("{v}");
         } else {
-            eprintln!("error: {}", self.message);
+            errln!("error: {}", self.message);
         }
         self.code.into()
     }

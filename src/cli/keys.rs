@@ -120,7 +120,7 @@ pub fn choose(sources: &KeySources, choice: &KeyChoice) -> Result<KeyDescriptor,
 pub fn handle_options(choice: &KeyChoice) -> HandleOptions {
     HandleOptions {
         touch_timeout: Duration::from_secs(choice.touch_timeout.max(1)),
-        on_touch: Some(Arc::new(|d: &KeyDescriptor| eprintln!("Touch the key now: {}", d.label()))),
+        on_touch: Some(Arc::new(|d: &KeyDescriptor| errln!("Touch the key now: {}", d.label()))),
         ..Default::default()
     }
 }

@@ -2,7 +2,7 @@
 //! driven by standard input (scripts, barcode scanners without a terminal), with a
 //! full-screen page per step on a terminal, plain lines otherwise, JSON lines with --json.
 use crate::cli::batch::{check_via, key_sources, load_config, open_station, station_overrides, StationOpts};
-use crate::cli::progress::{err_line, out_line, out_text, OutputMode};
+use crate::cli::progress::{err_line, out_control, out_line, out_text, tty_line, OutputMode};
 use crate::cli::{CliContext, CliError, Exit};
 use crate::ceremony::webauthn::BoxFuture;
 use crate::ceremony::RegistrationPath;
@@ -11,7 +11,7 @@ use crate::station::handover::HandoverSlip;
 use crate::station::kiosk::visitor::VirtualVisitors;
 use crate::station::kiosk::{Kiosk, KioskDisplay, KioskEnd, KioskInput, KioskOptions, KioskView, LineInput};
 use crate::station::pipeline::CancelToken;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines, Stdin};
@@ -110,7 +110,7 @@ impl Screen {
     fn page(&self, title: &str, body: &[String]) {
         let mut s = String::new();
         if self.mode == OutputMode::Bars {
-            s.push_str(CLEAR);
+            out_control(CLEAR);
             s.push_str(&format!("  keystation · security key desk\n  {RULE}\n\n"));
             s.push_str(&format!("  {title}\n\n"));
             for line in body {
@@ -202,8 +202,8 @@ impl KioskDisplay for Screen {
             out_line(&serde_json::json!({"event": "kiosk", "screen": "slip", "user": user, "shown_on": "terminal"}).to_string());
         }
         // On the controlling terminal when there is one (never into a redirected file).
-        if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
-            let _ = writeln!(tty, "{}", rendered.expose());
+        if tty_line(rendered.expose()).is_ok() {
+            // shown
         } else if self.mode == OutputMode::Json {
             err_line(rendered.expose());
         } else {

@@ -5,6 +5,20 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// `println!` for the CLI: formats, makes the text inert ([`crate::text::inert_lines`]) and
+/// writes it to standard output, ignoring a closed pipe. Every CLI print goes through it
+/// (or [`errln!`], [`progress::out_text`], [`progress::err_text`]).
+macro_rules! outln {
+    () => { $crate::cli::progress::out_line("") };
+    ($($arg:tt)*) => { $crate::cli::progress::out_line(&format!($($arg)*)) };
+}
+
+/// `eprintln!` for the CLI: like [`outln!`], on standard error.
+macro_rules! errln {
+    () => { $crate::cli::progress::err_line("") };
+    ($($arg:tt)*) => { $crate::cli::progress::err_line(&format!($($arg)*)) };
+}
+
 pub mod exit;
 pub mod context;
 pub mod secret_input;

@@ -98,7 +98,7 @@ pub async fn run(args: ReportArgs, ctx: &CliContext) -> Result<Exit, CliError> {
             if ctx.json() {
                 ctx.print_json(&serde_json::json!({ "output": file, "rows": rows.len() }))?;
             } else {
-                eprintln!("wrote {} row(s) to {}", rows.len(), file.display());
+                errln!("wrote {} row(s) to {}", rows.len(), file.display());
             }
         }
     }

@@ -75,7 +75,7 @@ fn build_config(args: &SimulatorArgs) -> Result<SimulatorConfig, CliError> {
 
 pub async fn run(args: SimulatorArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     if args.print_default_tenant {
-        print!("{}", simulator::seed::BUILTIN_TENANT_TOML);
+        crate::cli::progress::out_text(simulator::seed::BUILTIN_TENANT_TOML);
         return Ok(Exit::Ok);
     }
     let cfg = build_config(&args)?;
@@ -97,7 +97,7 @@ pub async fn run(args: SimulatorArgs, ctx: &CliContext) -> Result<Exit, CliError
     }
     if ctx.json() {
         // One line, so a supervising process can read it as soon as the simulator is up.
-        println!("{}", serde_json::to_string(&info).map_err(|e| CliError::failure(e.to_string()))?);
+        outln!("{}", serde_json::to_string(&info).map_err(|e| CliError::failure(e.to_string()))?);
     } else {
         print_human(&info, &written);
     }
@@ -106,7 +106,7 @@ pub async fn run(args: SimulatorArgs, ctx: &CliContext) -> Result<Exit, CliError
     wait_for_stop().await;
     sim.shutdown().await;
     if !ctx.json() {
-        eprintln!("simulator stopped");
+        errln!("simulator stopped");
     }
     Ok(Exit::Ok)
 }
@@ -133,35 +133,35 @@ fn s<'a>(v: &'a serde_json::Value, k: &str) -> &'a str {
 fn print_human(info: &serde_json::Value, written: &[(String, PathBuf, PathBuf)]) {
     let authority = s(info, "authority");
     let tenant = s(info, "tenantId");
-    println!("keystation simulator is running (Ctrl-C to stop)");
-    println!();
-    println!("  tenant         {} — {} ({})", s(info, "tenantName"), tenant, s(info, "tenantDomain"));
-    println!("  authority      {authority}");
-    println!("  token          {}", s(info, "tokenEndpoint"));
-    println!("  graph          {}  and  {}", s(info, "graphV1"), s(info, "graphBeta"));
-    println!("  security info  {}", s(info, "securityInfo"));
-    println!("  sign-in        {}", s(info, "signIn"));
-    println!("  device login   {}", s(info, "deviceLogin"));
-    println!("  test control   {}", s(info, "control"));
-    println!();
-    println!("apps:");
+    outln!("keystation simulator is running (Ctrl-C to stop)");
+    outln!();
+    outln!("  tenant         {} — {} ({})", s(info, "tenantName"), tenant, s(info, "tenantDomain"));
+    outln!("  authority      {authority}");
+    outln!("  token          {}", s(info, "tokenEndpoint"));
+    outln!("  graph          {}  and  {}", s(info, "graphV1"), s(info, "graphBeta"));
+    outln!("  security info  {}", s(info, "securityInfo"));
+    outln!("  sign-in        {}", s(info, "signIn"));
+    outln!("  device login   {}", s(info, "deviceLogin"));
+    outln!("  test control   {}", s(info, "control"));
+    outln!();
+    outln!("apps:");
     for a in info["apps"].as_array().into_iter().flatten() {
         let id = s(a, "clientId");
-        println!("  {id}  {} ({})", s(a, "name"), a["kind"].as_str().unwrap_or(""));
+        outln!("  {id}  {} ({})", s(a, "name"), a["kind"].as_str().unwrap_or(""));
         let base = format!("keystation login --authority {authority} --graph {authority} --tenant {tenant} --client-id {id}");
         if a["kind"] == "public" {
-            println!("      {base} --device-code");
+            outln!("      {base} --device-code");
         } else if a["hasSecret"] == true {
-            println!("      {base} --client-secret-env KEYSTATION_CLIENT_SECRET   (secret: apps[].secrets in the tenant file)");
+            outln!("      {base} --client-secret-env KEYSTATION_CLIENT_SECRET   (secret: apps[].secrets in the tenant file)");
         }
         if let Some((_, crt, key)) = written.iter().find(|(cid, _, _)| cid == id) {
-            println!("      {base} --certificate {} --private-key {}", crt.display(), key.display());
+            outln!("      {base} --certificate {} --private-key {}", crt.display(), key.display());
         } else if a["certificates"].as_u64().unwrap_or(0) > 0 {
-            println!("      (certificate app: add --write-credentials DIR to get its generated key)");
+            outln!("      (certificate app: add --write-credentials DIR to get its generated key)");
         }
     }
-    println!();
-    println!("users:");
+    outln!();
+    outln!("users:");
     for u in info["users"].as_array().into_iter().flatten() {
         let mut notes: Vec<String> = u["roles"].as_array().into_iter().flatten().filter_map(|r| r.as_str().map(str::to_string)).collect();
         if u["guest"] == true {
@@ -186,6 +186,6 @@ fn print_human(info: &serde_json::Value, written: &[(String, PathBuf, PathBuf)])
         if let Some(c) = u["ceremony"].as_str() {
             notes.push(format!("{c} ceremony"));
         }
-        println!("  {:<40} {}", s(u, "userPrincipalName"), notes.join(", "));
+        outln!("  {:<40} {}", s(u, "userPrincipalName"), notes.join(", "));
     }
 }

@@ -152,7 +152,7 @@ mod platform {
         let ending = match start_all(&args, ctx, &mut served) {
             Ok(()) => {
                 if !ctx.json() {
-                    eprintln!("Serving {} virtual key(s) through {}; press Ctrl-C to stop.", served.len(), args.uhid_path.display());
+                    errln!("Serving {} virtual key(s) through {}; press Ctrl-C to stop.", served.len(), args.uhid_path.display());
                 }
                 Ok(wait_for_stop(&served, &mut signals).await)
             }
@@ -292,13 +292,13 @@ mod platform {
             };
             // One object per line: a long-running command streams its events.
             match serde_json::to_string(&line) {
-                Ok(text) => println!("{text}"),
-                Err(e) => eprintln!("error: cannot encode JSON output: {e}"),
+                Ok(text) => outln!("{text}"),
+                Err(e) => errln!("error: cannot encode JSON output: {e}"),
             }
         } else {
             match event {
-                "created" => println!("virtual key {}: {hidraw} (serial {}, {})", index + 1, identity.uniq, identity.name),
-                _ => println!("virtual key {}: {hidraw} removed", index + 1),
+                "created" => outln!("virtual key {}: {hidraw} (serial {}, {})", index + 1, identity.uniq, identity.name),
+                _ => outln!("virtual key {}: {hidraw} removed", index + 1),
             }
         }
     }

@@ -55,6 +55,11 @@ async fn a_key_is_provisioned_end_to_end_and_recorded() {
     let kinds: Vec<String> = j.intents(job.id).unwrap().iter().map(|i| i.intent.kind().to_string()).collect();
     assert_eq!(kinds, ["set_pin", "make_credential", "register_credential", "show_pin"]);
     assert!(j.unfinished().unwrap().is_empty());
+    // Synced commits: one per side effect (its intent) plus the job's end; the rest
+    // (start, facts, results, intermediate states) ride on the next synced commit.
+    let stats = station.setup().journal.lock().unwrap().commit_stats();
+    assert_eq!(stats.synced, kinds.len() as u64 + 1, "{stats:?}");
+    assert!(stats.commits > stats.synced, "{stats:?}");
 
     // The slip carries the PIN the key now has.
     let slip = out.take_slip().expect("a slip").render();

@@ -362,3 +362,74 @@ fn handover_interrupted_reason_round_trips() {
     assert_eq!(e.reason, reason);
     assert!(e.reason.message().contains("open the sealed PIN from the report with `age -d`"));
 }
+
+#[test]
+fn every_per_key_query_uses_an_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = open(&dir);
+    for i in 0..50 {
+        let job = j.begin_job(&new_job(&format!("u{i}@contoso.example"), &format!("KS{i:06}"))).unwrap();
+        run_happy_path(&mut j, job, &format!("Y3JlZC{i}"), &format!("method-{i}"));
+    }
+    let plans = j.query_plans().unwrap();
+    assert!(plans.len() >= 12, "{plans:#?}");
+    for p in &plans {
+        assert!(p.uses_index(), "`{}` scans a table: {:?}\n{}", p.name, p.plan, p.sql);
+    }
+    let key = plans.iter().find(|p| p.name.starts_with("jobs for a key")).unwrap();
+    assert!(key.plan.iter().any(|l| l.contains("jobs_by_serial")), "{key:#?}");
+    let user = plans.iter().find(|p| p.name == "jobs for a user").unwrap();
+    assert!(user.plan.iter().any(|l| l.contains("jobs_by_user")), "{user:#?}");
+}
+
+#[test]
+fn a_version_1_journal_gets_the_case_insensitive_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = {
+        let mut j = open(&dir);
+        let job = j.begin_job(&new_job("Ada@Contoso.example", "ks-00042")).unwrap();
+        run_happy_path(&mut j, job, "Y3JlZC0x", "method-1");
+        j.path().to_path_buf()
+    };
+    // Put the file back to version 1 as an older keystation left it.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute_batch(
+        "DROP INDEX jobs_by_user; DROP INDEX jobs_by_serial;
+         CREATE INDEX jobs_by_user ON jobs(user_upn COLLATE NOCASE); CREATE INDEX jobs_by_serial ON jobs(key_serial);
+         DELETE FROM schema_version WHERE version > 1;",
+    )
+    .unwrap();
+    drop(raw);
+    let j = Journal::open(&path).unwrap();
+    assert_eq!(j.schema_version().unwrap(), SCHEMA_VERSION);
+    assert!(j.query_plans().unwrap().iter().all(|p| p.uses_index()));
+    let by_key = j.jobs_for_key(&KeyQuery { serial: Some("KS-00042".into()), ..Default::default() }).unwrap();
+    assert_eq!(by_key.len(), 1, "serials compare without case");
+    assert_eq!(j.jobs_for_user("ada@contoso.EXAMPLE").unwrap().len(), 1);
+}
+
+#[test]
+fn only_intents_and_the_end_of_a_job_are_synced() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = open(&dir);
+    let reader = Journal::open_existing(j.path()).unwrap();
+    let job = j.begin_job(&new_job("a@contoso.example", "1")).unwrap();
+    // A relaxed commit is visible to other connections at once.
+    assert_eq!(reader.job(job).unwrap().unwrap().state, JobState::Arrived);
+    run_happy_path(&mut j, job, "Y3JlZC0x", "method-1");
+    let intents = j.intents(job).unwrap().len() as u64;
+    let stats = j.commit_stats();
+    assert_eq!(intents, 5);
+    assert_eq!(stats.synced, intents + 1, "one sync per intent and one for the end: {stats:?}");
+    assert_eq!(stats.commits, 14, "{stats:?}");
+    assert_eq!(reader.job(job).unwrap().unwrap().state, JobState::Done);
+    // A failure is an end too.
+    let other = j.begin_job(&new_job("b@contoso.example", "2")).unwrap();
+    j.fail(other, JobError::new(FailureKind::Key, "the key was removed")).unwrap();
+    assert_eq!(j.commit_stats().synced, stats.synced + 1);
+    // A resting state that must survive a power cut can ask for a sync.
+    let third = j.begin_job(&new_job("c@contoso.example", "3")).unwrap();
+    let before = j.commit_stats().synced;
+    j.transition(third, Transition::to(JobState::Inspected).durable()).unwrap();
+    assert_eq!(j.commit_stats().synced, before + 1);
+}

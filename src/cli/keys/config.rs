@@ -67,11 +67,11 @@ pub async fn run(sources: &KeySources, args: ConfigArgs, ctx: &CliContext) -> Re
             Some(false) => "off",
             None => "not supported",
         };
-        println!("Settings of {}:", handle.descriptor().label());
-        println!("  minimum PIN length       {}", info.min_pin_length);
-        println!("  PIN change required      {}", if info.force_pin_change { "yes" } else { "no" });
-        println!("  alwaysUv                 {}", on_off(info.option("alwaysUv")));
-        println!("  enterprise attestation   {}", on_off(info.option("ep")));
+        outln!("Settings of {}:", handle.descriptor().label());
+        outln!("  minimum PIN length       {}", info.min_pin_length);
+        outln!("  PIN change required      {}", if info.force_pin_change { "yes" } else { "no" });
+        outln!("  alwaysUv                 {}", on_off(info.option("alwaysUv")));
+        outln!("  enterprise attestation   {}", on_off(info.option("ep")));
     }
     Ok(Exit::Ok)
 }

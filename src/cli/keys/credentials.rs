@@ -44,11 +44,11 @@ pub async fn run(sources: &KeySources, args: CredentialsArgs, ctx: &CliContext) 
             if ctx.json() {
                 ctx.print_json(&serde_json::json!({ "key": handle.descriptor().path, "metadata": metadata, "credentials": credentials }))?;
             } else {
-                println!("{} passkey(s) on {}, room for {} more", metadata.existing, handle.descriptor().label(), metadata.remaining);
+                outln!("{} passkey(s) on {}, room for {} more", metadata.existing, handle.descriptor().label(), metadata.remaining);
                 for c in &credentials {
                     let user = c.user.name.as_deref().or(c.user.display_name.as_deref()).unwrap_or("(no name)");
                     let protect = c.cred_protect.map(|p| format!("  credProtect {p}")).unwrap_or_default();
-                    println!("  {}  {user}  id {}{protect}", c.rp_id.as_deref().unwrap_or("(rp id hidden)"), hex::encode(&c.credential_id));
+                    outln!("  {}  {user}  id {}{protect}", c.rp_id.as_deref().unwrap_or("(rp id hidden)"), hex::encode(&c.credential_id));
                 }
             }
             Ok(Exit::Ok)
@@ -61,7 +61,7 @@ pub async fn run(sources: &KeySources, args: CredentialsArgs, ctx: &CliContext) 
             if ctx.json() {
                 ctx.print_json(&serde_json::json!({ "key": handle.descriptor().path, "result": "deleted", "id": hex::encode(&id) }))?;
             } else {
-                println!("Deleted passkey {} from {}", hex::encode(&id), handle.descriptor().label());
+                outln!("Deleted passkey {} from {}", hex::encode(&id), handle.descriptor().label());
             }
             Ok(Exit::Ok)
         }

@@ -29,7 +29,7 @@ fn done(ctx: &CliContext, path: &str, what: &str) -> Result<Exit, CliError> {
     if ctx.json() {
         ctx.print_json(&serde_json::json!({ "key": path, "result": what }))?;
     } else {
-        println!("{what}: {path}");
+        outln!("{what}: {path}");
     }
     Ok(Exit::Ok)
 }

@@ -32,7 +32,7 @@ fn interactive(ctx: &CliContext) -> bool {
 
 /// Ask a yes/no question on the terminal; `default` when the answer is empty.
 fn ask(question: &str, default: bool) -> bool {
-    eprint!("{question} ");
+    crate::cli::progress::err_text(&format!("{question} "));
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     if std::io::stdin().lock().read_line(&mut line).is_err() {
@@ -54,7 +54,7 @@ pub async fn run(sources: &KeySources, args: ResetArgs, ctx: &CliContext) -> Res
             return Err(CliError::new(Exit::Cancelled, "nothing was changed"));
         }
     }
-    eprintln!("A key accepts a factory reset only within 10 seconds of being plugged in. Touch the key when it blinks.");
+    errln!("A key accepts a factory reset only within 10 seconds of being plugged in. Touch the key when it blinks.");
     let io = sources.open(&descriptor)?;
     let handle = KeyHandle::open(descriptor.clone(), io, handle_options(&args.key)).await?;
     let outcome = tokio::select! {
@@ -73,7 +73,7 @@ pub async fn run(sources: &KeySources, args: ResetArgs, ctx: &CliContext) -> Res
                 ));
             }
             let timeout = Duration::from_secs(args.replug_timeout.max(1));
-            eprintln!("Unplug the key and plug it in again (waiting up to {} s); then touch it when it blinks.", timeout.as_secs());
+            errln!("Unplug the key and plug it in again (waiting up to {} s); then touch it when it blinks.", timeout.as_secs());
             until_ctrl_c(reset_after_replug(sources, &descriptor, handle_options(&args.key), timeout)).await?;
             true
         }
@@ -82,7 +82,7 @@ pub async fn run(sources: &KeySources, args: ResetArgs, ctx: &CliContext) -> Res
     if ctx.json() {
         ctx.print_json(&serde_json::json!({ "key": descriptor.path, "result": "reset", "replugged": replugged }))?;
     } else {
-        println!("Key reset: {} (no PIN, no passkeys)", descriptor.label());
+        outln!("Key reset: {} (no PIN, no passkeys)", descriptor.label());
     }
     Ok(Exit::Ok)
 }

@@ -44,7 +44,7 @@ pub async fn list(sources: &KeySources, ctx: &CliContext) -> Result<Exit, CliErr
     if ctx.json() {
         ctx.print_json(&rows)?;
     } else if rows.is_empty() {
-        eprintln!("{NO_KEY_MESSAGE}");
+        errln!("{NO_KEY_MESSAGE}");
     } else {
         for r in &rows {
             let state = match (&r.error, r.pin_set) {
@@ -53,9 +53,9 @@ pub async fn list(sources: &KeySources, ctx: &CliContext) -> Result<Exit, CliErr
                 (None, Some(false)) => "no PIN".into(),
                 (None, None) => "no PIN support".into(),
             };
-            println!("{:>2}  {}  {}", r.index, r.descriptor.label(), state);
+            outln!("{:>2}  {}  {}", r.index, r.descriptor.label(), state);
             if let Some(a) = &r.aaguid {
-                println!("    AAGUID {a}  {}", r.versions.as_deref().unwrap_or_default().join(" "));
+                outln!("    AAGUID {a}  {}", r.versions.as_deref().unwrap_or_default().join(" "));
             }
         }
     }
@@ -85,32 +85,32 @@ pub async fn info(sources: &KeySources, choice: &KeyChoice, ctx: &CliContext) ->
         Some(false) => "no",
         None => "not supported",
     };
-    println!("{}", out.key.label());
-    println!("  AAGUID                {}", i.aaguid_string());
-    println!("  versions              {}", i.versions.join(", "));
-    println!("  extensions            {}", i.extensions.join(", "));
-    println!("  PIN set               {}", yes_no(i.option("clientPin")));
+    outln!("{}", out.key.label());
+    outln!("  AAGUID                {}", i.aaguid_string());
+    outln!("  versions              {}", i.versions.join(", "));
+    outln!("  extensions            {}", i.extensions.join(", "));
+    outln!("  PIN set               {}", yes_no(i.option("clientPin")));
     if let Some(r) = &out.pin_retries {
         let power = if r.power_cycle_required == Some(true) { " (re-plug the key before the next attempt)" } else { "" };
-        println!("  PIN retries left      {}{power}", r.retries);
+        outln!("  PIN retries left      {}{power}", r.retries);
     }
-    println!("  minimum PIN length    {}", i.min_pin_length);
-    println!("  PIN change required   {}", if i.force_pin_change { "yes" } else { "no" });
-    println!("  alwaysUv              {}", yes_no(i.option("alwaysUv")));
-    println!("  enterprise attest.    {}", yes_no(i.option("ep")));
-    println!("  PIN/UV protocols      {:?}", i.pin_uv_auth_protocols);
-    println!("  algorithms            {:?}", i.algorithms);
+    outln!("  minimum PIN length    {}", i.min_pin_length);
+    outln!("  PIN change required   {}", if i.force_pin_change { "yes" } else { "no" });
+    outln!("  alwaysUv              {}", yes_no(i.option("alwaysUv")));
+    outln!("  enterprise attest.    {}", yes_no(i.option("ep")));
+    outln!("  PIN/UV protocols      {:?}", i.pin_uv_auth_protocols);
+    outln!("  algorithms            {:?}", i.algorithms);
     if let Some(n) = i.remaining_discoverable_credentials {
-        println!("  free passkey slots    {n}");
+        outln!("  free passkey slots    {n}");
     }
     if let Some(v) = i.firmware_version {
-        println!("  firmware              {v:#x}");
+        outln!("  firmware              {v:#x}");
     }
     if let Some(h) = &out.hid {
-        println!("  device version        {}.{}.{}", h.device_version.0, h.device_version.1, h.device_version.2);
+        outln!("  device version        {}.{}.{}", h.device_version.0, h.device_version.1, h.device_version.2);
     }
     let options: Vec<String> = i.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    println!("  options               {}", options.join(" "));
+    outln!("  options               {}", options.join(" "));
     Ok(Exit::Ok)
 }
 
@@ -126,7 +126,7 @@ pub async fn watch(sources: &KeySources, args: WatchArgs, ctx: &CliContext) -> R
     let options = WatchOptions { probe: Some(aaguid_probe(sources.clone())), ..Default::default() };
     let mut watcher = KeyWatcher::start(sources.clone(), options)?;
     if !ctx.json() {
-        eprintln!("Watching for FIDO2 keys; press Ctrl-C to stop.");
+        errln!("Watching for FIDO2 keys; press Ctrl-C to stop.");
     }
     let mut seen = 0;
     while args.max_events.is_none_or(|max| seen < max) {
@@ -138,14 +138,14 @@ pub async fn watch(sources: &KeySources, args: WatchArgs, ctx: &CliContext) -> R
         seen += 1;
         if ctx.json() {
             let line = serde_json::to_string(&event).map_err(|e| CliError::failure(format!("cannot encode JSON output: {e}")))?;
-            println!("{line}");
+            outln!("{line}");
         } else {
             let (what, id) = match &event {
                 KeyEvent::Arrived(id) => ("arrived", id),
                 KeyEvent::Left(id) => ("left   ", id),
             };
             let aaguid = id.aaguid_string().map(|a| format!("  AAGUID {a}")).unwrap_or_default();
-            println!("{what}  {}{aaguid}", id.descriptor.label());
+            outln!("{what}  {}{aaguid}", id.descriptor.label());
         }
     }
     Ok(Exit::Ok)

@@ -23,23 +23,55 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// Write a line to standard output, ignoring a closed pipe (`keystation ... | head`):
-/// output is best effort, the run itself must go on and finish cleanly.
+/// output is best effort, the run itself must go on and finish cleanly. Like every
+/// output function here, the text is made [`inert_lines`](crate::text::inert_lines) first:
+/// no control character from untrusted text (a UPN, a Graph message) reaches the terminal.
 pub fn out_line(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{text}");
-    let _ = out.flush();
+    write_inert(&mut std::io::stdout().lock(), text, true);
 }
 
 /// Write text (already ending in a newline, or not) to standard output, best effort.
 pub fn out_text(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
+    write_inert(&mut std::io::stdout().lock(), text, false);
 }
 
 /// Write a line to standard error, best effort.
 pub fn err_line(text: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{text}");
+    write_inert(&mut std::io::stderr().lock(), text, true);
+}
+
+/// Write text without a newline (a prompt) to standard error, best effort.
+pub fn err_text(text: &str) {
+    write_inert(&mut std::io::stderr().lock(), text, false);
+}
+
+/// Write a line to the controlling terminal (`/dev/tty`), made inert like the rest.
+/// `Err` when there is no controlling terminal.
+pub fn tty_line(text: &str) -> std::io::Result<()> {
+    let mut tty = std::fs::OpenOptions::new().write(true).open("/dev/tty")?;
+    write_inert(&mut tty, text, true);
+    Ok(())
+}
+
+/// Write one of keystation's own terminal control sequences (the kiosk's clear-screen)
+/// to standard output: the only raw control output, so only a constant is accepted.
+pub fn out_control(sequence: &'static str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(sequence.as_bytes());
+    let _ = out.flush();
+}
+
+fn write_inert(out: &mut dyn Write, text: &str, newline: bool) {
+    let safe = crate::text::inert_lines(text);
+    let _ = out.write_all(safe.as_bytes());
+    if newline {
+        let _ = out.write_all(b"\n");
+    }
+    let _ = out.flush();
+    // Slips (PINs, TAPs) pass through here: an escaped copy is wiped like the original.
+    if let std::borrow::Cow::Owned(copy) = safe {
+        drop(zeroize::Zeroizing::new(copy));
+    }
 }
 
 /// Which view.
@@ -118,8 +150,7 @@ impl BatchDisplay {
 
     fn write_slip(&self, text: &str) {
         // The controlling terminal keeps the PIN off redirected output when there is one.
-        if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
-            let _ = writeln!(tty, "{text}");
+        if tty_line(text).is_ok() {
             return;
         }
         if self.slips == SlipPolicy::ShowAll && !self.warned_no_terminal.swap(true, Ordering::SeqCst) {

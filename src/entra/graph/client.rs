@@ -214,6 +214,9 @@ impl GraphClient {
             None => (None, format!("HTTP {status} without a Graph error body"), None),
         };
         let kind = classify(op, status, code.as_deref(), &message, user);
+        // Classified on the whole text, kept capped: it is shown and journaled.
+        let message = crate::text::cap_to(&message, crate::text::SERVICE_TEXT_MAX_CHARS).into_owned();
+        let code = code.map(|c| crate::text::cap_to(&c, 100).into_owned());
         let mut e = self.error(op, kind, message, user);
         e.status = Some(status);
         e.code = code;

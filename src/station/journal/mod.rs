@@ -19,13 +19,14 @@ mod shared;
 mod types;
 
 pub use resume::{plan_resume, reconcile_registration, MethodSummary, OrphanMatch, Reconciliation, ResumeStep, CLOCK_SKEW_MINUTES};
+pub use query::QueryPlan;
 pub use schema::LATEST as SCHEMA_VERSION;
 pub use shared::SharedJournal;
 pub use types::*;
 
 use crate::station::state::JobState;
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -104,6 +105,9 @@ pub struct Journal {
     conn: Connection,
     path: PathBuf,
     clock: Clock,
+    /// The connection's current `synchronous` level (1 = NORMAL, 2 = FULL).
+    sync_level: i64,
+    stats: CommitStats,
 }
 
 impl std::fmt::Debug for Journal {
@@ -174,7 +178,7 @@ impl Journal {
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").map_err(open_err)?;
         let now = stamp(Utc::now());
         schema::migrate(&mut conn, &path, &now)?;
-        Ok(Journal { conn, path, clock: Box::new(Utc::now) })
+        Ok(Journal { conn, path, clock: Box::new(Utc::now), sync_level: 2, stats: CommitStats::default() })
     }
 
     /// The journal file.
@@ -206,10 +210,37 @@ impl Journal {
         stamp((self.clock)())
     }
 
+    /// Commits made through this handle so far.
+    pub fn commit_stats(&self) -> CommitStats {
+        self.stats
+    }
+
+    /// Start a write transaction. `BEGIN IMMEDIATE` takes the write lock at once (waiting
+    /// up to [`BUSY_TIMEOUT`]) instead of failing with SQLITE_BUSY when a read turns into
+    /// a write; the sync level is set per transaction (see [`Durability`]).
+    fn begin(&mut self, durability: Durability) -> Result<rusqlite::Transaction<'_>, JournalError> {
+        let level = match durability {
+            Durability::Sync => 2,
+            Durability::Relaxed => 1,
+        };
+        if self.sync_level != level {
+            self.conn.pragma_update(None, "synchronous", level)?;
+            self.sync_level = level;
+        }
+        Ok(self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+
+    fn committed(&mut self, durability: Durability) {
+        self.stats.commits += 1;
+        if durability == Durability::Sync {
+            self.stats.synced += 1;
+        }
+    }
+
     /// Start a job in `arrived`.
     pub fn begin_job(&mut self, job: &NewJob) -> Result<JobId, JournalError> {
         let now = self.now();
-        let tx = self.conn.transaction()?;
+        let tx = self.begin(Durability::Relaxed)?;
         tx.execute(
             "INSERT INTO jobs (uid, mode, state, tenant, batch_id, batch_line, resumes_job, user_upn, user_object_id,
                                key_path, key_aaguid, key_model, key_serial, key_firmware, created_at, updated_at)
@@ -234,6 +265,7 @@ impl Journal {
         let id = JobId(tx.last_insert_rowid());
         tx.execute("INSERT INTO transitions (job_id, from_state, to_state, at) VALUES (?1, NULL, 'arrived', ?2)", params![id.0, now])?;
         tx.commit()?;
+        self.committed(Durability::Relaxed);
         Ok(id)
     }
 
@@ -280,9 +312,10 @@ impl Journal {
     /// Store facts learnt without changing state (e.g. the user chosen at a kiosk).
     pub fn update_job(&mut self, job: JobId, update: &JobUpdate) -> Result<(), JournalError> {
         let now = self.now();
-        let tx = self.conn.transaction()?;
+        let tx = self.begin(Durability::Relaxed)?;
         Journal::apply_update(&tx, job, update, &now)?;
         tx.commit()?;
+        self.committed(Durability::Relaxed);
         Ok(())
     }
 
@@ -296,7 +329,7 @@ impl Journal {
     pub fn record_intent_with(&mut self, job: JobId, intent: &Intent, update: &JobUpdate) -> Result<IntentId, JournalError> {
         let now = self.now();
         let detail = serde_json::to_string(intent).map_err(|e| JournalError::Corrupt(e.to_string()))?;
-        let tx = self.conn.transaction()?;
+        let tx = self.begin(Durability::Sync)?;
         Journal::apply_update(&tx, job, update, &now)?;
         tx.execute(
             "INSERT INTO intents (job_id, kind, detail, recorded_at) VALUES (?1, ?2, ?3, ?4)",
@@ -304,6 +337,7 @@ impl Journal {
         )?;
         let id = IntentId(tx.last_insert_rowid());
         tx.commit()?;
+        self.committed(Durability::Sync);
         Ok(id)
     }
 
@@ -314,8 +348,7 @@ impl Journal {
             IntentOutcome::Abandoned(note) => ("abandoned", None, Some(note.clone())),
         };
         let n = tx.execute(
-            "UPDATE intents SET resolution = ?3, resolved_at = ?4, result = ?5, message = ?6
-             WHERE id = ?1 AND job_id = ?2 AND resolution IS NULL",
+            query::RESOLVE_INTENT,
             params![intent.0, job.0, resolution, now, result, message],
         )?;
         if n == 0 {
@@ -327,10 +360,11 @@ impl Journal {
     /// Resolve an intent without a state change (e.g. a TAP issued within `registered`).
     pub fn resolve_intent(&mut self, job: JobId, intent: IntentId, outcome: &IntentOutcome) -> Result<(), JournalError> {
         let now = self.now();
-        let tx = self.conn.transaction()?;
+        let tx = self.begin(Durability::Relaxed)?;
         Journal::apply_resolution(&tx, job, intent, outcome, &now)?;
-        tx.execute("UPDATE jobs SET updated_at = ?2 WHERE id = ?1", params![job.0, now])?;
+        tx.execute(query::TOUCH_JOB, params![job.0, now])?;
         tx.commit()?;
+        self.committed(Durability::Relaxed);
         Ok(())
     }
 
@@ -338,9 +372,10 @@ impl Journal {
     /// one transaction: either all of it is on disk or none of it.
     pub fn transition(&mut self, job: JobId, t: Transition) -> Result<(), JournalError> {
         let now = self.now();
-        let tx = self.conn.transaction()?;
+        let durability = t.durability();
+        let tx = self.begin(durability)?;
         let from: String = tx
-            .query_row("SELECT state FROM jobs WHERE id = ?1", [job.0], |r| r.get(0))
+            .query_row(query::JOB_STATE, [job.0], |r| r.get(0))
             .optional()?
             .ok_or(JournalError::UnknownJob(job))?;
         let from: JobState = from.parse().map_err(JournalError::Corrupt)?;
@@ -384,6 +419,7 @@ impl Journal {
             Journal::apply_resolution(&tx, job, *intent, outcome, &now)?;
         }
         tx.commit()?;
+        self.committed(durability);
         Ok(())
     }
 

@@ -10,6 +10,52 @@ const JOB_COLUMNS: &str = "id, uid, mode, state, tenant, batch_id, batch_line, r
     key_path, key_aaguid, key_model, key_serial, key_firmware, display_name, entra_method_id, credential_id,
     sealed_pin, error_kind, error_message, operator_detail, created_at, updated_at, finished_at";
 
+// Statements the pipeline runs for every key, shared with [`Journal::query_plans`] so
+// the plan test checks exactly what runs.
+pub(super) const JOB_STATE: &str = "SELECT state FROM jobs WHERE id = ?1";
+pub(super) const TOUCH_JOB: &str = "UPDATE jobs SET updated_at = ?2 WHERE id = ?1";
+pub(super) const RESOLVE_INTENT: &str = "UPDATE intents SET resolution = ?3, resolved_at = ?4, result = ?5, message = ?6
+             WHERE id = ?1 AND job_id = ?2 AND resolution IS NULL";
+const KNOWS_METHOD: &str = "SELECT 1 FROM jobs WHERE entra_method_id = ?1";
+const INTENTS_OF_JOB: &str = "SELECT id, job_id, detail, recorded_at, resolution, resolved_at, result, message FROM intents WHERE job_id = ?1 ORDER BY id";
+const TRANSITIONS_OF_JOB: &str = "SELECT from_state, to_state, at, intent_id, note FROM transitions WHERE job_id = ?1 ORDER BY id";
+const STATE_SINCE: &str = "SELECT at FROM transitions WHERE job_id = ?1 ORDER BY id DESC LIMIT 1";
+const BY_ID: &str = "WHERE id = ?1";
+const BY_UID: &str = "WHERE uid = ?1";
+const BY_USER: &str = "WHERE lower(user_upn) = lower(?1) ORDER BY id";
+const BY_CREDENTIAL: &str = "WHERE credential_id = ?1 ORDER BY id DESC";
+const BY_METHOD: &str = "WHERE entra_method_id = ?1";
+
+/// How the database runs one statement (`EXPLAIN QUERY PLAN` on SQLite).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QueryPlan {
+    /// What the statement is for.
+    pub name: &'static str,
+    /// The statement.
+    pub sql: String,
+    /// The plan, one line per step.
+    pub plan: Vec<String>,
+}
+
+impl QueryPlan {
+    /// Every table is reached through an index (no step scans a whole table).
+    pub fn uses_index(&self) -> bool {
+        !self.plan.iter().any(|l| l.starts_with("SCAN "))
+    }
+}
+
+fn key_clause(key: &KeyQuery) -> (Vec<String>, Vec<SqlValue>) {
+    let mut clauses = Vec::new();
+    let mut args = Vec::new();
+    for (col, v) in [("key_serial", &key.serial), ("key_aaguid", &key.aaguid), ("key_path", &key.path)] {
+        if let Some(v) = v {
+            args.push(SqlValue::Text(v.clone()));
+            clauses.push(format!("lower({col}) = lower(?{})", args.len()));
+        }
+    }
+    (clauses, args)
+}
+
 /// A jobs row before its text columns are parsed.
 struct RawJob {
     id: i64,
@@ -59,6 +105,12 @@ fn raw_job(r: &Row<'_>) -> rusqlite::Result<RawJob> {
         updated: r.get(23)?,
         finished: r.get(24)?,
     })
+}
+
+fn unfinished_clause() -> (String, Vec<SqlValue>) {
+    let states: Vec<SqlValue> = JobState::ALL.iter().filter(|s| s.is_in_progress()).map(|s| SqlValue::Text(s.as_str().into())).collect();
+    let marks = (1..=states.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+    (format!("WHERE state IN ({marks}) ORDER BY id"), states)
 }
 
 fn failure_kind(s: &str) -> Result<FailureKind, JournalError> {
@@ -140,19 +192,17 @@ impl Journal {
 
     /// One job.
     pub fn job(&self, id: JobId) -> Result<Option<JobRecord>, JournalError> {
-        Ok(self.jobs_where("WHERE id = ?1", vec![SqlValue::Integer(id.0)])?.into_iter().next())
+        Ok(self.jobs_where(BY_ID, vec![SqlValue::Integer(id.0)])?.into_iter().next())
     }
 
     /// One job by its UUID.
     pub fn job_by_uid(&self, uid: &str) -> Result<Option<JobRecord>, JournalError> {
-        Ok(self.jobs_where("WHERE uid = ?1", vec![SqlValue::Text(uid.to_string())])?.into_iter().next())
+        Ok(self.jobs_where(BY_UID, vec![SqlValue::Text(uid.to_string())])?.into_iter().next())
     }
 
     /// A job's intents, oldest first.
     pub fn intents(&self, job: JobId) -> Result<Vec<IntentRecord>, JournalError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, job_id, detail, recorded_at, resolution, resolved_at, result, message FROM intents WHERE job_id = ?1 ORDER BY id",
-        )?;
+        let mut stmt = self.conn.prepare(INTENTS_OF_JOB)?;
         let raws = stmt
             .query_map([job.0], |r| {
                 Ok(RawIntent {
@@ -172,7 +222,7 @@ impl Journal {
 
     /// A job's history, oldest first.
     pub fn transitions(&self, job: JobId) -> Result<Vec<TransitionRecord>, JournalError> {
-        let mut stmt = self.conn.prepare("SELECT from_state, to_state, at, intent_id, note FROM transitions WHERE job_id = ?1 ORDER BY id")?;
+        let mut stmt = self.conn.prepare(TRANSITIONS_OF_JOB)?;
         let rows = stmt
             .query_map([job.0], |r| {
                 Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<i64>>(3)?, r.get::<_, Option<String>>(4)?))
@@ -192,7 +242,7 @@ impl Journal {
     }
 
     fn state_since(&self, job: JobId) -> Result<chrono::DateTime<chrono::Utc>, JournalError> {
-        let at: String = self.conn.query_row("SELECT at FROM transitions WHERE job_id = ?1 ORDER BY id DESC LIMIT 1", [job.0], |r| r.get(0))?;
+        let at: String = self.conn.query_row(STATE_SINCE, [job.0], |r| r.get(0))?;
         parse_stamp(&at)
     }
 
@@ -200,9 +250,8 @@ impl Journal {
     /// oldest first, each with its open intents. Call at start-up, before taking new
     /// jobs, and reconcile each one (docs/journal.md, "Resume rules").
     pub fn unfinished(&self) -> Result<Vec<UnfinishedJob>, JournalError> {
-        let states: Vec<SqlValue> = JobState::ALL.iter().filter(|s| s.is_in_progress()).map(|s| SqlValue::Text(s.as_str().into())).collect();
-        let marks = (1..=states.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
-        let jobs = self.jobs_where(&format!("WHERE state IN ({marks}) ORDER BY id"), states)?;
+        let (clause, states) = unfinished_clause();
+        let jobs = self.jobs_where(&clause, states)?;
         jobs.into_iter()
             .map(|job| {
                 let intents = self.intents(job.id)?;
@@ -212,6 +261,40 @@ impl Journal {
                     intents,
                     job,
                 })
+            })
+            .collect()
+    }
+
+    /// How the database runs every statement the pipeline issues per key (and the
+    /// start-up and batch look-ups): each must reach its rows through an index, or the
+    /// cost per key grows with the journal (`docs/journal.md`, "Indexes").
+    pub fn query_plans(&self) -> Result<Vec<QueryPlan>, JournalError> {
+        let select = |clause: &str| format!("SELECT {JOB_COLUMNS} FROM jobs {clause}");
+        let (key, _) = key_clause(&KeyQuery { serial: Some("s".into()), aaguid: Some("a".into()), path: None });
+        let statements: Vec<(&'static str, String)> = vec![
+            ("job by id", select(BY_ID)),
+            ("job by uid", select(BY_UID)),
+            ("jobs for a key (serial, AAGUID)", select(&format!("WHERE {} ORDER BY id", key.join(" AND ")))),
+            ("jobs for a user", select(BY_USER)),
+            ("job by credential id", select(BY_CREDENTIAL)),
+            ("job by method id", select(BY_METHOD)),
+            ("is the method known", KNOWS_METHOD.into()),
+            ("intents of a job", INTENTS_OF_JOB.into()),
+            ("history of a job", TRANSITIONS_OF_JOB.into()),
+            ("state since", STATE_SINCE.into()),
+            ("state of a job", JOB_STATE.into()),
+            ("touch a job", TOUCH_JOB.into()),
+            ("resolve an intent", RESOLVE_INTENT.into()),
+            ("unfinished jobs", select(&unfinished_clause().0)),
+            ("jobs of a batch", select("WHERE batch_id = ?1 ORDER BY id")),
+        ];
+        statements
+            .into_iter()
+            .map(|(name, sql)| {
+                let mut stmt = self.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                let nulls = vec![SqlValue::Null; stmt.parameter_count()];
+                let plan = stmt.query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))?.collect::<Result<Vec<_>, _>>()?;
+                Ok(QueryPlan { name, sql, plan })
             })
             .collect()
     }
@@ -229,19 +312,12 @@ impl Journal {
 
     /// Every job for a user (UPN, case-insensitive), oldest first.
     pub fn jobs_for_user(&self, upn: &str) -> Result<Vec<JobRecord>, JournalError> {
-        self.jobs_where("WHERE user_upn = ?1 COLLATE NOCASE ORDER BY id", vec![SqlValue::Text(upn.to_string())])
+        self.jobs_where(BY_USER, vec![SqlValue::Text(upn.to_string())])
     }
 
     /// Every job for a key, oldest first. At least one field of `key` must be given.
     pub fn jobs_for_key(&self, key: &KeyQuery) -> Result<Vec<JobRecord>, JournalError> {
-        let mut clauses = Vec::new();
-        let mut args = Vec::new();
-        for (col, v) in [("key_serial", &key.serial), ("key_aaguid", &key.aaguid), ("key_path", &key.path)] {
-            if let Some(v) = v {
-                args.push(SqlValue::Text(v.clone()));
-                clauses.push(format!("{col} = ?{} COLLATE NOCASE", args.len()));
-            }
-        }
+        let (clauses, args) = key_clause(key);
         if clauses.is_empty() {
             return Ok(Vec::new());
         }
@@ -250,17 +326,17 @@ impl Journal {
 
     /// The job that made a credential (base64url id).
     pub fn job_by_credential_id(&self, credential_id: &str) -> Result<Option<JobRecord>, JournalError> {
-        Ok(self.jobs_where("WHERE credential_id = ?1 ORDER BY id DESC", vec![SqlValue::Text(credential_id.to_string())])?.into_iter().next())
+        Ok(self.jobs_where(BY_CREDENTIAL, vec![SqlValue::Text(credential_id.to_string())])?.into_iter().next())
     }
 
     /// The job that owns an Entra method.
     pub fn job_by_method_id(&self, method_id: &str) -> Result<Option<JobRecord>, JournalError> {
-        Ok(self.jobs_where("WHERE entra_method_id = ?1", vec![SqlValue::Text(method_id.to_string())])?.into_iter().next())
+        Ok(self.jobs_where(BY_METHOD, vec![SqlValue::Text(method_id.to_string())])?.into_iter().next())
     }
 
     /// Whether any job knows this Entra method (orphan detection).
     pub fn knows_method(&self, method_id: &str) -> Result<bool, JournalError> {
-        Ok(self.conn.query_row("SELECT 1 FROM jobs WHERE entra_method_id = ?1", params![method_id], |_| Ok(())).optional()?.is_some())
+        Ok(self.conn.query_row(KNOWS_METHOD, params![method_id], |_| Ok(())).optional()?.is_some())
     }
 
     /// Jobs matching a filter, oldest first (reports).
@@ -278,7 +354,7 @@ impl Journal {
             push("created_at < ?", SqlValue::Text(stamp(u)), &mut clauses);
         }
         if let Some(u) = &f.user {
-            push("user_upn = ? COLLATE NOCASE", SqlValue::Text(u.clone()), &mut clauses);
+            push("lower(user_upn) = lower(?)", SqlValue::Text(u.clone()), &mut clauses);
         }
         if let Some(m) = f.mode {
             push("mode = ?", SqlValue::Text(m.as_str().into()), &mut clauses);

@@ -6,10 +6,10 @@ use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
 
 /// (version, SQL). Versions start at 1 and have no gaps.
-const MIGRATIONS: &[(u32, &str)] = &[(1, V1)];
+const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2)];
 
 /// The newest schema this build knows.
-pub const LATEST: u32 = 1;
+pub const LATEST: u32 = 2;
 
 const V1: &str = r#"
 CREATE TABLE jobs (
@@ -76,6 +76,17 @@ CREATE TABLE transitions (
     note        TEXT
 );
 CREATE INDEX transitions_by_job ON transitions(job_id, id);
+"#;
+
+/// Case-insensitive look-ups by expression (`lower(col) = lower(?)`), which both SQLite
+/// and PostgreSQL index the same way. V1's `jobs_by_serial` had the default collation
+/// while `jobs_for_key` compared with `COLLATE NOCASE`, so every key scanned the whole
+/// jobs table.
+const V2: &str = r#"
+DROP INDEX jobs_by_user;
+DROP INDEX jobs_by_serial;
+CREATE INDEX jobs_by_user ON jobs(lower(user_upn));
+CREATE INDEX jobs_by_serial ON jobs(lower(key_serial));
 "#;
 
 /// Current version of an open database (0 for a new, empty file).

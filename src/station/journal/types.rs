@@ -425,12 +425,26 @@ pub struct Transition {
     pub error: Option<JobError>,
     /// The reason, required for `needs_operator`.
     pub operator_reason: Option<OperatorReason>,
+    /// Commit durably (synced before `transition` returns) although the state is not
+    /// terminal: e.g. `handed_over` when the job then waits for the key to leave.
+    /// Terminal states are always durable; see [`Durability`].
+    pub durable: bool,
 }
 
 impl Transition {
     /// A move to `state`.
     pub fn to(state: JobState) -> Transition {
-        Transition { to: state, resolves: None, update: JobUpdate::default(), note: None, error: None, operator_reason: None }
+        Transition { to: state, resolves: None, update: JobUpdate::default(), note: None, error: None, operator_reason: None, durable: false }
+    }
+    /// Sync this commit to disk before returning, whatever the state.
+    pub fn durable(mut self) -> Transition {
+        self.durable = true;
+        self
+    }
+    /// How this transition is committed: terminal states and [`Transition::durable`]
+    /// ones are synced; the others ride on the next synced commit.
+    pub fn durability(&self) -> Durability {
+        if self.durable || !self.to.is_in_progress() { Durability::Sync } else { Durability::Relaxed }
     }
     /// Also resolve an intent.
     pub fn resolving(mut self, intent: IntentId, outcome: IntentOutcome) -> Transition {
@@ -457,6 +471,36 @@ impl Transition {
         self.operator_reason = Some(reason);
         self
     }
+}
+
+/// How a write is committed.
+///
+/// An intent must be on stable storage before its side effect starts, and so must a
+/// job's end; everything else a job writes (its start, facts, the result of a side
+/// effect, intermediate states) only needs to be visible at once and to reach the disk
+/// *in order*, no later than the next intent. Losing such a write in a power cut is the
+/// same as a crash right after the side effect (`effect:<kind>` in the crash tests),
+/// which the resume rules already reconcile. So a relaxed commit skips the sync and the
+/// next synced commit carries it to disk (SQLite: `synchronous = NORMAL` for that
+/// transaction — WAL order; PostgreSQL: `synchronous_commit = off` — WAL order).
+/// A killed process loses neither: only the operating system or the database server
+/// going down can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Synced before the call returns (intents, terminal states).
+    Sync,
+    /// Visible at once, synced with the next [`Durability::Sync`] commit.
+    Relaxed,
+}
+
+/// Commits made through one [`crate::station::journal::Journal`] handle, for tests and
+/// benchmarks (`keystation bench fleet` reports synced commits per key).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CommitStats {
+    /// Every committed write transaction.
+    pub commits: u64,
+    /// Those synced to stable storage before returning.
+    pub synced: u64,
 }
 
 /// A job as stored.

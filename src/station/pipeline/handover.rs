@@ -114,7 +114,13 @@ impl Run<'_> {
             sealed_to: if self.facts.sealed.is_some() { cfg.handover.recipients.len() } else { 0 },
         };
         let has_something = slip.pin.is_some() || slip.tap.is_some() || !random;
-        self.transition(Transition::to(JobState::HandedOver).resolving(id, IntentOutcome::Done(None))).await?;
+        let mut handed_over = Transition::to(JobState::HandedOver).resolving(id, IntentOutcome::Done(None));
+        if self.spec.finish == FinishWhen::Caller {
+            // The job rests in `handed_over` until the key leaves the desk: the slip was
+            // shown, so that must survive a power cut (else the resume rules would park it).
+            handed_over = handed_over.durable();
+        }
+        self.transition(handed_over).await?;
         if has_something {
             self.out.slip = Some(slip);
         }

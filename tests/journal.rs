@@ -1,0 +1,7 @@
+//! The journal tier: the journal's contract on every backend — SQLite (a file in a
+//! temporary directory) and PostgreSQL (a throw-away cluster started by the tests, see
+//! `tests/shared/postgres.rs`).
+#[path = "shared/postgres.rs"]
+mod postgres;
+#[path = "journal/harness.rs"]
+mod harness;
