@@ -8,7 +8,11 @@
 //!   registration ceremonies.
 //! - [`station`]: the provisioning pipeline, journal, PIN policy and the three modes.
 //! - [`cli`]: parses arguments and prints; no business logic.
+//!
+//! Shared by every layer: [`secret`] (the `SecretString` wrapper) and [`lockfile`] (the
+//! cross-process file lock).
 pub mod secret;
+pub mod lockfile;
 pub mod text;
 pub mod key;
 pub mod entra;

@@ -3,6 +3,8 @@
 //! scripted standard input, and `keystation demo`.
 #[path = "shared/keystation_cli.rs"]
 mod keystation_cli;
+#[path = "shared/tls_front.rs"]
+mod tls_front;
 
 #[path = "modes/common.rs"]
 mod common;
@@ -16,5 +18,9 @@ mod batch_cli;
 mod kiosk;
 #[path = "modes/demo.rs"]
 mod demo;
+#[path = "modes/one_station.rs"]
+mod one_station;
+#[path = "modes/ca_bundle.rs"]
+mod ca_bundle;
 #[path = "modes/output_safety.rs"]
 mod output_safety;

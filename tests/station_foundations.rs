@@ -14,3 +14,5 @@ mod models;
 mod pin;
 #[path = "station_foundations/report.rs"]
 mod report;
+#[path = "station_foundations/state_dir.rs"]
+mod state_dir;

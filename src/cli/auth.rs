@@ -3,7 +3,7 @@
 //! flags, reads secrets (never from argv) and prints.
 use crate::cli::{CliContext, CliError, Exit};
 use crate::entra::cloud::CloudEndpoints;
-use crate::entra::http::HttpOptions;
+use crate::station::config::ConfigLoader;
 use crate::entra::oauth::{
     self, AssertionAlgorithm, CacheFilter, ClientCertificate, ClientCredential, DeviceCodeEvent, LoginMethod, LoginRequest, OAuthError, OAuthOptions, Scopes,
     SignInSummary, TokenCache,
@@ -95,8 +95,15 @@ fn parse_alg(text: &str) -> Result<AssertionAlgorithm, String> {
     AssertionAlgorithm::parse(text).ok_or_else(|| format!("'{text}' is not ps256 or rs256"))
 }
 
-fn oauth_options(t: &TenantArgs) -> OAuthOptions {
-    OAuthOptions { http: HttpOptions { ca_bundle: t.ca_bundle.clone(), ..HttpOptions::default() }, ..OAuthOptions::default() }
+/// The station configuration's `[network]` settings (CA bundle, proxy, timeouts), as
+/// every other command connects, with `--ca-bundle` on top.
+fn oauth_options(t: &TenantArgs, ctx: &CliContext) -> Result<OAuthOptions, CliError> {
+    let loaded = ConfigLoader::for_cli(ctx.global.config.clone()).load().map_err(|e| CliError::usage(e.to_string()))?;
+    let mut network = loaded.config.network;
+    if let Some(p) = &t.ca_bundle {
+        network.ca_bundle = Some(p.clone());
+    }
+    Ok(OAuthOptions { http: network.http_options(), ..OAuthOptions::default() })
 }
 
 fn filter(t: &TenantArgs, account: Option<&String>) -> Result<CacheFilter, CliError> {
@@ -155,7 +162,7 @@ pub async fn run_login(args: LoginArgs, ctx: &CliContext) -> Result<Exit, CliErr
     if scopes.as_ref().is_some_and(|s| s.is_empty()) {
         return Err(CliError::usage("--scopes is empty"));
     }
-    let request = LoginRequest { endpoints, tenant, client_id, method, scopes, options: oauth_options(t) };
+    let request = LoginRequest { endpoints, tenant, client_id, method, scopes, options: oauth_options(t, ctx)? };
     let cache = TokenCache::in_state_dir(&ctx.state_dir);
 
     let cancel = CancellationToken::new();
@@ -195,7 +202,7 @@ pub async fn run_login(args: LoginArgs, ctx: &CliContext) -> Result<Exit, CliErr
 /// `keystation logout`: forget cached sign-ins (local only).
 pub async fn run_logout(args: LogoutArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let cache = TokenCache::in_state_dir(&ctx.state_dir);
-    let removed = oauth::logout(&cache, &filter(&args.tenant, args.account.as_ref())?, args.all).map_err(oauth_error)?;
+    let removed = oauth::logout(&cache, &filter(&args.tenant, args.account.as_ref())?, args.all).await.map_err(oauth_error)?;
     if ctx.json() {
         let keys: Vec<serde_json::Value> = removed
             .iter()
@@ -217,7 +224,7 @@ pub async fn run_logout(args: LogoutArgs, ctx: &CliContext) -> Result<Exit, CliE
 pub async fn run_whoami(args: WhoamiArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let cache = TokenCache::in_state_dir(&ctx.state_dir);
     let f = filter(&args.tenant, args.account.as_ref())?;
-    let found = oauth::whoami(&cache, &f, &oauth_options(&args.tenant), Duration::from_secs(60)).await.map_err(oauth_error)?;
+    let found = oauth::whoami(&cache, &f, &oauth_options(&args.tenant, ctx)?, Duration::from_secs(60)).await.map_err(oauth_error)?;
     let live: Vec<_> = found.iter().filter(|e| e.status != "dropped").collect();
     if ctx.json() {
         ctx.print_json(&serde_json::json!({ "signed_in": !live.is_empty(), "sign_ins": found }))?;

@@ -12,9 +12,10 @@ use crate::station::batch::{
 };
 use crate::station::config::{ConfigLoader, ConfigOverrides, StationConfig};
 use crate::station::demo::{DeskOptions, VirtualDesk};
-use crate::station::journal::JobMode;
+use crate::station::journal::{JobMode, Journal, SharedJournal};
 use crate::station::pin::PinSource;
 use crate::station::pipeline::{ConnectOptions, JobSpec, Station, StationError, StationSetup};
+use crate::station::setup::Connection;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -90,6 +91,8 @@ pub async fn run(args: BatchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     }
     let overrides = ConfigOverrides { batch_concurrency: args.concurrency, ..station_overrides(&args.station) };
     let config = load_config(ctx, overrides)?;
+    // One station per state directory; a dry run only reads and runs alongside.
+    let _claim = if args.dry_run { None } else { Some(ctx.claim_state_dir()?) };
     if config.pin.source == PinSource::UserAtDesk {
         return Err(CliError::usage(
             "pin.source is user-at-desk, but a batch has nobody at the desk to choose a PIN; use `keystation kiosk`, or run the batch with --set pin.source=random",
@@ -108,16 +111,8 @@ pub async fn run(args: BatchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     }
 
     let sources = key_sources(ctx)?;
-    // A dry run writes nothing: without a journal yet, it plans against a throwaway one.
     let scratch = tempfile::tempdir().map_err(|e| CliError::failure(format!("cannot make a temporary directory: {e}")))?;
-    let journal_missing = !config.journal.resolve(&ctx.state_dir).exists();
-    let station = if args.dry_run && journal_missing {
-        let mut config = config;
-        config.journal.path = scratch.path().join("dry-run.sqlite");
-        open_station(ctx, config, Some(sources.clone())).await?
-    } else {
-        open_station(ctx, config, Some(sources.clone())).await?
-    };
+    let station = if args.dry_run { open_station_read_only(ctx, config, scratch.path()).await? } else { open_station(ctx, config, Some(sources.clone())).await? };
     let via = args.station.via.map(RegistrationPath::from);
     check_via(&station, via)?;
     let plan = plan_batch(&station, file, batch_id).await.map_err(station_error)?;
@@ -207,6 +202,16 @@ pub(crate) async fn open_station(ctx: &CliContext, config: StationConfig, source
     Ok(Arc::new(Station::open(setup).await.map_err(station_error)?))
 }
 
+/// A station that only reads (dry runs): the journal opened read-only, or a throwaway
+/// one in `scratch` when there is none yet; no lock, nothing written, nothing sent.
+async fn open_station_read_only(ctx: &CliContext, config: StationConfig, scratch: &std::path::Path) -> Result<Arc<Station>, CliError> {
+    let path = config.journal.resolve(&ctx.state_dir);
+    let journal = if path.exists() { Journal::open_read_only(&path) } else { Journal::open(scratch.join("dry-run.sqlite")) }.map_err(|e| CliError::failure(e.to_string()))?;
+    let graph = Connection::new(&config, &ConnectOptions::default())?.graph(&ctx.state_dir)?;
+    let setup = StationSetup::new(config, &ctx.state_dir, SharedJournal::new(journal), graph)?;
+    Ok(Arc::new(Station::open(setup).await?))
+}
+
 /// `--via PATH` needs a registrar for that path.
 pub(crate) fn check_via(station: &Station, via: Option<RegistrationPath>) -> Result<(), CliError> {
     if let Some(path) = via
@@ -222,14 +227,7 @@ pub(crate) fn check_via(station: &Station, via: Option<RegistrationPath>) -> Res
 
 /// A station-level failure as an exit code and message.
 pub(crate) fn station_error(e: StationError) -> CliError {
-    let code = match &e {
-        StationError::Config(_) => Exit::Usage,
-        StationError::SignIn(_) | StationError::Graph(_) => Exit::EntraError,
-        StationError::Key(_) => Exit::KeyError,
-        StationError::Cancelled => Exit::Cancelled,
-        StationError::Journal(_) | StationError::Other(_) => Exit::Failure,
-    };
-    CliError::new(code, e.to_string())
+    CliError::from(e)
 }
 
 #[derive(Serialize)]

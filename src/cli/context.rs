@@ -52,6 +52,13 @@ impl CliContext {
         self.global.json
     }
 
+    /// Claim the state directory for a command that writes to it: one station per state
+    /// directory (exit 9 names the process that has it), and a state path that is a
+    /// file or read-only is reported as such before anything else is tried.
+    pub fn claim_state_dir(&self) -> Result<std::sync::Arc<crate::station::state_dir::StationLock>, CliError> {
+        crate::station::state_dir::StationLock::acquire(&self.state_dir).map_err(CliError::from)
+    }
+
     /// Print a value as JSON (for `--json`).
     pub fn print_json<T: serde::Serialize>(&self, value: &T) -> Result<(), CliError> {
         let s = serde_json::to_string_pretty(value).map_err(|e| CliError::failure(format!("cannot encode JSON output: {e}")))?;

@@ -58,6 +58,7 @@ pub async fn run(args: DemoArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         DemoError::Usage(m) => CliError::usage(m),
         DemoError::Environment(m) => CliError::new(Exit::Environment, m),
         DemoError::Setup(m) => CliError::failure(m),
+        DemoError::StateDir(e) => e.into(),
     })?;
     if mode == OutputMode::Json {
         out_line(&serde_json::json!({"event": "demo_finished", "rows": run.rows, "state_dir": run.state_dir, "state_dir_kept": run.state_dir_kept}).to_string());

@@ -6,7 +6,6 @@ use crate::cli::enroll::ViaArg;
 use crate::text::inert;
 use crate::cli::{CliContext, CliError, Exit};
 use crate::ceremony::RegistrationPath;
-use crate::entra::http::HttpOptions;
 use crate::station::batch::{read_batch_file, BatchFileError};
 use crate::station::doctor::{self, Area, DoctorInput, DoctorReport, Status, Trouble, UserReport};
 use crate::station::pipeline::ConnectOptions;
@@ -32,9 +31,6 @@ pub struct DoctorArgs {
     /// Tenant and connection settings (as for the station commands).
     #[command(flatten)]
     pub station: Box<crate::cli::enroll::flags::StationFlags>,
-    /// Extra trusted CA certificates (PEM) for Entra/Graph, e.g. a TLS-inspecting proxy.
-    #[arg(long, env = "KEYSTATION_CA_BUNDLE", value_name = "FILE")]
-    pub ca_bundle: Option<PathBuf>,
 }
 
 /// Exit code for a failed check's kind of trouble.
@@ -67,7 +63,7 @@ pub async fn run(args: DoctorArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let input = DoctorInput {
         config,
         state_dir: ctx.state_dir.clone(),
-        connect: ConnectOptions { http: HttpOptions { ca_bundle: args.ca_bundle.clone(), ..HttpOptions::default() }, ..ConnectOptions::default() },
+        connect: ConnectOptions::default(),
         sources: Some(key_sources(ctx)?),
         users,
         via: args.via.map(|v| match v {

@@ -16,7 +16,6 @@ use crate::cli::secret_input::{read_secret, NewPinSource, PinSource};
 use crate::text::inert;
 use crate::cli::{CliContext, CliError, Exit};
 use crate::station::manage::users::check_user_for_config;
-use crate::entra::http::HttpOptions;
 use crate::key::sources::{KeySources, SourceOptions};
 use crate::key::virtual_key::AttestationCa;
 use crate::key::worker::KeyHandle;
@@ -26,7 +25,6 @@ use crate::station::journal::JobMode;
 use crate::station::pin::PinSource as PinOrigin;
 use crate::station::pipeline::{self, key_handle_options, CancelToken, ConnectOptions, JobOutcome, JobSpec, PinChoice, Station, StationEvents, StationSetup};
 use clap::Args;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -77,12 +75,9 @@ pub struct EnrollArgs {
     #[command(flatten)]
     pub current_pin: PinSource,
 
-    /// Configuration overrides (tenant, sign-in, PIN policy, reset, TAP, handover, journal).
+    /// Configuration overrides (tenant, sign-in, PIN policy, reset, TAP, handover, journal, CA bundle).
     #[command(flatten)]
     pub station: Box<flags::StationFlags>,
-    /// Extra trusted CA certificates (PEM) for Entra/Graph, e.g. a TLS-inspecting proxy.
-    #[arg(long, env = "KEYSTATION_CA_BUNDLE", value_name = "FILE")]
-    pub ca_bundle: Option<PathBuf>,
 }
 
 /// Keys: USB, or `--virtual N` keys with batch attestation from the CA kept in the
@@ -158,6 +153,8 @@ pub async fn run(args: EnrollArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         errln!("warning: {w}");
     }
     let config = loaded.config;
+    // Before the keys: their virtual state (--virtual) lives in the state directory too.
+    let _claim = if args.dry_run { None } else { Some(ctx.claim_state_dir()?) };
     let sources = key_sources(ctx)?;
     let mut spec = job_spec(&args, &config)?;
 
@@ -193,8 +190,7 @@ pub async fn run(args: EnrollArgs, ctx: &CliContext) -> Result<Exit, CliError> {
 }
 
 async fn enroll(args: &EnrollArgs, ctx: &CliContext, config: StationConfig, sources: KeySources, spec: &mut JobSpec, cancel: CancelToken) -> Result<JobOutcome, CliError> {
-    let connect = ConnectOptions { http: HttpOptions { ca_bundle: args.ca_bundle.clone(), ..HttpOptions::default() }, ..ConnectOptions::default() };
-    let mut setup = StationSetup::from_config(config, &ctx.state_dir, &connect)?;
+    let mut setup = StationSetup::from_config(config, &ctx.state_dir, &ConnectOptions::default())?;
     setup.sources = Some(sources.clone());
     setup.options.touch_timeout = Duration::from_secs(args.key.touch_timeout.max(1));
     let station = Station::open(setup).await?;
@@ -265,8 +261,7 @@ async fn dry_run(args: &EnrollArgs, ctx: &CliContext, config: &StationConfig, so
     // tenant would refuse makes the dry run fail with the code the enrollment would.
     let check = match config.require_tenant() {
         Ok(_) => {
-            let connect = ConnectOptions { http: HttpOptions { ca_bundle: args.ca_bundle.clone(), ..HttpOptions::default() }, ..ConnectOptions::default() };
-            Some(check_user_for_config(config, &ctx.state_dir, &connect, &spec.user, spec.via).await)
+            Some(check_user_for_config(config, &ctx.state_dir, &ConnectOptions::default(), &spec.user, spec.via).await)
         }
         Err(_) => None,
     };

@@ -22,6 +22,8 @@ pub enum Exit {
     PartialFailure = 7,
     /// Stopped in a state that needs an operator (see `keystation report --state needs-operator`).
     NeedsOperator = 8,
+    /// Another keystation process is using the state directory (one station per state directory).
+    Busy = 9,
     /// Cancelled by the operator (Ctrl-C) or timed out waiting for a key.
     Cancelled = 10,
     /// A required system component is missing (browser, chromedriver, /dev/uhid).
@@ -138,11 +140,25 @@ impl From<crate::station::pipeline::StationError> for CliError {
             S::Config(m) => CliError::usage(m),
             S::SignIn(m) => CliError::new(Exit::EntraError, m),
             S::Journal(j) => CliError::failure(j.to_string()),
+            S::StateDir(d) => d.into(),
             S::Graph(g) => (*g).into(),
             S::Key(k) => k.into(),
             S::Cancelled => CliError::new(Exit::Cancelled, "cancelled by the operator (Ctrl-C)"),
             S::Other(m) => CliError::failure(m),
         }
+    }
+}
+
+impl From<crate::station::state_dir::StateDirError> for CliError {
+    /// Busy is 9; a state path that is a file or cannot be written is 2 (pass another
+    /// --state-dir or fix its permissions).
+    fn from(e: crate::station::state_dir::StateDirError) -> Self {
+        use crate::station::state_dir::StateDirError as D;
+        let code = match &e {
+            D::Busy { .. } => Exit::Busy,
+            D::NotADirectory(_) | D::NotWritable { .. } => Exit::Usage,
+        };
+        CliError::new(code, e.to_string())
     }
 }
 

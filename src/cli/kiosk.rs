@@ -33,6 +33,7 @@ pub struct KioskArgs {
 /// Run `keystation kiosk`.
 pub async fn run(args: KioskArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let config = load_config(ctx, station_overrides(&args.station))?;
+    let _claim = ctx.claim_state_dir()?;
     let sources = key_sources(ctx)?;
     let station = open_station(ctx, config, Some(sources.clone())).await?;
     let via = args.station.via.map(RegistrationPath::from);

@@ -76,7 +76,7 @@ pub async fn run(args: ReportArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let path = loaded.config.journal.resolve(&ctx.state_dir);
 
     let rows = tokio::task::spawn_blocking(move || -> Result<_, report::ReportError> {
-        let journal = Journal::open_existing(&path)?;
+        let journal = Journal::open_read_only(&path)?;
         report::rows(&journal, &filter, include_pins)
     })
     .await

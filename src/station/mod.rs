@@ -13,6 +13,8 @@
 //!   intents recorded before every side effect, so that a crash can be reconciled.
 //! - [`models`]: AAGUID → vendor/model names (built in, extendable from config).
 //! - [`report`]: the journal as CSV or JSON for `keystation report`.
+//! - [`state_dir`]: one station per state directory (the exclusive lock every writing
+//!   command holds, and clear errors for a state path that cannot be used).
 //!
 //! Built on them:
 //!
@@ -33,6 +35,7 @@
 //! - [`manage`]: a user's keys and passes, deleting methods, re-imaging returned keys.
 pub mod config;
 pub mod state;
+pub mod state_dir;
 pub mod pin;
 pub mod handover;
 pub mod journal;

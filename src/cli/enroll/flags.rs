@@ -54,6 +54,10 @@ pub struct StationFlags {
     /// Journal file (relative to the state directory).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
+    /// Extra trusted CA certificates (PEM) for Entra/Graph, e.g. a TLS-inspecting proxy
+    /// (the `network.ca_bundle` setting).
+    #[arg(long, env = "KEYSTATION_CA_BUNDLE", value_name = "FILE")]
+    pub ca_bundle: Option<PathBuf>,
     /// Any configuration key, e.g. --set pin.force_change=true (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
@@ -92,6 +96,9 @@ impl StationFlags {
         }
         if self.tap_handover {
             set.push("tap.handover=true".into());
+        }
+        if let Some(p) = &self.ca_bundle {
+            set.push(format!("network.ca_bundle={}", p.display()));
         }
         ConfigOverrides {
             tenant: self.tenant.clone(),

@@ -17,7 +17,6 @@ mod error;
 mod firmware;
 mod flash;
 mod hub;
-mod lockfile;
 mod shared;
 
 pub use attestation::{AttestationCa, IssuedAttestation, AAGUID_EXTENSION_OID, CA_CERT_FILE, CA_KEY_FILE};

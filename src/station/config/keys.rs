@@ -81,6 +81,11 @@ pub const SETTABLE_KEYS: &[SettableKey] = &[
     key("browser.fallback_to_manual", Bool),
     key("batch.concurrency", Count),
     key("preflight.attestation", Choice(&["warn", "refuse"])),
+    key("network.ca_bundle", Path),
+    key("network.ca_bundle_only", Bool),
+    key("network.proxy", Text),
+    key("network.timeout_seconds", Count),
+    key("network.connect_timeout_seconds", Count),
 ];
 
 /// `KEYSTATION_*` variables that belong to the command line itself (global options),
@@ -91,6 +96,8 @@ pub(crate) const CLI_ENV_VARS: &[&str] = &[
     "KEYSTATION_VIRTUAL",
     "KEYSTATION_VIRTUAL_STATE",
     "KEYSTATION_LOG_FILE",
+    // `--ca-bundle` (the `network.ca_bundle` setting is KEYSTATION_NETWORK_CA_BUNDLE).
+    "KEYSTATION_CA_BUNDLE",
     // The pipeline's crash-test hook (docs/pipeline.md), not a setting.
     "KEYSTATION_TEST_CRASH_AFTER",
 ];

@@ -398,6 +398,14 @@ impl ConfigLoader {
             for t in config.tenant.iter_mut().chain(config.tenants.values_mut()) {
                 t.resolve_paths(base);
             }
+            // A CA bundle named in the file is relative to the file; one given on the
+            // command line or in the environment, to the working directory.
+            if let Some(p) = config.network.ca_bundle.as_mut()
+                && p.is_relative()
+                && matches!(prov.origin_of("network.ca_bundle"), Origin::File(_))
+            {
+                *p = base.join(&*p);
+            }
         }
         validate::validate(&config, &prov)?;
         Ok(LoadedConfig { config, provenance: prov, warnings, file: file_path })

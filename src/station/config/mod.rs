@@ -63,6 +63,8 @@ pub struct StationConfig {
     pub batch: BatchConfig,
     /// Checks made before a key is touched.
     pub preflight: PreflightConfig,
+    /// How keystation reaches Entra and Graph (CA bundle, proxy, timeouts).
+    pub network: NetworkConfig,
     /// Extra AAGUID → model names.
     pub models: Vec<ModelEntry>,
 }
@@ -82,6 +84,7 @@ impl Default for StationConfig {
             browser: BrowserConfig::default(),
             batch: BatchConfig::default(),
             preflight: PreflightConfig::default(),
+            network: NetworkConfig::default(),
             models: Vec::new(),
         }
     }
@@ -322,4 +325,47 @@ pub struct PreflightConfig {
     /// not in the FIDO metadata service), or a key reporting no AAGUID, is `warn`ed
     /// about or `refuse`d.
     pub attestation: AttestationPreflight,
+}
+
+/// `[network]`: how every command reaches the sign-in service and Graph.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    /// Extra trusted CA certificates (PEM bundle), e.g. a TLS-inspecting proxy's.
+    /// Certificate checks can never be switched off.
+    pub ca_bundle: Option<PathBuf>,
+    /// Trust only `ca_bundle`, not the system's roots.
+    pub ca_bundle_only: bool,
+    /// `none`, or a proxy URL (`http://proxy.example:3128`); absent: the environment's
+    /// `HTTPS_PROXY` / `NO_PROXY`.
+    pub proxy: Option<String>,
+    /// Deadline of one HTTP exchange, in seconds.
+    pub timeout_seconds: u32,
+    /// Deadline for opening a connection, in seconds.
+    pub connect_timeout_seconds: u32,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig { ca_bundle: None, ca_bundle_only: false, proxy: None, timeout_seconds: 60, connect_timeout_seconds: 15 }
+    }
+}
+
+impl NetworkConfig {
+    /// The HTTP client settings every connection to Entra is built with.
+    pub fn http_options(&self) -> crate::entra::http::HttpOptions {
+        use crate::entra::http::{HttpOptions, ProxyChoice};
+        let proxy = match self.proxy.as_deref().map(str::trim) {
+            None | Some("") => ProxyChoice::Environment,
+            Some(p) if p.eq_ignore_ascii_case("none") => ProxyChoice::None,
+            Some(p) => ProxyChoice::Url(p.to_string()),
+        };
+        HttpOptions {
+            ca_bundle: self.ca_bundle.clone(),
+            ca_bundle_only: self.ca_bundle_only,
+            request_timeout: std::time::Duration::from_secs(u64::from(self.timeout_seconds.max(1))),
+            connect_timeout: std::time::Duration::from_secs(u64::from(self.connect_timeout_seconds.max(1))),
+            proxy,
+        }
+    }
 }

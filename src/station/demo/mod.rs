@@ -86,6 +86,9 @@ pub enum DemoError {
     /// Starting the simulator, the station or the keys failed.
     #[error("{0}")]
     Setup(String),
+    /// The state directory is another station's, a file, or read-only.
+    #[error(transparent)]
+    StateDir(#[from] crate::station::state_dir::StateDirError),
 }
 
 /// One line of the result table.
@@ -148,6 +151,8 @@ pub async fn run_demo(options: DemoOptions, sink: Arc<dyn BatchSink>, control: B
             (temp.path().to_path_buf(), false)
         }
     };
+    // The demo writes a journal like any station: one station per state directory.
+    let _claim = crate::station::state_dir::StationLock::acquire(&state_dir)?;
 
     let tenant = SimulatedTenant::start(SimulatedTenantOptions { users: options.users, faults: options.faults.clone(), attestation_enforced: false })
         .await

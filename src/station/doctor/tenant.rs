@@ -9,7 +9,7 @@ use crate::station::config::{AttestationPreflight, SignInMethod, StationConfig, 
 use crate::station::models::ModelTable;
 use crate::station::pipeline::checks::{profile_accepts, restriction_refusal};
 use crate::station::pipeline::tap_needed;
-use crate::station::setup::{graph_client, model_table, token_provider};
+use crate::station::setup::{model_table, Connection};
 
 const T: Area = Area::Tenant;
 
@@ -102,7 +102,14 @@ async fn sign_in(input: &DoctorInput, tenant: &TenantConfig, out: &mut Vec<Check
         SignInMethod::ClientSecret => "check the client secret (sign_in.secret_env / secret_file) and that it has not expired; docs/tenant-setup.md §2.2",
         SignInMethod::Certificate => "check sign_in.certificate / private_key and that the certificate is uploaded to the app registration; docs/tenant-setup.md §2.2",
     };
-    let tokens = match token_provider(tenant, &input.state_dir, &input.connect) {
+    let connection = match Connection::new(&input.config, &input.connect) {
+        Ok(c) => c,
+        Err(e) => {
+            out.push(Check::fail(T, ID, TITLE, e.to_string(), fix, Trouble::Config));
+            return None;
+        }
+    };
+    let tokens = match connection.token_provider(&input.state_dir) {
         Ok(t) => t,
         Err(e) => {
             out.push(Check::fail(T, ID, TITLE, e.to_string(), fix, Trouble::Entra));
@@ -123,10 +130,10 @@ async fn sign_in(input: &DoctorInput, tenant: &TenantConfig, out: &mut Vec<Check
         None => "a token that is not a readable JWT (permissions cannot be listed)".to_string(),
     };
     out.push(Check::pass(T, ID, TITLE, format!("signed in to {} {who} ({})", tenant.id.as_deref().unwrap_or("?"), method_name(method))));
-    match graph_client(tenant, tokens, &input.connect) {
+    match connection.graph_client(tokens) {
         Ok(g) => Some((g, claims)),
         Err(e) => {
-            out.push(Check::fail(T, "tenant.graph", "Graph client", e.to_string(), "fix graph_host / the CA bundle", Trouble::Config));
+            out.push(Check::fail(T, "tenant.graph", "Graph client", e.to_string(), "fix tenant.graph_host or the [network] settings (CA bundle, proxy)", Trouble::Config));
             None
         }
     }

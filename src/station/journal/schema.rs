@@ -109,7 +109,11 @@ pub fn migrate(conn: &mut Connection, path: &Path, now: &str) -> Result<u32, Jou
         return Err(JournalError::NewerSchema { path: path.to_path_buf(), found: current, supported: LATEST });
     }
     for (v, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Another connection may have migrated while this one waited for the lock.
+        if version(&tx)? >= *v {
+            continue;
+        }
         tx.execute_batch(sql)?;
         tx.execute("INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)", rusqlite::params![v, now])?;
         tx.commit()?;

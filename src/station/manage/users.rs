@@ -8,7 +8,7 @@ use crate::station::config::StationConfig;
 use crate::station::models::ModelTable;
 use crate::station::journal::FailureKind;
 use crate::station::pipeline::{check_user_scope, tap_needed, ConnectOptions, OutcomeError, PolicyScope, StationError, Step, UserCheck};
-use crate::station::setup::graph_for_config;
+use crate::station::setup::Connection;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -180,7 +180,7 @@ fn first_line(s: &str) -> String {
 /// any key (reads only): sign in as the configured tenant, read the policies,
 /// [`check_user_scope`]. What `enroll --dry-run` reports.
 pub async fn check_user_for_config(config: &StationConfig, state_dir: &std::path::Path, connect: &ConnectOptions, user: &str, via: Option<RegistrationPath>) -> Result<UserCheck, OutcomeError> {
-    let graph = graph_for_config(config, state_dir, connect).map_err(|e| {
+    let graph = Connection::new(config, connect).and_then(|c| c.graph(state_dir)).map_err(|e| {
         let mut f = match e {
             StationError::Config(m) => OutcomeError::new(FailureKind::Config, Step::Inspect, m),
             StationError::Graph(g) => OutcomeError::graph(Step::Inspect, &g),
