@@ -130,6 +130,7 @@ pub async fn measure(args: &BrowserBenchArgs) -> Result<BrowserBenchReport, CliE
         manual_timeout: Duration::from_secs(60),
         poll_interval: Duration::from_millis(250),
         screenshots: !args.no_screenshots,
+        budget: Default::default(),
     };
     let registrar = BrowserRegistrar::new(config, target, graph.clone(), Arc::new(NoOperator));
     let mut runs = Vec::new();

@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use crate::lockfile::{FileLock, LockError};
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
@@ -69,16 +70,18 @@ pub(super) fn write_file(path: &Path, contents: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// An exclusive advisory lock on `{dir}/.lock`, held until dropped. Serialises
+/// An exclusive lock on `{dir}/.lock` ([`FileLock`]), held until dropped. Serialises
 /// read-modify-write cycles of several keystation processes.
 ///
 /// It is never waited for in a blocking call: [`CacheLock::acquire`] tries without
-/// blocking and sleeps between tries (on the async runtime's timer) until a deadline, then
-/// gives up with an error that names the lock file and, when the holder is a keystation,
-/// which process holds it (each holder writes its PID, command and start time into the
-/// file while it holds it).
+/// blocking (on the blocking pool) and sleeps between tries on the async runtime's timer
+/// until a deadline, then gives up with an error that names the lock file and, when the
+/// holder is a keystation, which process holds it (each holder writes its PID, program
+/// and start time into the lock file while it holds it).
 pub(super) struct CacheLock {
-    file: File,
+    path: PathBuf,
+    // Dropped after `Drop::drop` has cleared the holder line.
+    _lock: FileLock,
 }
 
 /// What a holder writes into the lock file: its PID, program and since when.
@@ -94,17 +97,17 @@ impl CacheLock {
     /// Take the lock, waiting at most `deadline` for another holder to let go.
     pub(super) async fn acquire(dir: &Path, deadline: Duration) -> Result<CacheLock, String> {
         let path: PathBuf = dir.join(".lock");
-        let opened = path.clone();
-        let file = tokio::task::spawn_blocking(move || open_lock_file(&opened))
-            .await
-            .map_err(|e| format!("cannot open the lock file {}: {e}", path.display()))??;
         let started = Instant::now();
         let mut pause = Duration::from_millis(5);
         loop {
-            match try_lock(&file) {
-                Ok(true) => return Ok(CacheLock { file }),
-                Ok(false) => {}
-                Err(e) => return Err(format!("cannot lock {}: {e}", path.display())),
+            let attempt = path.clone();
+            let tried = tokio::task::spawn_blocking(move || FileLock::try_acquire(&attempt))
+                .await
+                .map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
+            match tried {
+                Ok(lock) => return Ok(CacheLock { path, _lock: lock }),
+                Err(LockError::Busy) => {}
+                Err(LockError::Io(e)) => return Err(format!("cannot lock {}: {e}", path.display())),
             }
             if started.elapsed() >= deadline {
                 let read = path.clone();
@@ -128,53 +131,16 @@ impl CacheLock {
     }
 
     /// Write this process into the lock file (blocking file work: call it off the
-    /// runtime, where the locked read-modify-write runs).
+    /// runtime, where the locked read-modify-write runs). Best effort: the lock works
+    /// without it, only a waiter's message is poorer.
     pub(super) fn say_who_holds_it(&self) {
-        // Best effort: the lock works without it, only the message of a waiter is poorer.
-        let mut f = &self.file;
-        let _ = self.file.set_len(0);
-        let _ = f.write_all(holder_line().as_bytes());
+        let _ = std::fs::write(&self.path, holder_line());
     }
 }
 
 impl Drop for CacheLock {
     fn drop(&mut self) {
-        // Leave no stale holder behind; closing the file releases the lock.
-        let _ = self.file.set_len(0);
+        // Leave no stale holder behind (the lock itself goes with `FileLock`).
+        let _ = std::fs::OpenOptions::new().write(true).truncate(true).open(&self.path);
     }
-}
-
-fn open_lock_file(path: &Path) -> Result<File, String> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).truncate(false).read(true).write(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map_err(|e| format!("cannot open the lock file {}: {e}", path.display()))
-}
-
-/// One non-blocking attempt: `Ok(false)` when another holder has it.
-#[cfg(unix)]
-fn try_lock(file: &File) -> std::io::Result<bool> {
-    use std::os::unix::io::AsRawFd;
-    loop {
-        // SAFETY: flock on a file descriptor we own; no memory is involved.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc == 0 {
-            return Ok(true);
-        }
-        let err = std::io::Error::last_os_error();
-        match err.kind() {
-            std::io::ErrorKind::Interrupted => continue,
-            std::io::ErrorKind::WouldBlock => return Ok(false),
-            _ => return Err(err),
-        }
-    }
-}
-
-/// Elsewhere (Windows) the atomic rename alone protects readers; concurrent writers may
-/// then lose an update, which only costs a sign-in. `File::try_lock` (Rust 1.89) would
-/// give the same non-blocking lock there once the crate's minimum Rust allows it.
-#[cfg(not(unix))]
-fn try_lock(_file: &File) -> std::io::Result<bool> {
-    Ok(true)
 }
