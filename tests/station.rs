@@ -19,3 +19,5 @@ mod cli;
 mod registrar;
 #[path = "station/doctor.rs"]
 mod doctor;
+#[path = "station/permissions.rs"]
+mod permissions;

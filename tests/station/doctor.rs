@@ -71,7 +71,7 @@ async fn a_healthy_tenant_passes_every_check() {
     let r = d.run("", &[ALICE, DAVE]).await;
     let not_passed: Vec<_> = r.checks.iter().filter(|c| c.status != Status::Pass).collect();
     assert!(not_passed.is_empty(), "{not_passed:#?}");
-    for id in ["tenant.sign_in", "fido2.enabled", "fido2.self_service", "fido2.targets", "fido2.attestation", "fido2.key_restrictions", "tap.enabled", "tap.one_time", "tap.lifetime", "station.state_dir", "station.clock", "station.devices", "station.browser", "station.display"] {
+    for id in ["tenant.sign_in", "tenant.permissions", "fido2.enabled", "fido2.self_service", "fido2.targets", "fido2.attestation", "fido2.key_restrictions", "tap.enabled", "tap.one_time", "tap.lifetime", "station.state_dir", "station.clock", "station.devices", "station.browser", "station.display"] {
         assert_eq!(status(&r, id), Status::Pass, "{id}");
     }
     assert!(r.check("fido2.key_restrictions").unwrap().detail.contains("virtual:0"), "the plugged key's model was checked");
@@ -180,11 +180,40 @@ async fn sign_in_permissions_and_clock() {
         .unwrap();
     let r = d.run("", &[]).await;
     failed(&r, "fido2.read", Trouble::Entra, "403", "Policy.Read.AuthenticationMethod");
-    assert_eq!(r.first_failure().unwrap().id, "fido2.read");
+    failed(&r, "tenant.permissions", Trouble::Entra, "Policy.Read.AuthenticationMethod", "Grant admin consent");
+    assert_eq!(r.first_failure().unwrap().id, "tenant.permissions", "the permission check names it before Graph refuses");
     d.desk
         .sim
         .set_app_permissions(SECRET_APP, Some(vec!["User.Read.All".into(), "GroupMember.Read.All".into(), "UserAuthenticationMethod.ReadWrite.All".into(), "Policy.Read.AuthenticationMethod".into()]), None)
         .unwrap();
+
+    // Read-only consent: the token cannot register keys; the first failure says which
+    // permission to grant. The desk's commands need more than enrolling does.
+    d.desk
+        .sim
+        .set_app_permissions(SECRET_APP, Some(vec!["User.Read.All".into(), "GroupMember.Read.All".into(), "UserAuthenticationMethod.Read.All".into(), "Policy.Read.AuthenticationMethod".into()]), None)
+        .unwrap();
+    let r = d.run("", &[]).await;
+    failed(&r, "tenant.permissions", Trouble::Entra, "UserAuthMethod-Passkey.ReadWrite.All", "Grant admin consent");
+    assert_eq!(r.first_failure().unwrap().id, "tenant.permissions");
+    assert_eq!(status(&r, "tenant.permissions_desk"), Status::Warn);
+    // Least privilege for the Graph path without TAPs: enrolling is covered, the desk's TAP listing is not.
+    d.desk
+        .sim
+        .set_app_permissions(SECRET_APP, Some(vec!["User.Read.All".into(), "GroupMember.Read.All".into(), "UserAuthMethod-Passkey.ReadWrite.All".into(), "Policy.Read.AuthenticationMethod".into()]), None)
+        .unwrap();
+    let r = d.run("", &[]).await;
+    assert_eq!(status(&r, "tenant.permissions"), Status::Pass);
+    let w = r.check("tenant.permissions_desk").unwrap();
+    assert!(w.status == Status::Warn && w.detail.contains("UserAuthMethod-TAP.Read.All"), "{w:#?}");
+    // The same roles with a handover TAP: enrolling itself needs the TAP permission now.
+    failed(&d.run("[tap]\nhandover = true\n", &[]).await, "tenant.permissions", Trouble::Entra, "UserAuthMethod-TAP.ReadWrite.All", "API permissions");
+    d.desk
+        .sim
+        .set_app_permissions(SECRET_APP, Some(vec!["User.Read.All".into(), "GroupMember.Read.All".into(), "UserAuthenticationMethod.ReadWrite.All".into(), "Policy.Read.AuthenticationMethod".into()]), None)
+        .unwrap();
+    let r = d.run("", &[]).await;
+    assert!(r.check("tenant.permissions_desk").is_none() && status(&r, "tenant.permissions") == Status::Pass);
 
     // A wrong secret: sign-in fails, and nothing else of the tenant is claimed.
     std::fs::write(d.dir.path().join("secret"), "not-the-secret").unwrap();

@@ -2,13 +2,13 @@
 //! against the models the station expects. Reads only.
 use super::{Area, Check, DoctorInput, Trouble};
 use crate::ceremony::RegistrationPath;
-use crate::entra::graph::{EnforcementType, Fido2Policy, GraphClient, GraphError, MethodTarget, PolicyState, TapPolicy};
+use crate::entra::graph::{describe_missing, missing_access, EnforcementType, Fido2Policy, GraphClient, GraphError, MethodTarget, Operation, PlannedCall, PolicyState, TapPolicy};
 use crate::entra::oauth::TokenClaims;
 use crate::key::worker::KeyHandle;
 use crate::station::config::{AttestationPreflight, SignInMethod, StationConfig, TenantConfig};
 use crate::station::models::ModelTable;
 use crate::station::pipeline::checks::{profile_accepts, restriction_refusal};
-use crate::station::pipeline::tap_needed;
+use crate::station::pipeline::{planned_calls, tap_needed};
 use crate::station::setup::{model_table, Connection};
 
 const T: Area = Area::Tenant;
@@ -53,6 +53,17 @@ pub async fn check(input: &DoctorInput, out: &mut Vec<Check>) -> Option<TenantFi
     };
     let path = input.via.unwrap_or(tenant.registration);
     let (graph, claims) = sign_in(input, &tenant, out).await?;
+
+    match &claims {
+        Some(c) => out.extend(permission_checks(cfg, path, c)),
+        None => out.push(Check::warn(
+            T,
+            "tenant.permissions",
+            "permissions for the configured modes",
+            "the token is not a readable JWT, so its permissions cannot be listed; Graph will answer for itself",
+            "if a later check fails with 403, compare the app's API permissions with docs/tenant-setup.md §3",
+        )),
+    }
 
     let fido2 = match graph.fido2_policy().await {
         Ok(p) => Some(p),
@@ -137,6 +148,48 @@ async fn sign_in(input: &DoctorInput, tenant: &TenantConfig, out: &mut Vec<Check
             None
         }
     }
+}
+
+/// The token's permissions against every Graph call the configured path makes
+/// ([`planned_calls`], plus the group check the policies' group targets need), and
+/// against the desk's commands (`users show`, `methods delete`, `reimage`).
+fn permission_checks(cfg: &StationConfig, path: RegistrationPath, claims: &TokenClaims) -> Vec<Check> {
+    let granted = claims.permissions();
+    let (kind, fix_where) = if claims.is_app_only() {
+        ("application permissions", "add them to the station app under API permissions > Microsoft Graph > Application permissions, then Grant admin consent")
+    } else {
+        ("delegated permissions", "add them to the operator app under API permissions > Microsoft Graph > Delegated permissions, grant admin consent, and sign in again")
+    };
+    let api = cfg.tenant().map(|t| t.api_version).unwrap_or_default();
+    let mut calls = planned_calls(cfg, Some(path));
+    calls.push(PlannedCall { operation: Operation::CheckMemberGroups, api });
+    let mut out = Vec::new();
+    let missing = missing_access(&calls, &granted);
+    let role_note = if claims.is_app_only() { "" } else { "; a delegated sign-in also needs an admin role (Authentication Administrator or Privileged Authentication Administrator), which only Graph checks" };
+    if missing.is_empty() {
+        out.push(Check::pass(T, "tenant.permissions", "permissions for the configured modes", format!("the token's {kind} cover every call of a {path}-path enrollment{role_note}")));
+    } else {
+        out.push(Check::fail(
+            T,
+            "tenant.permissions",
+            "permissions for the configured modes",
+            format!("the token's {kind} lack {}: enrollments would stop at inspection", describe_missing(&missing)),
+            format!("{fix_where} (docs/tenant-setup.md §3)"),
+            Trouble::Entra,
+        ));
+    }
+    let desk = [Operation::ListTaps, Operation::DeleteFido2Method].map(|operation| PlannedCall { operation, api });
+    let missing = missing_access(&desk, &granted);
+    if !missing.is_empty() {
+        out.push(Check::warn(
+            T,
+            "tenant.permissions_desk",
+            "permissions for users, methods and reimage",
+            format!("the token's {kind} lack {}: `users show`, `methods delete` and `reimage` would be refused (enrolling is not affected)", describe_missing(&missing)),
+            format!("{fix_where}, if the desk's key management is wanted (docs/tenant-setup.md §3)"),
+        ));
+    }
+    out
 }
 
 fn method_name(m: SignInMethod) -> &'static str {

@@ -69,6 +69,14 @@ impl Run<'_> {
         let aaguid = facts.aaguid.clone().unwrap_or_else(|| info.aaguid_string());
         let model_name = facts.model.clone().unwrap_or_else(|| "unknown model".into());
 
+        // The station's permissions for every call this job will make: a write permission
+        // found missing only after the PIN is set would leave a key nobody can use.
+        self.check_cancel(Step::Inspect)?;
+        tokio::select! {
+            r = st.check_permissions(self.spec.via) => r?,
+            _ = self.cancel.cancelled() => return Err(Failure::cancelled(Step::Inspect).into()),
+        }
+
         // The user.
         let user = self.graph_read(Step::Inspect, st.setup.graph.resolve_user(&self.spec.user)).await?;
         let upn = user.user_principal_name.clone().unwrap_or_else(|| self.spec.user.clone());

@@ -133,9 +133,13 @@ fn refusal(cfg: &StationConfig, fido2: &Fido2Policy, tap: Option<&TapPolicy>, u:
 
 impl Station {
     /// Look `user` up (UPN, mail or object id) and check that the tenant's policies let
-    /// the station enroll them ([`check_user_scope`] with the station's cached policies).
-    /// Nothing is recorded and nothing is changed.
+    /// the station enroll them ([`check_user_scope`] with the station's cached policies),
+    /// and that the station's own sign-in may make every call a job will make
+    /// ([`Station::check_permissions`]). The key model is not known yet, so key
+    /// restrictions are checked when the key arrives. Nothing is recorded and nothing is
+    /// changed.
     pub async fn check_user(&self, user: &str, via: Option<RegistrationPath>) -> Result<UserSummary, OutcomeError> {
+        self.check_permissions(via).await?;
         let check = self.user_scope(user, via).await?;
         match check.refusal {
             Some(r) => Err(r),
@@ -143,11 +147,14 @@ impl Station {
         }
     }
 
-    /// Read (and cache) the policies [`Station::user_scope`] needs for jobs on `via`, so
-    /// that many users checked at once share one read.
+    /// The station-wide part of a user check, once for many users: the sign-in's
+    /// permissions for every call a job on `via` makes, and the policies
+    /// [`Station::user_scope`] needs (read and cached, so that users checked at once
+    /// share one read).
     pub async fn user_scope_policies(&self, via: Option<RegistrationPath>) -> Result<(), OutcomeError> {
         let cfg = &self.setup.config;
         let tenant = cfg.require_tenant().map_err(|m| Failure::new(FailureKind::Config, Step::Inspect, m))?;
+        self.check_permissions(via).await?;
         self.fido2_policy().await.map_err(|e| Failure::graph(Step::Inspect, &e))?;
         if tap_needed(cfg, via.unwrap_or(tenant.registration)) {
             self.tap_policy().await.map_err(|e| Failure::graph(Step::Inspect, &e))?;
