@@ -25,6 +25,9 @@ pub struct DoctorArgs {
     /// Also check every user of this file (the batch CSV: a `upn` column, or one UPN per line).
     #[arg(long = "users", value_name = "FILE")]
     pub users_file: Option<PathBuf>,
+    /// Virtual keys instead of USB keys (their model is checked like a plugged key's).
+    #[command(flatten)]
+    pub source: crate::cli::VirtualKeyFlags,
     /// Registration path to check for (default: the tenant's `registration`).
     #[arg(long, value_enum, value_name = "PATH")]
     pub via: Option<ViaArg>,
@@ -74,13 +77,21 @@ pub async fn run(args: DoctorArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let report = doctor::run(&input).await;
     let exit = exit_for(report.first_failure().and_then(|c| c.trouble));
     if ctx.json() {
-        let mut v = serde_json::to_value(&report).map_err(|e| CliError::failure(format!("cannot encode the report: {e}")))?;
-        v["exit_code"] = serde_json::json!(exit as u8);
-        ctx.print_json(&v)?;
+        ctx.print_json(&report)?;
     } else {
         crate::cli::progress::out_text(&render(&report, exit));
     }
-    Ok(exit)
+    match report.first_failure() {
+        None => Ok(exit),
+        // The first failure is the command's error (the JSON envelope's `error`).
+        Some(c) => {
+            let e = CliError::new(exit, format!("{} ({}): {}", c.title, c.id, c.detail));
+            Err(match &c.fix {
+                Some(fix) => e.with_next_step(fix.clone()),
+                None => e,
+            })
+        }
+    }
 }
 
 /// The report as text: one line per check, the fix under warnings and failures, each

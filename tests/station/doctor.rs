@@ -271,8 +271,10 @@ async fn the_cli_prints_every_check_and_exits_with_the_first_failures_code() {
     d.desk.patch_policy("fido2", json!({"isSelfServiceRegistrationAllowed": false})).await;
     let out = d.run(&["--json", "doctor", "--user", OSCAR], &[]).await;
     assert_eq!(out.status.code(), Some(6), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["exit_code"], 6);
+    let env = crate::json_output::envelope(&out.stdout);
+    assert_eq!(env["exit_code"], 6);
+    assert!(env["error"]["next_step"].as_str().unwrap().contains("turn it on"), "the first failure is the error: {env}");
+    let v = &env["result"];
     let check = v["checks"].as_array().unwrap().iter().find(|c| c["id"] == "fido2.self_service").unwrap().clone();
     assert_eq!(check["status"], "fail");
     assert!(check["fix"].as_str().unwrap().contains("turn it on"));
