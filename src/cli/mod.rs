@@ -37,6 +37,7 @@ pub mod bench;
 pub mod progress;
 pub mod output;
 pub mod json;
+pub mod doctor;
 
 pub use context::{CliContext, GlobalOpts, VirtualKeyFlags};
 pub use exit::{CliError, Exit};
@@ -74,6 +75,8 @@ pub enum Command {
     Console(console::ConsoleArgs),
     /// Export the station journal as CSV or JSON.
     Report(report::ReportArgs),
+    /// Check the tenant, users and this station before imaging (PASS/WARN/FAIL with the fix).
+    Doctor(doctor::DoctorArgs),
     /// Run the whole job on a simulated tenant with virtual keys (no hardware, no tenant).
     Demo(demo::DemoArgs),
     /// Print speed figures (keys, station, browser).
@@ -111,6 +114,7 @@ impl Command {
             Command::Batch(a) => Some(a.source.clone()),
             Command::Kiosk(a) => Some(a.source.clone()),
             Command::Console(a) => Some(a.source.clone()),
+            Command::Doctor(a) => Some(a.source.clone()),
             Command::VirtualKey(a) => Some(VirtualKeyFlags { virtual_keys: None, virtual_state: a.virtual_state.clone() }),
             _ => None,
         }
@@ -174,7 +178,7 @@ fn check_applicable(cli: &mut Cli, leaf: &clap::ArgMatches) -> Result<(), CliErr
                 Command::Demo(_) => "; the demo always uses virtual keys: --keys K sets how many are on the hub at once",
                 _ => "",
             };
-            return Err(CliError::usage(format!("--virtual does not apply to `keystation {cmd}`: only keys, enroll, batch, kiosk and console use keys{hint}")));
+            return Err(CliError::usage(format!("--virtual does not apply to `keystation {cmd}`: only keys, enroll, batch, kiosk, console and doctor use keys{hint}")));
         }
         None => {}
     }
@@ -194,6 +198,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Kiosk(_) => "kiosk",
         Command::Console(_) => "console",
         Command::Report(_) => "report",
+        Command::Doctor(_) => "doctor",
         Command::Demo(_) => "demo",
         Command::Bench(_) => "bench",
     }
@@ -261,6 +266,7 @@ async fn dispatch(command: Command, ctx: &CliContext) -> Result<Exit, CliError> 
         Command::Kiosk(a) => kiosk::run(a, ctx).await,
         Command::Console(a) => console::run(a, ctx).await,
         Command::Report(a) => report::run(a, ctx).await,
+        Command::Doctor(a) => doctor::run(a, ctx).await,
         Command::Demo(a) => demo::run(a, ctx).await,
         Command::Bench(a) => bench::run(a, ctx).await,
     }
