@@ -81,6 +81,7 @@ copy_libs "$fido2_token"
 cp "$here/guest-init.sh" "$root/init"
 chmod 755 "$root/init"
 cp "$here/guest-enroll.sh" "$root/guest-enroll.sh"
+cp "$here/guest-replug.sh" "$root/guest-replug.sh"
 echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
 echo "root:x:0:" > "$root/etc/group"
 
