@@ -63,8 +63,8 @@ replug_checks() {
             wait_for 10 process_gone "$vkp"
             wait "$vkp" 2>/dev/null
             pulled=yes
-            # Back after about a second, as a person would be.
-            usleep 800000
+            # Back a moment later, as a person would be.
+            usleep 300000
             start_replug_key "$ms"
             wait_for 30 announced "/tmp/vkp$ms.out"
             echo "  $name: pulled $((t_pull - t_prompt)) ms after the prompt was seen; back on $(hidraw_of "/tmp/vkp$ms.out") (was $dev)"
