@@ -4,7 +4,8 @@
 # waits. The "operator" pulls the key (stops its `virtual-key` process, which destroys the
 # kernel device) a set number of milliseconds after the prompt appears and plugs it back
 # (starts the process again on the same --virtual-state: a new kernel HID device, often
-# on the same /dev/hidrawN). The reset must then succeed, whenever the pull came.
+# on the same /dev/hidrawN). The reset must then succeed, whenever the pull came. The
+# wait allows 30 s: bringing a key process back takes seconds on a loaded TCG guest.
 #
 # Checks (listed in /init's CHECKS): replug-after-40ms replug-after-80ms
 # replug-after-120ms. Uses /init's helpers (pass, fail, wait_for, announced, hidraw_of,
@@ -46,7 +47,7 @@ replug_checks() {
             continue
         fi
         dev=$(hidraw_of "/tmp/vkp$ms.out")
-        keystation keys reset --key "$dev" --yes --wait-replug --replug-timeout 8 >"/tmp/rr$ms.out" 2>"/tmp/rr$ms.err" &
+        keystation keys reset --key "$dev" --yes --wait-replug --replug-timeout 30 >"/tmp/rr$ms.out" 2>"/tmp/rr$ms.err" &
         rr=$!
         # Watch for the prompt closely (2 ms), then pull the key $ms ms later.
         deadline=$(($(uptime_ms) + 20000))
@@ -67,7 +68,7 @@ replug_checks() {
             usleep 300000
             start_replug_key "$ms"
             wait_for 30 announced "/tmp/vkp$ms.out"
-            echo "  $name: pulled $((t_pull - t_prompt)) ms after the prompt was seen; back on $(hidraw_of "/tmp/vkp$ms.out") (was $dev)"
+            echo "  $name: pulled $((t_pull - t_prompt)) ms after the prompt was seen; back on $(hidraw_of "/tmp/vkp$ms.out") (was $dev) $(($(uptime_ms) - t_pull)) ms after the pull"
         fi
         wait_for 20 process_gone "$rr"
         wait "$rr"
