@@ -47,6 +47,7 @@ pub fn registrar_config(browser: &BrowserConfig) -> BrowserRegistrarConfig {
         manual_timeout: Duration::from_secs(90),
         poll_interval: Duration::from_millis(300),
         screenshots: true,
+        budget: Default::default(),
     }
 }
 

@@ -9,7 +9,10 @@
 pub mod devicelogin;
 pub mod fido_create;
 pub mod html;
+pub mod i18n;
 pub mod security_info;
+pub mod security_info_2023;
+pub mod security_info_2026;
 pub mod signin;
 
 use super::sim::Sim;

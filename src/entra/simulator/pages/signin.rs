@@ -29,16 +29,16 @@ pub mod codes {
     /// Unknown tenant.
     pub const UNKNOWN_TENANT: u32 = 90002;
     /// TAP sign-in blocked by the user credential policy (out of scope, method off,
-    /// multi-use pass while the policy wants one-time passes, guest).
+    /// multi-use pass while the policy wants one-time passes, guest, one-time pass
+    /// already used — Entra says "blocked" for that too).
     pub const TAP_BLOCKED: u32 = 130500;
-    /// No pass, or not this pass.
-    pub const TAP_INVALID: u32 = 130501;
-    /// The pass expired.
-    pub const TAP_EXPIRED: u32 = 130502;
-    /// The pass is not valid yet.
+    /// The pass is not valid yet (the simulator's own code; Entra's is not public).
     pub const TAP_NOT_YET_VALID: u32 = 130503;
-    /// A one-time pass was used already.
-    pub const TAP_USED: u32 = 130504;
+    /// The pass expired (AADSTS130504 in public reports).
+    pub const TAP_EXPIRED: u32 = 130504;
+    /// No pass, or not this pass (AADSTS130507 "An access pass could not be found or
+    /// verified for the user" in public reports).
+    pub const TAP_INVALID: u32 = 130507;
 }
 
 /// The texts that go with the TAP error codes.
@@ -47,7 +47,6 @@ pub fn tap_error_text(code: u32) -> &'static str {
         codes::TAP_BLOCKED => "Temporary Access Pass sign in was blocked due to User Credential Policy.",
         codes::TAP_EXPIRED => "Your Temporary Access Pass has expired. Ask your administrator for a new one.",
         codes::TAP_NOT_YET_VALID => "Your Temporary Access Pass is not valid yet. Try again when it becomes valid.",
-        codes::TAP_USED => "Your Temporary Access Pass has already been used. It can only be used once; ask your administrator for a new one.",
         _ => "That Temporary Access Pass didn't work: an access pass could not be found or verified for the user. Check it and try again, or ask your administrator for a new one.",
     }
 }
@@ -126,18 +125,30 @@ fn proof_up_page(tenant: &str, flow: &str) -> Response {
     html::page("More information required", &config("ConvergedProofUpRedirect", tenant, flow, &action, None), &body, "", false)
 }
 
-fn kmsi_page(tenant: &str, flow: &str) -> Response {
+fn kmsi_page(tenant: &str, flow: &str, no_is_button: bool) -> Response {
     let action = format!("/{tenant}/kmsi");
+    // Most copies of Microsoft's template make No an `<input type="button">` whose
+    // script posts the form; the simulator's default is a plain submit input.
+    let (no, script) = if no_is_button {
+        (
+            "<input type=\"button\" id=\"idBtn_Back\" class=\"win-button button-secondary\" value=\"No\">",
+            "document.getElementById('idBtn_Back').addEventListener('click', function () {\
+ var f = document.getElementById('KmsiForm'), i = document.createElement('input');\
+ i.type = 'hidden'; i.name = 'LoginOptions'; i.value = '3'; f.appendChild(i); f.submit(); });",
+        )
+    } else {
+        ("<input type=\"submit\" id=\"idBtn_Back\" name=\"LoginOptions\" class=\"win-button button-secondary\" value=\"No\">", "")
+    };
     let body = format!(
         "<div id=\"kmsiTitle\" role=\"heading\" aria-level=\"1\">Stay signed in?</div>\
 <div id=\"KmsiDescription\">Do this to reduce the number of times you are asked to sign in.</div>\
-<form method=\"post\" action=\"{action}\">{}\
+<form id=\"KmsiForm\" method=\"post\" action=\"{action}\">{}\
 <label><input type=\"checkbox\" name=\"DontShowAgain\" id=\"KmsiCheckboxField\"> Don't show this again</label><br>\
-<input type=\"submit\" id=\"idBtn_Back\" name=\"LoginOptions\" class=\"win-button button-secondary\" value=\"No\">\
+{no}\
 <input type=\"submit\" id=\"idSIButton9\" name=\"LoginOptions\" class=\"win-button button_primary\" value=\"Yes\"></form>",
         hidden(&[("flowToken", flow)])
     );
-    html::page("Stay signed in?", &config("KmsiInterrupt", tenant, flow, &action, None), &body, "", false)
+    html::page("Stay signed in?", &config("KmsiInterrupt", tenant, flow, &action, None), &body, script, false)
 }
 
 /// `GET /{tenant}/oauth2/v2.0/authorize` (login host).
@@ -264,7 +275,7 @@ pub async fn access_pass(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>
         Some(tap) if policy_one_time && !tap.usable_once => Err(codes::TAP_BLOCKED),
         Some(tap) => match tap.usability(now, in_scope) {
             TapUsability::EnabledByPolicy => Ok((tap.usable_once, tap.expires())),
-            TapUsability::OneTimeUsed => Err(codes::TAP_USED),
+            TapUsability::OneTimeUsed => Err(codes::TAP_BLOCKED),
             TapUsability::Expired => Err(codes::TAP_EXPIRED),
             TapUsability::NotYetValid => Err(codes::TAP_NOT_YET_VALID),
             TapUsability::DisabledByPolicy => Err(codes::TAP_BLOCKED),
@@ -296,7 +307,7 @@ pub async fn access_pass(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>
     }
     match next {
         FlowStage::ProofUp => proof_up_page(&tid, &token),
-        _ => kmsi_page(&tid, &token),
+        _ => kmsi_page(&tid, &token, behaviour.kmsi_no_is_button),
     }
 }
 
@@ -308,7 +319,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 pub async fn proof_up(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>, body: Bytes) -> Response {
     let f = form(&body);
     let token = f.get("flowToken").cloned().unwrap_or_default();
-    let show_kmsi = sim.behaviour().show_kmsi;
+    let behaviour = sim.behaviour();
+    let show_kmsi = behaviour.show_kmsi;
     let mut st = sim.state();
     let tid = st.tenant_id.clone();
     let flow = match live_flow(&sim, &st, &token) {
@@ -319,7 +331,7 @@ pub async fn proof_up(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>, b
         if let Some(fl) = st.pages.flows.get_mut(&token) {
             fl.stage = FlowStage::Kmsi;
         }
-        return kmsi_page(&tid, &token);
+        return kmsi_page(&tid, &token, behaviour.kmsi_no_is_button);
     }
     let session = flow.pending.clone().expect("checked above");
     finish(&sim, &mut st, &token, flow, session)
