@@ -48,6 +48,7 @@ fn scenarios() -> Vec<(&'static str, bool, Scenario)> {
         ("hub::sixteen_keys", true, |s| Box::pin(hub::sixteen_keys(s))),
         ("journal::search_timeline_export", true, |s| Box::pin(journal::search_timeline_export(s))),
         ("cli::console_command", false, |s| Box::pin(cli::console_command(s))),
+        ("cli::console_refuses_a_network_address", false, |s| Box::pin(cli::console_refuses_a_network_address(s))),
         ("cli::demo_console", false, |s| Box::pin(cli::demo_console(s))),
     ]
 }
