@@ -14,6 +14,8 @@
 
 #[path = "vm/harness.rs"]
 mod harness;
+#[path = "shared/json_output.rs"]
+mod json_output;
 
 use harness::{Accel, GuestRun, Verdict};
 use std::path::{Path, PathBuf};
@@ -140,8 +142,8 @@ fn virtual_key_uhid_without_uhid_node_is_an_environment_error() {
         .output()
         .expect("run keystation");
     assert_eq!(out.status.code(), Some(11));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON error on stdout");
-    assert_eq!(v["error"]["kind"], "Environment");
+    let e = json_output::error(&out.stdout);
+    assert_eq!(e["kind"], "environment");
 }
 
 #[test]

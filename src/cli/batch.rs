@@ -10,7 +10,7 @@ use crate::station::batch::{
     batch_id_for_path, check_batch_id, plan_batch, read_batch_file, run_batch, BatchControl, BatchEnd, BatchFileError, BatchOptions, BatchPlan, BatchSink,
     Disposition, KeySupply,
 };
-use crate::station::config::{ConfigLoader, ConfigOverrides, StationConfig};
+use crate::station::config::{ConfigOverrides, StationConfig};
 use crate::station::demo::{DeskOptions, VirtualDesk};
 use crate::station::journal::{JobMode, Journal, SharedJournal};
 use crate::station::pin::PinSource;
@@ -80,6 +80,9 @@ pub struct BatchArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub station: StationOpts,
+    /// Virtual keys instead of USB keys.
+    #[command(flatten)]
+    pub source: crate::cli::VirtualKeyFlags,
 }
 
 /// Run `keystation batch`.
@@ -148,6 +151,8 @@ pub async fn run(args: BatchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
 
     if mode != OutputMode::Json {
         out_text(&format!("\n{}", table::batch_summary(&report)));
+    } else {
+        ctx.print_json(&report)?;
     }
     Ok(match report.end {
         BatchEnd::AllDone => Exit::Ok,
@@ -177,11 +182,7 @@ pub(crate) fn station_overrides(opts: &StationOpts) -> ConfigOverrides {
 
 /// File (`--config` or the default location) → environment → overrides.
 pub(crate) fn load_config(ctx: &CliContext, overrides: ConfigOverrides) -> Result<StationConfig, CliError> {
-    let loaded = ConfigLoader::for_cli(ctx.global.config.clone()).overrides(overrides).load().map_err(|e| CliError::usage(e.to_string()))?;
-    for w in &loaded.warnings {
-        errln!("warning: {w}");
-    }
-    Ok(loaded.config)
+    Ok(ctx.load_config(overrides)?.config)
 }
 
 /// USB keys, or `--virtual N` keys whose attestation CA is the one in the state dir

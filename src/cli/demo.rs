@@ -1,7 +1,7 @@
 //! `keystation demo`: the simulated tenant, a hub of virtual keys and a real batch, end
 //! to end, with no hardware, tenant or configuration. The work is `station::demo`.
 use crate::cli::batch::{spawn_interrupt_handler, ViaArg};
-use crate::cli::progress::{out_line, out_text, table, BatchDisplay, OutputMode, SlipPolicy};
+use crate::cli::progress::{out_text, table, BatchDisplay, OutputMode, SlipPolicy};
 use crate::cli::{CliContext, CliError, Exit};
 use crate::station::batch::{BatchControl, BatchEnd, RowStatus};
 use crate::station::demo::{run_demo, DemoError, DemoOptions, DemoRun};
@@ -61,7 +61,7 @@ pub async fn run(args: DemoArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         DemoError::StateDir(e) => e.into(),
     })?;
     if mode == OutputMode::Json {
-        out_line(&serde_json::json!({"event": "demo_finished", "rows": run.rows, "state_dir": run.state_dir, "state_dir_kept": run.state_dir_kept}).to_string());
+        ctx.print_json(&serde_json::json!({"rows": run.rows, "counts": run.report.counts, "state_dir": run.state_dir, "state_dir_kept": run.state_dir_kept}))?;
     } else {
         out_text(&format!("\n{}{}", result_table(&run), pointers(&run, via, ctx.global.state_dir.as_ref())));
     }

@@ -18,7 +18,7 @@ use crate::key::sources::{KeySources, SourceOptions};
 use crate::key::virtual_key::AttestationCa;
 use crate::key::worker::KeyHandle;
 use crate::key::{KeyDescriptor, KeyError};
-use crate::station::config::{ConfigLoader, StationConfig};
+use crate::station::config::StationConfig;
 use crate::station::journal::JobMode;
 use crate::station::pin::PinSource as PinOrigin;
 use crate::station::pipeline::{self, key_handle_options, CancelToken, ConnectOptions, JobOutcome, JobSpec, PinChoice, Station, StationEvents, StationSetup};
@@ -48,6 +48,9 @@ pub struct EnrollArgs {
     /// Which key, and how long a person gets to touch it.
     #[command(flatten)]
     pub key: KeyChoice,
+    /// Virtual keys instead of USB keys.
+    #[command(flatten)]
+    pub source: crate::cli::VirtualKeyFlags,
     /// Seconds to wait for a key to be plugged in.
     #[arg(long = "wait", value_name = "SECS", default_value_t = 300)]
     pub wait_secs: u64,
@@ -96,7 +99,7 @@ async fn wait_for_key(sources: &KeySources, args: &EnrollArgs, cancel: &CancelTo
     let mut told = false;
     loop {
         let present = sources.enumerate()?;
-        let wanted = args.key.path.is_some() || args.key.index.is_some();
+        let wanted = args.key.names_a_key();
         if !present.is_empty() && (!wanted || crate::cli::keys::choose(sources, &args.key).is_ok()) {
             return crate::cli::keys::choose(sources, &args.key);
         }
@@ -135,7 +138,7 @@ fn job_spec(args: &EnrollArgs, config: &StationConfig) -> Result<JobSpec, CliErr
     let current = if args.current_pin.is_given() { Some(args.current_pin.read("Current PIN of the key")?) } else { None };
     if args.new_pin.is_given() {
         let p = &args.new_pin;
-        spec.pin = PinChoice::Chosen(read_secret(p.new_pin_env.as_deref(), p.new_pin_file.as_ref(), p.new_pin_stdin, "New PIN", false)?);
+        spec.pin = PinChoice::Chosen(read_secret(p.new_pin_env.as_deref(), p.new_pin_file.as_ref(), p.new_pin_stdin, "New PIN", false, "--new-pin")?);
     } else if spec.pin_policy.as_ref().and_then(|o| o.source).unwrap_or(config.pin.source) == PinOrigin::UserAtDesk {
         spec.pin = PinChoice::AskAtDesk;
     }
@@ -146,11 +149,7 @@ fn job_spec(args: &EnrollArgs, config: &StationConfig) -> Result<JobSpec, CliErr
 
 /// Run `keystation enroll`.
 pub async fn run(args: EnrollArgs, ctx: &CliContext) -> Result<Exit, CliError> {
-    let loaded = ConfigLoader::for_cli(ctx.global.config.clone()).overrides(args.station.overrides()).load().map_err(|e| CliError::usage(e.to_string()))?;
-    for w in &loaded.warnings {
-        errln!("warning: {w}");
-    }
-    let config = loaded.config;
+    let config = ctx.load_config(args.station.overrides())?.config;
     // Before the keys: their virtual state (--virtual) lives in the state directory too.
     let _claim = if args.dry_run { None } else { Some(ctx.claim_state_dir()?) };
     let sources = key_sources(ctx)?;
@@ -181,7 +180,7 @@ pub async fn run(args: EnrollArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     watcher.abort();
     let mut outcome = result?;
     if ctx.json() {
-        print::print_json(&mut outcome, args.show_pin_in_json)
+        print::print_json(ctx, &mut outcome, args.show_pin_in_json)
     } else {
         Ok(print::print_human(&mut outcome))
     }

@@ -36,16 +36,19 @@ impl From<Exit> for ExitCode {
     }
 }
 
-/// An error on its way to the operator: exit code plus an actionable message.
+/// An error on its way to the operator: exit code, an actionable message and, when
+/// there is one, the next step (printed as "what to do: …", and `error.next_step` in
+/// the `--json` envelope).
 #[derive(Debug)]
 pub struct CliError {
     pub code: Exit,
     pub message: String,
+    pub next_step: Option<String>,
 }
 
 impl CliError {
     pub fn new(code: Exit, message: impl Into<String>) -> Self {
-        CliError { code, message: message.into() }
+        CliError { code, message: message.into(), next_step: None }
     }
     pub fn usage(message: impl Into<String>) -> Self {
         CliError::new(Exit::Usage, message)
@@ -53,15 +56,18 @@ impl CliError {
     pub fn failure(message: impl Into<String>) -> Self {
         CliError::new(Exit::Failure, message)
     }
-    /// Print to stderr (or as JSON on stdout with `--json`) and return the exit code.
-    pub fn report(self, json: bool) -> ExitCode {
-        if json {
-            let v = serde_json::json!({"error": {"code": self.code as u8, "kind": format!("{:?}", self.code), "message": self.message}});
-            outln!("{v}");
-        } else {
-            errln!("error: {}", self.message);
+    /// Add what the operator should do next.
+    pub fn with_next_step(mut self, next: impl Into<String>) -> Self {
+        self.next_step = Some(next.into());
+        self
+    }
+    /// Print to standard error for a person (with `--json`, `cli::main` puts it in the
+    /// envelope instead).
+    pub fn print_human(&self) {
+        crate::cli::output::err_line(&format!("error: {}", self.message));
+        if let Some(n) = &self.next_step {
+            crate::cli::output::err_line(&format!("  what to do: {n}"));
         }
-        self.code.into()
     }
 }
 

@@ -75,7 +75,11 @@ fn build_config(args: &SimulatorArgs) -> Result<SimulatorConfig, CliError> {
 
 pub async fn run(args: SimulatorArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     if args.print_default_tenant {
-        crate::cli::progress::out_text(simulator::seed::BUILTIN_TENANT_TOML);
+        if ctx.json() {
+            ctx.print_json(&serde_json::json!({ "tenant_toml": simulator::seed::BUILTIN_TENANT_TOML }))?;
+        } else {
+            crate::cli::progress::out_text(simulator::seed::BUILTIN_TENANT_TOML);
+        }
         return Ok(Exit::Ok);
     }
     let cfg = build_config(&args)?;
@@ -96,8 +100,9 @@ pub async fn run(args: SimulatorArgs, ctx: &CliContext) -> Result<Exit, CliError
         }
     }
     if ctx.json() {
-        // One line, so a supervising process can read it as soon as the simulator is up.
-        outln!("{}", serde_json::to_string(&info).map_err(|e| CliError::failure(e.to_string()))?);
+        // One event line, so a supervising process can read it as soon as the simulator
+        // is up; the envelope follows when it stops.
+        ctx.emit_event("simulator_started", &info);
     } else {
         print_human(&info, &written);
     }
@@ -148,7 +153,8 @@ fn print_human(info: &serde_json::Value, written: &[(String, PathBuf, PathBuf)])
     for a in info["apps"].as_array().into_iter().flatten() {
         let id = s(a, "clientId");
         outln!("  {id}  {} ({})", s(a, "name"), a["kind"].as_str().unwrap_or(""));
-        let base = format!("keystation login --authority {authority} --graph {authority} --tenant {tenant} --client-id {id}");
+        // The station's vocabulary; the line works as printed (tests/cli: simulator_login_line_works).
+        let base = format!("keystation login --authority-host {authority} --graph-host {authority} --tenant-id {tenant} --client-id {id}");
         if a["kind"] == "public" {
             outln!("      {base} --device-code");
         } else if a["hasSecret"] == true {

@@ -1,6 +1,6 @@
 //! The Graph client core: authentication, retries, request ids, error mapping, paging.
 use super::error::{classify, GraphError, GraphErrorKind};
-use super::operation::Operation;
+use super::operation::{describe_missing, missing_access, Operation, PlannedCall};
 use super::{ApiVersion, GraphConfig};
 use crate::entra::http::{new_client_request_id, read_body, HttpSender, HttpSetupError, Replay};
 use crate::entra::oauth::{OAuthError, TokenClaims, TokenProvider};
@@ -94,6 +94,33 @@ impl GraphClient {
     /// The Graph host.
     pub fn graph_host(&self) -> &Url {
         &self.inner.graph_host
+    }
+
+    /// The permissions of the token this client would send now (its `roles` for an app
+    /// sign-in, `scp` for a delegated one), fetching a token if needed; `None` when the
+    /// token is not a JWT whose claims can be read.
+    pub async fn granted_permissions(&self) -> Result<Option<Vec<String>>, GraphError> {
+        let token = self.inner.tokens.access_token().await.map_err(|e| self.token_error(Operation::GetUser, e, None))?;
+        Ok(TokenClaims::peek(token.expose()).map(|c| c.permissions()))
+    }
+
+    /// Check, before anything is changed, that the token may make every call of a plan.
+    /// `Err` is a [`GraphErrorKind::MissingPermission`] error naming every permission
+    /// missing and what needs it (its hint: how to grant the first). A token whose claims
+    /// cannot be read passes: Graph will answer for itself.
+    pub async fn check_access(&self, calls: &[PlannedCall]) -> Result<(), GraphError> {
+        let Some(granted) = self.granted_permissions().await? else { return Ok(()) };
+        let missing = missing_access(calls, &granted);
+        let Some(first) = missing.first() else { return Ok(()) };
+        let mut e = self.error(
+            first.call.operation,
+            GraphErrorKind::MissingPermission,
+            format!("the station's sign-in lacks the Microsoft Graph permission {}", describe_missing(&missing)),
+            None,
+        );
+        e.api_version = first.call.api;
+        e.token_permissions = Some(granted);
+        Err(e)
     }
 
     /// `{host}/{version}/{path}`; `path` must already be encoded; `query` too.

@@ -10,14 +10,16 @@
 //!     .load()?;                                    // validated StationConfig
 //! ```
 mod keys;
+mod legacy;
 mod load;
+pub mod signed_in;
 mod plan;
 mod template;
 mod tenant;
 mod validate;
 
 pub use keys::{env_var_for, SettableKey, SETTABLE_KEYS};
-pub use load::{default_config_path, ConfigError, ConfigLoader, ConfigOverrides, LoadedConfig, Origin, Provenance};
+pub use load::{config_file_in_use, config_search_path, default_config_path, ConfigError, ConfigLoader, ConfigOverrides, LoadedConfig, Origin, Provenance, SYSTEM_CONFIG_PATH};
 pub use plan::{Plan, PlanInput, PlanKey, PlanStep, PlanTenant, Touches};
 pub use template::{width as display_width, DisplayNameInput, DisplayNameTemplate, Field, DISPLAY_NAME_MAX};
 pub use tenant::{ApiVersion, Cloud, RegistrationPath, SecretSource, SignIn, SignInConfig, SignInMethod, TenantConfig};

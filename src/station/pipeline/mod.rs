@@ -43,6 +43,7 @@
 //!
 //! [`SharedJournal`]: crate::station::journal::SharedJournal
 #![warn(missing_docs)]
+mod access;
 mod checks;
 pub mod crash;
 mod error;
@@ -60,6 +61,7 @@ mod run;
 mod spec;
 
 pub use crate::ceremony::webauthn::CancelToken;
+pub use access::planned_calls;
 pub use crash::{CrashPoint, CRASH_ENV};
 pub use error::StationError;
 pub use events::{key_handle_options, EventKind, NoEvents, StationEvent, StationEvents, Step};

@@ -12,12 +12,14 @@ use crate::station::journal::FailureKind;
 impl Station {
     /// Look `user` up (UPN, mail or object id) and check that the tenant's policies let
     /// the station enroll them: FIDO2 method on, self-service setup on, the user in scope
-    /// (exclusion wins), and the TAP policy when a TAP will be issued. The key model is
+    /// (exclusion wins), and the TAP policy when a TAP will be issued; and that the
+    /// station's own sign-in may make every call a job will make. The key model is
     /// not known yet, so key restrictions are checked when the key arrives. Nothing is
     /// recorded and nothing is changed.
     pub async fn check_user(&self, user: &str, via: Option<RegistrationPath>) -> Result<UserSummary, OutcomeError> {
         let cfg = &self.setup.config;
         let tenant = cfg.require_tenant().map_err(|m| Failure::new(FailureKind::Config, Step::Inspect, m))?;
+        self.check_permissions(via).await?;
         let graph = &self.setup.graph;
         let u = graph.resolve_user(user).await.map_err(|e| Failure::graph(Step::Inspect, &e))?;
         let upn = u.user_principal_name.clone().unwrap_or_else(|| user.to_string());
