@@ -47,13 +47,11 @@ async fn known_variants_complete_automatically() {
     type Switch = fn(&mut Behaviour);
     let variants: Vec<(&str, Switch)> = vec![
         ("2026 UI", |_| {}),
-        ("2023 UI", |b| b.security_info_ui = SecurityInfoUi::Ui2023),
         ("2023 UI, KMSI No type=button", |b| {
             b.security_info_ui = SecurityInfoUi::Ui2023;
             b.kmsi_no_is_button = true;
         }),
-        ("interrupts in random order 1", |b| b.interrupts_random_order = true),
-        ("interrupts in random order 2", |b| {
+        ("interrupts in random order, KMSI No type=button", |b| {
             b.interrupts_random_order = true;
             b.kmsi_no_is_button = true;
         }),
@@ -94,9 +92,25 @@ async fn refusals_are_named_and_the_key_is_spared() {
     let request = env.request("alice@contoso.test", "Refused", true).await;
     let err = env.register(&key, &request, &Recorder::default()).await.expect_err("mandatory proof-up");
     assert_eq!(code(&err), "ProofUpRequired", "{err}");
+    reset(&env, |_| {});
+    // Sign-in without MFA; kim at her key limit (one of one); the key is never used.
+    env.patch_user("kim@contoso.test", serde_json::json!({ "max_security_keys": 1 })).await;
+    for (upn, expected, says) in [("nomfa@contoso.test", "MfaRequired", "two-factor authentication"), ("kim@contoso.test", "KeyLimitReached", "limit of 1 security keys")] {
+        let key = test_key(Touch::Instant).await;
+        let request = env.request(upn, "Refused", true).await;
+        let before = key.key.counters().reports_in;
+        let err = env.register(&key, &request, &Recorder::default()).await.expect_err(expected);
+        assert_eq!(code(&err), expected, "{err}");
+        assert!(err.to_string().contains(says), "the page's own text: {err}");
+        assert_eq!(key.key.counters().reports_in, before, "{upn}: the key was used");
+    }
+    // An expired pass.
+    let request = env.request("carol@contoso.test", "Refused", false).await;
+    env.sim.advance_clock(chrono::Duration::minutes(61));
+    let err = env.register(&test_key(Touch::Instant).await, &request, &Recorder::default()).await.expect_err("expired pass");
+    assert_eq!(code(&err), "TapExpired", "{err}");
     // The key model is not allowed (AAGUID restriction): the page says so after the
     // ceremony; nothing is registered.
-    reset(&env, |_| {});
     env.patch_policy("fido2", serde_json::json!({"keyRestrictions": {"isEnforced": true, "enforcementType": "block", "aaGuids": [keystation::entra::simulator::seed::KEYSTATION_VIRTUAL_KEY_AAGUID]}})).await;
     let request = env.request("bob@contoso.test", "Refused", true).await;
     let err = env.register(&test_key(Touch::Instant).await, &request, &Recorder::default()).await.expect_err("AAGUID restriction");

@@ -63,24 +63,59 @@ placeholder=\"{placeholder}\" aria-label=\"{placeholder}\" autocomplete=\"userna
     page(t, t.sign_in_title, &config("ConvergedSignIn", tenant, flow, &action, error), &body, "")
 }
 
-/// The Temporary Access Pass (`ConvergedTFA`).
-pub fn access_pass(t: &Texts, tenant: &str, flow: &str, upn: &str, error: Option<(u32, &str)>) -> Response {
-    let action = format!("/{tenant}/login/accesspass");
-    let err = error.map(|e| esc(e.1)).unwrap_or_default();
-    let body = format!(
-        "<div id=\"displayName\" class=\"identity\">{upn}</div>\
+/// The body of a page that asks for a secret (pass or password) for `upn`.
+struct SecretForm<'a> {
+    upn: &'a str,
+    heading: &'a str,
+    action: &'a str,
+    error: Option<(u32, &'a str)>,
+    /// `name` and `id` of the input.
+    input: (&'a str, &'a str),
+    placeholder: &'a str,
+    /// HTML between the input and the button.
+    extra: String,
+    hidden: &'a [(&'a str, &'a str)],
+    button: &'a str,
+}
+
+impl SecretForm<'_> {
+    fn html(&self) -> String {
+        format!(
+            "<div id=\"displayName\" class=\"identity\">{upn}</div>\
 <div id=\"loginHeader\" role=\"heading\" aria-level=\"1\">{heading}</div>\
 <form name=\"f1\" id=\"i0281\" method=\"post\" action=\"{action}\" autocomplete=\"off\">\
 <div id=\"passwordError\" role=\"alert\" aria-live=\"assertive\">{err}</div>\
-<input type=\"password\" name=\"accesspass\" id=\"accesspass\" autocomplete=\"off\" aria-required=\"true\" \
-placeholder=\"{placeholder}\" aria-label=\"{placeholder}\">\
-{hidden}<input type=\"submit\" id=\"idSIButton9\" class=\"win-button button_primary\" value=\"{button}\"></form>",
-        upn = esc(upn),
-        heading = esc(t.tap_heading),
-        placeholder = esc(t.tap_placeholder),
-        hidden = hidden(&[("flowToken", flow), ("ps", "56")]),
-        button = esc(t.sign_in_button),
-    );
+<input type=\"password\" name=\"{name}\" id=\"{id}\" autocomplete=\"off\" aria-required=\"true\" placeholder=\"{placeholder}\" aria-label=\"{placeholder}\">\
+{extra}{hidden}<input type=\"submit\" id=\"idSIButton9\" class=\"win-button button_primary\" value=\"{button}\"></form>",
+            upn = esc(self.upn),
+            heading = esc(self.heading),
+            action = esc(self.action),
+            err = self.error.map(|e| esc(e.1)).unwrap_or_default(),
+            name = self.input.0,
+            id = self.input.1,
+            placeholder = esc(self.placeholder),
+            extra = self.extra,
+            hidden = hidden(self.hidden),
+            button = esc(self.button),
+        )
+    }
+}
+
+/// The Temporary Access Pass (`ConvergedTFA`).
+pub fn access_pass(t: &Texts, tenant: &str, flow: &str, upn: &str, error: Option<(u32, &str)>) -> Response {
+    let action = format!("/{tenant}/login/accesspass");
+    let body = SecretForm {
+        upn,
+        heading: t.tap_heading,
+        action: &action,
+        error,
+        input: ("accesspass", "accesspass"),
+        placeholder: t.tap_placeholder,
+        extra: String::new(),
+        hidden: &[("flowToken", flow), ("ps", "56")],
+        button: t.sign_in_button,
+    }
+    .html();
     let mut cfg = config("ConvergedTFA", tenant, flow, &action, error);
     cfg["sPOST_Username"] = json!(upn);
     cfg["sAuthMethod"] = json!("TemporaryAccessPass");
@@ -106,22 +141,18 @@ var f = document.createElement('form'); f.method = 'post'; f.action = {action}; 
 /// not reached it yet, with "Other ways to sign in".
 pub fn password(t: &Texts, tenant: &str, flow: &str, upn: &str, error: Option<(u32, &str)>) -> Response {
     let action = format!("/{tenant}/login/password");
-    let err = error.map(|e| esc(e.1)).unwrap_or_default();
-    let body = format!(
-        "<div id=\"displayName\" class=\"identity\">{upn}</div>\
-<div id=\"loginHeader\" role=\"heading\" aria-level=\"1\">{heading}</div>\
-<form name=\"f1\" id=\"i0281\" method=\"post\" action=\"{action}\" autocomplete=\"off\">\
-<div id=\"passwordError\" role=\"alert\" aria-live=\"assertive\">{err}</div>\
-<input type=\"password\" name=\"passwd\" id=\"i0118\" autocomplete=\"off\" aria-required=\"true\" placeholder=\"{placeholder}\" aria-label=\"{placeholder}\">\
-<div><a id=\"idA_PWD_SwitchToCredPicker\" href=\"#\">{other}</a></div>\
-{hidden}<input type=\"submit\" id=\"idSIButton9\" class=\"win-button button_primary\" value=\"{button}\"></form>",
-        upn = esc(upn),
-        heading = esc(t.password_heading),
-        placeholder = esc(t.password_placeholder),
-        other = esc(t.other_ways),
-        hidden = hidden(&[("flowToken", flow)]),
-        button = esc(t.sign_in_button),
-    );
+    let body = SecretForm {
+        upn,
+        heading: t.password_heading,
+        action: &action,
+        error,
+        input: ("passwd", "i0118"),
+        placeholder: t.password_placeholder,
+        extra: format!("<div><a id=\"idA_PWD_SwitchToCredPicker\" href=\"#\">{}</a></div>", esc(t.other_ways)),
+        hidden: &[("flowToken", flow)],
+        button: t.sign_in_button,
+    }
+    .html();
     let script = post_on_click("idA_PWD_SwitchToCredPicker", &format!("/{tenant}/login/options"), &[("flowToken", flow)]);
     page(t, t.password_heading, &config("ConvergedSignIn", tenant, flow, &action, error), &body, &script)
 }
