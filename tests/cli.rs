@@ -9,3 +9,9 @@ mod support;
 mod schema;
 #[path = "cli/json_contract.rs"]
 mod json_contract;
+#[path = "cli/pipes.rs"]
+mod pipes;
+#[path = "cli/vocabulary.rs"]
+mod vocabulary;
+#[path = "cli/options.rs"]
+mod options;
