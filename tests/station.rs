@@ -19,5 +19,7 @@ mod resume;
 mod cli;
 #[path = "station/registrar.rs"]
 mod registrar;
+#[path = "station/doctor.rs"]
+mod doctor;
 #[path = "station/permissions.rs"]
 mod permissions;

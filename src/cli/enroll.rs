@@ -13,7 +13,9 @@ mod print;
 use crate::ceremony::RegistrationPath;
 use crate::cli::keys::{KeyChoice, NO_KEY_MESSAGE};
 use crate::cli::secret_input::{read_secret, NewPinSource, PinSource};
+use crate::text::inert;
 use crate::cli::{CliContext, CliError, Exit};
+use crate::station::manage::users::check_user_for_config;
 use crate::key::sources::{KeySources, SourceOptions};
 use crate::key::virtual_key::AttestationCa;
 use crate::key::worker::KeyHandle;
@@ -253,10 +255,70 @@ async fn dry_run(args: &EnrollArgs, ctx: &CliContext, config: &StationConfig, so
         product = d.product.clone();
     }
     let plan = pipeline::plan(config, &models, &ctx.state_dir, spec, info.as_ref(), serial, product);
+    // The user, checked with the tenant (reads only) when one is configured: a user the
+    // tenant would refuse makes the dry run fail with the code the enrollment would.
+    let check = match config.require_tenant() {
+        Ok(_) => {
+            Some(check_user_for_config(config, &ctx.state_dir, &ConnectOptions::default(), &spec.user, spec.via).await)
+        }
+        Err(_) => None,
+    };
+    let exit: Exit = match &check {
+        Some(Ok(c)) => c.refusal.as_ref().map(|r| r.class().into()).unwrap_or(Exit::Ok),
+        Some(Err(e)) => e.class().into(),
+        None => Exit::Ok,
+    };
     if ctx.json() {
-        ctx.print_json(&plan)?;
+        let mut v = serde_json::to_value(&plan).map_err(|e| CliError::failure(format!("cannot encode the plan: {e}")))?;
+        v["user_check"] = match &check {
+            None => serde_json::json!({"checked": false, "why": "no tenant is configured"}),
+            Some(Ok(c)) => serde_json::json!({
+                "checked": true, "upn": c.upn, "object_id": c.user.id, "allowed": c.refusal.is_none(), "refusal": c.refusal,
+                "fido2_scope": c.fido2, "tap_scope": c.tap, "warnings": c.warnings,
+            }),
+            Some(Err(e)) => serde_json::json!({"checked": false, "error": e}),
+        };
+        ctx.print_json(&v)?;
     } else {
         crate::cli::progress::out_text(&plan.to_string());
+        match &check {
+            None => outln!("\nUser check: not made (no tenant is configured)."),
+            Some(Ok(c)) => match &c.refusal {
+                None => outln!("\nUser check: {} can be enrolled (member, in scope of the Passkey (FIDO2) policy{}).", inert(&c.upn), if c.tap_needed { " and the TAP policy" } else { "" }),
+                Some(r) => {
+                    outln!("\nUser check: REFUSED: {}", inert(&r.message));
+                    if let Some(n) = &r.next_step {
+                        outln!("  What to do: {}", inert(n));
+                    }
+                }
+            },
+            Some(Err(e)) => {
+                outln!("\nUser check: could not be made: {}", inert(&e.message));
+                if let Some(n) = &e.next_step {
+                    outln!("  What to do: {}", inert(n));
+                }
+            }
+        }
+        if let Some(Ok(c)) = &check {
+            for w in &c.warnings {
+                outln!("  warning: {}", inert(w));
+            }
+        }
     }
-    Ok(Exit::Ok)
+    // A refusal is the command's error (the JSON envelope's `error`).
+    let refusal = match &check {
+        Some(Ok(c)) => c.refusal.as_ref(),
+        Some(Err(e)) => Some(e),
+        None => None,
+    };
+    match refusal {
+        None => Ok(exit),
+        Some(r) => {
+            let e = CliError::new(exit, format!("the dry run's user check: {}", r.message));
+            Err(match &r.next_step {
+                Some(n) => e.with_next_step(n.clone()),
+                None => e,
+            })
+        }
+    }
 }

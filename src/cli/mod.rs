@@ -38,6 +38,7 @@ pub mod config_cmd;
 pub mod completions;
 pub mod output;
 pub mod json;
+pub mod doctor;
 
 pub use context::{CliContext, GlobalOpts, VirtualKeyFlags};
 pub use exit::{CliError, Exit};
@@ -73,6 +74,8 @@ pub enum Command {
     Kiosk(kiosk::KioskArgs),
     /// Export the station journal as CSV or JSON.
     Report(report::ReportArgs),
+    /// Check the tenant, users and this station before imaging (PASS/WARN/FAIL with the fix).
+    Doctor(doctor::DoctorArgs),
     /// Run the whole job on a simulated tenant with virtual keys (no hardware, no tenant).
     Demo(demo::DemoArgs),
     /// Print speed figures (keys, station, browser).
@@ -141,6 +144,7 @@ impl Command {
             Command::Enroll(a) => Some(a.source.clone()),
             Command::Batch(a) => Some(a.source.clone()),
             Command::Kiosk(a) => Some(a.source.clone()),
+            Command::Doctor(a) => Some(a.source.clone()),
             Command::VirtualKey(a) => Some(VirtualKeyFlags { virtual_keys: None, virtual_state: a.virtual_state.clone() }),
             _ => None,
         }
@@ -204,7 +208,7 @@ fn check_applicable(cli: &mut Cli, leaf: &clap::ArgMatches) -> Result<(), CliErr
                 Command::Demo(_) => "; the demo always uses virtual keys: --keys K sets how many are on the hub at once",
                 _ => "",
             };
-            return Err(CliError::usage(format!("--virtual does not apply to `keystation {cmd}`: only keys, enroll, batch and kiosk use keys{hint}")));
+            return Err(CliError::usage(format!("--virtual does not apply to `keystation {cmd}`: only keys, enroll, batch, kiosk and doctor use keys{hint}")));
         }
         None => {}
     }
@@ -223,6 +227,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Batch(_) => "batch",
         Command::Kiosk(_) => "kiosk",
         Command::Report(_) => "report",
+        Command::Doctor(_) => "doctor",
         Command::Demo(_) => "demo",
         Command::Bench(_) => "bench",
         Command::Config(_) => "config",
@@ -292,6 +297,7 @@ async fn dispatch(command: Command, ctx: &CliContext) -> Result<Exit, CliError> 
         Command::Batch(a) => batch::run(a, ctx).await,
         Command::Kiosk(a) => kiosk::run(a, ctx).await,
         Command::Report(a) => report::run(a, ctx).await,
+        Command::Doctor(a) => doctor::run(a, ctx).await,
         Command::Demo(a) => demo::run(a, ctx).await,
         Command::Bench(a) => bench::run(a, ctx).await,
         Command::Config(a) => config_cmd::run(a, ctx).await,

@@ -174,13 +174,32 @@ async fn dry_run_touches_nothing() {
     assert!(stdout.contains("Key name: Virtual Key"), "{stdout}");
     assert!(stdout.contains("register the credential for alice@contoso.test"), "{stdout}");
     assert!(!d.state().join("journal.sqlite").exists(), "no journal was created");
-    assert!(d.desk.sim.requests(None).is_empty(), "the tenant was not contacted: {:?}", d.desk.sim.requests(None));
+    assert!(stdout.contains("User check: alice@contoso.test can be enrolled"), "{stdout}");
+    // The user was checked with reads only: nothing was written to the tenant.
+    let writes: Vec<_> = d.desk.sim.requests(None).into_iter().filter(|q| q.method != "GET" && !q.path.ends_with("/checkMemberGroups") && !q.path.ends_with("/token")).collect();
+    assert!(writes.is_empty(), "the tenant was only read: {writes:?}");
     let info = d.run(&["--json", "keys", "info"], &[]).await;
     let info = crate::json_output::result(&info.stdout);
     assert_eq!(info["info"]["options"]["clientPin"], false, "{info}");
     let json = d.run(&["--json", "enroll", "--user", ALICE, "--dry-run"], &[]).await;
     let plan = crate::json_output::result(&json.stdout);
     assert_eq!(plan["steps"][0]["state"], "arrived");
+    assert_eq!(plan["user_check"]["allowed"], true);
+
+    // A user the tenant would refuse: the dry run says so and exits as the enrollment would.
+    let outside = d.enroll(OSCAR, &["--dry-run"], &[]).await;
+    assert_eq!(outside.status.code(), Some(6), "{}", text(&outside.stdout));
+    assert!(text(&outside.stdout).contains("User check: REFUSED") && text(&outside.stdout).contains("not in scope"), "{}", text(&outside.stdout));
+    let nobody = d.run(&["--json", "enroll", "--user", "nobody@contoso.test", "--dry-run"], &[]).await;
+    assert_eq!(nobody.status.code(), Some(2), "{}", text(&nobody.stdout));
+    let env = crate::json_output::envelope(&nobody.stdout);
+    assert_eq!(env["result"]["user_check"]["checked"], false);
+    assert_eq!(env["exit_code"], 2);
+    assert!(env["error"]["message"].as_str().unwrap().contains("nobody@contoso.test"), "{env}");
+    let guest = d.enroll("gina_fabrikam.test#EXT#@contoso.test", &["--dry-run"], &[]).await;
+    assert_eq!(guest.status.code(), Some(6), "{}", text(&guest.stdout));
+    assert!(d.desk.methods(OSCAR).await.is_empty());
+    assert!(!d.state().join("journal.sqlite").exists(), "still no journal");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
