@@ -91,6 +91,7 @@ pub fn codes_of(path: &str) -> Option<&'static [u8]> {
         "bench browser" => &[2, 11],
         "config" | "config init" | "config show" | "config path" => &[2],
         "completions" | "man" => &[2],
+        "doctor" => &[2, 5, 6, 11],
         _ => return None,
     })
 }

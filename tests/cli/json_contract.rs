@@ -76,6 +76,8 @@ async fn every_command_keeps_the_json_contract() {
     assert!(report["result"].as_array().unwrap().iter().all(|r| r["tenant"] == TENANT_ID), "the report's tenant is the tenant id: {report}");
     ok(&json(&w, &mut seen, "demo", None, None, &["demo", "--users", "1", "--keys", "1", "--fast"], "").await);
 
+    ok(&json(&w, &mut seen, "doctor", Some(1), None, &["doctor", "--user", "dave@contoso.test"], "").await);
+
     // tools
     ok(&json(&w, &mut seen, "bench keys", None, None, &["bench", "keys", "--iterations", "1", "--parallel", "1"], "").await);
     ok(&json(&w, &mut seen, "bench station", None, None, &["bench", "station", "--jobs", "1", "--concurrency", "1", "--keys-per-run", "1"], "").await);
