@@ -30,6 +30,7 @@ pub mod virtual_key;
 pub mod enroll;
 pub mod batch;
 pub mod kiosk;
+pub mod console;
 pub mod report;
 pub mod demo;
 pub mod bench;
@@ -72,6 +73,8 @@ pub enum Command {
     Batch(batch::BatchArgs),
     /// Hands-free enrollment desk loop.
     Kiosk(kiosk::KioskArgs),
+    /// The web console: the desk, the hub and the journal in a browser.
+    Console(console::ConsoleArgs),
     /// Export the station journal as CSV or JSON.
     Report(report::ReportArgs),
     /// Check the tenant, users and this station before imaging (PASS/WARN/FAIL with the fix).
@@ -144,6 +147,7 @@ impl Command {
             Command::Enroll(a) => Some(a.source.clone()),
             Command::Batch(a) => Some(a.source.clone()),
             Command::Kiosk(a) => Some(a.source.clone()),
+            Command::Console(a) => Some(a.source.clone()),
             Command::Doctor(a) => Some(a.source.clone()),
             Command::VirtualKey(a) => Some(VirtualKeyFlags { virtual_keys: None, virtual_state: a.virtual_state.clone() }),
             _ => None,
@@ -208,7 +212,7 @@ fn check_applicable(cli: &mut Cli, leaf: &clap::ArgMatches) -> Result<(), CliErr
                 Command::Demo(_) => "; the demo always uses virtual keys: --keys K sets how many are on the hub at once",
                 _ => "",
             };
-            return Err(CliError::usage(format!("--virtual does not apply to `keystation {cmd}`: only keys, enroll, batch, kiosk and doctor use keys{hint}")));
+            return Err(CliError::usage(format!("--virtual does not apply to `keystation {cmd}`: only keys, enroll, batch, kiosk, console and doctor use keys{hint}")));
         }
         None => {}
     }
@@ -226,6 +230,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Enroll(_) => "enroll",
         Command::Batch(_) => "batch",
         Command::Kiosk(_) => "kiosk",
+        Command::Console(_) => "console",
         Command::Report(_) => "report",
         Command::Doctor(_) => "doctor",
         Command::Demo(_) => "demo",
@@ -296,6 +301,7 @@ async fn dispatch(command: Command, ctx: &CliContext) -> Result<Exit, CliError> 
         Command::Enroll(a) => enroll::run(a, ctx).await,
         Command::Batch(a) => batch::run(a, ctx).await,
         Command::Kiosk(a) => kiosk::run(a, ctx).await,
+        Command::Console(a) => console::run(a, ctx).await,
         Command::Report(a) => report::run(a, ctx).await,
         Command::Doctor(a) => doctor::run(a, ctx).await,
         Command::Demo(a) => demo::run(a, ctx).await,
