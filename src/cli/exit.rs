@@ -92,6 +92,8 @@ pub fn codes_of(path: &str) -> Option<&'static [u8]> {
         "config" | "config init" | "config show" | "config path" => &[2],
         "completions" | "man" => &[2],
         "doctor" => &[2, 5, 6, 11],
+        "console" => &[2, 5, 9, 11],
+        "bench console" => &[2, 11],
         _ => return None,
     })
 }

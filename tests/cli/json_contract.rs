@@ -90,7 +90,10 @@ async fn every_command_keeps_the_json_contract() {
     ok(&json(&w, &mut seen, "config init", None, None, &["config", "init", w.path("new.toml").to_str().unwrap()], "").await);
     ok(&json(&w, &mut seen, "completions", None, None, &["completions", "bash"], "").await);
     ok(&json(&w, &mut seen, "man", None, None, &["man", "--dir", w.path("man").to_str().unwrap()], "").await);
-    simulator(&w, &mut seen).await;
+    long_running(&w, &mut seen, "simulator", None, &["simulator", "--port", "0"]).await;
+    long_running(&w, &mut seen, "console", Some(1), &["console", "--listen", "127.0.0.1:0"]).await;
+    let bench = json(&w, &mut seen, "bench console", None, None, &["bench", "console", "--keys", "1", "--touch-ms", "0"], "").await;
+    assert!(bench["ok"] == true || bench["error"]["kind"] == "environment", "{bench}");
 
     // Usage errors are envelopes too, with the command they were about.
     let usage = json(&w, &mut seen, "keys", None, None, &["keys", "lst"], "").await;
@@ -101,15 +104,18 @@ async fn every_command_keeps_the_json_contract() {
     verify(&seen);
 }
 
-/// `simulator --json`: its `simulator_started` event, then (after Ctrl-C) the envelope.
-async fn simulator(w: &World, seen: &mut Seen) {
+/// A command that runs until Ctrl-C (`simulator`, `console`): its first event line, then
+/// (after Ctrl-C) the envelope.
+async fn long_running(w: &World, seen: &mut Seen, path: &str, keys: Option<usize>, args: &[&str]) {
     use tokio::io::AsyncBufReadExt;
-    let mut cmd = w.command(None, None, &["--json", "simulator", "--port", "0"], &[]);
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let mut cmd = w.command(keys, None, &all, &[]);
     cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).stdin(std::process::Stdio::null());
     let mut child = cmd.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = tokio::io::BufReader::new(stdout).lines();
-    let first = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line()).await.expect("the simulator starts").unwrap().unwrap();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await.expect("it starts").unwrap().unwrap_or_default();
     unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGINT) };
     let mut rest = String::new();
     while let Ok(Ok(Some(l))) = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line()).await {
@@ -118,7 +124,7 @@ async fn simulator(w: &World, seen: &mut Seen) {
     }
     let mut out = child.wait_with_output().await.unwrap();
     out.stdout = format!("{first}\n{rest}").into_bytes();
-    seen.add("simulator", &["simulator", "--port", "0"], out);
+    seen.add(path, args, out);
 }
 
 /// Every command has a schema and a run; every run matches its schema.
