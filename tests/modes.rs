@@ -3,6 +3,8 @@
 //! scripted standard input, and `keystation demo`.
 #[path = "shared/keystation_cli.rs"]
 mod keystation_cli;
+#[path = "shared/json_output.rs"]
+mod json_output;
 #[path = "shared/tls_front.rs"]
 mod tls_front;
 

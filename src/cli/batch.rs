@@ -7,10 +7,10 @@ use crate::cli::{CliContext, CliError, Exit};
 use crate::key::sources::{KeySources, SourceOptions};
 use crate::key::virtual_key::AttestationCa;
 use crate::station::batch::{
-    batch_id_for_path, check_batch_id, plan_batch, read_batch_file, run_batch, BatchControl, BatchEnd, BatchFileError, BatchOptions, BatchPlan, BatchSink,
+    batch_id_for_path, check_batch_id, plan_batch, precheck_batch, read_batch_file, run_batch, BatchControl, BatchEnd, BatchFileError, BatchOptions, BatchPlan, BatchSink,
     Disposition, KeySupply,
 };
-use crate::station::config::{ConfigLoader, ConfigOverrides, StationConfig};
+use crate::station::config::{ConfigOverrides, StationConfig};
 use crate::station::demo::{DeskOptions, VirtualDesk};
 use crate::station::journal::{JobMode, Journal, SharedJournal};
 use crate::station::pin::PinSource;
@@ -60,7 +60,6 @@ pub struct StationOpts {
 A file without a header is one UPN per line. Bad rows are reported with their line number and skipped.\n\
 Re-running the same file skips users already done and resumes interrupted ones.\n\
 With --virtual N, N virtual keys are on the hub at the start and each is used once.\n\
-Exit codes: 0 all done, 7 some users failed / bad rows / not started, 8 some need an operator, 10 stopped.\n\
 Guide: docs/operator-guide-batch.md")]
 pub struct BatchArgs {
     /// The user list (CSV).
@@ -80,6 +79,9 @@ pub struct BatchArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub station: StationOpts,
+    /// Virtual keys instead of USB keys.
+    #[command(flatten)]
+    pub source: crate::cli::VirtualKeyFlags,
 }
 
 /// Run `keystation batch`.
@@ -148,6 +150,8 @@ pub async fn run(args: BatchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
 
     if mode != OutputMode::Json {
         out_text(&format!("\n{}", table::batch_summary(&report)));
+    } else {
+        ctx.print_json(&report)?;
     }
     Ok(match report.end {
         BatchEnd::AllDone => Exit::Ok,
@@ -177,11 +181,7 @@ pub(crate) fn station_overrides(opts: &StationOpts) -> ConfigOverrides {
 
 /// File (`--config` or the default location) → environment → overrides.
 pub(crate) fn load_config(ctx: &CliContext, overrides: ConfigOverrides) -> Result<StationConfig, CliError> {
-    let loaded = ConfigLoader::for_cli(ctx.global.config.clone()).overrides(overrides).load().map_err(|e| CliError::usage(e.to_string()))?;
-    for w in &loaded.warnings {
-        errln!("warning: {w}");
-    }
-    Ok(loaded.config)
+    Ok(ctx.load_config(overrides)?.config)
 }
 
 /// USB keys, or `--virtual N` keys whose attestation CA is the one in the state dir
@@ -241,6 +241,12 @@ struct DryRunRow {
 }
 
 async fn dry_run(ctx: &CliContext, station: &Station, plan: &BatchPlan, via: Option<RegistrationPath>) -> Result<Exit, CliError> {
+    // The users are checked with the tenant (reads only), as a real run does first.
+    let check = precheck_batch(station, plan, via).await;
+    if let Some(e) = &check.station_wide {
+        let code: Exit = e.class().into();
+        return Err(CliError::new(code, format!("the users could not be checked: {}", e.journal_text())));
+    }
     let mut rows = Vec::new();
     for p in &plan.file.problems {
         rows.push(DryRunRow { line: p.line, user: p.upn.clone(), action: "skip (bad row)", detail: p.message.clone(), display_name: None, pin_policy: None });
@@ -258,6 +264,13 @@ async fn dry_run(ctx: &CliContext, station: &Station, plan: &BatchPlan, via: Opt
             parts.join(", ")
         });
         let (action, detail) = match &r.disposition {
+            Disposition::Provision if check.refused.contains_key(&r.row.line) => {
+                let e = &check.refused[&r.row.line];
+                ("refuse", format!("the tenant would refuse this user, no key is used: {}", e.journal_text()))
+            }
+            Disposition::Provision if check.unchecked.contains_key(&r.row.line) => {
+                ("provision", format!("could not be checked now ({}); checked again when its key arrives", check.unchecked[&r.row.line].message))
+            }
             Disposition::Provision if r.earlier_attempts > 0 => ("provision", format!("retry after {} failed attempt(s)", r.earlier_attempts)),
             Disposition::Provision => ("provision", "next key on the hub".to_string()),
             Disposition::Resume(item) => ("resume", item.summary.clone()),
@@ -269,8 +282,10 @@ async fn dry_run(ctx: &CliContext, station: &Station, plan: &BatchPlan, via: Opt
     let mut spec = JobSpec::new(JobMode::Batch, plan.rows.first().map(|r| r.row.upn.clone()).unwrap_or_default());
     spec.via = via;
     let steps = station.plan(&spec, None).await;
+    // A user the tenant would refuse makes the dry run fail like the run would (7).
+    let exit = if check.refused.is_empty() { Exit::Ok } else { Exit::PartialFailure };
     if ctx.json() {
-        ctx.print_json(&serde_json::json!({"batch_id": plan.batch_id, "file": plan.file.path, "rows": rows, "plan": steps, "warnings": plan.file.warnings}))?;
+        ctx.print_json(&serde_json::json!({"batch_id": plan.batch_id, "file": plan.file.path, "rows": rows, "plan": steps, "warnings": plan.file.warnings, "refused": check.refused.len()}))?;
     } else {
         let mut text = format!("Batch {} ({}): dry run, nothing is written to keys, Entra or the journal.\n\n", plan.batch_id, plan.file.path.display());
         let table_rows: Vec<Vec<String>> = rows
@@ -288,7 +303,10 @@ async fn dry_run(ctx: &CliContext, station: &Station, plan: &BatchPlan, via: Opt
             .collect();
         text.push_str(&table::render(&["LINE", "USER", "ACTION", "DETAIL"], &table_rows));
         text.push_str(&format!("\nFor every key (shown for the first user):\n{steps}\n"));
+        if !check.refused.is_empty() {
+            text.push_str(&format!("\n{} user(s) would be refused by the tenant (action \"refuse\"): fix them (keystation doctor --users FILE) or take them out of the file.\n", check.refused.len()));
+        }
         out_text(&text);
     }
-    Ok(Exit::Ok)
+    Ok(exit)
 }

@@ -13,12 +13,14 @@ mod print;
 use crate::ceremony::RegistrationPath;
 use crate::cli::keys::{KeyChoice, NO_KEY_MESSAGE};
 use crate::cli::secret_input::{read_secret, NewPinSource, PinSource};
+use crate::text::inert;
 use crate::cli::{CliContext, CliError, Exit};
+use crate::station::manage::users::check_user_for_config;
 use crate::key::sources::{KeySources, SourceOptions};
 use crate::key::virtual_key::AttestationCa;
 use crate::key::worker::KeyHandle;
 use crate::key::{KeyDescriptor, KeyError};
-use crate::station::config::{ConfigLoader, StationConfig};
+use crate::station::config::StationConfig;
 use crate::station::journal::JobMode;
 use crate::station::pin::PinSource as PinOrigin;
 use crate::station::pipeline::{self, key_handle_options, CancelToken, ConnectOptions, JobOutcome, JobSpec, PinChoice, Station, StationEvents, StationSetup};
@@ -39,8 +41,7 @@ pub enum ViaArg {
 #[derive(Args, Debug)]
 #[command(after_help = "Configuration: --config FILE, KEYSTATION_* variables, then these options (docs/configuration.md).\n\
 PINs are never taken from the command line: use --new-pin-env/--new-pin-file/--new-pin-stdin (a PIN the user chose) \
-and --pin-env/--pin-file/--pin-stdin (the key's current PIN), or answer the prompts.\n\
-Exit codes: 0 done, 2 bad input, 3 no key, 4 key error, 5 Entra, 6 policy, 8 needs an operator, 10 cancelled.")]
+and --pin-env/--pin-file/--pin-stdin (the key's current PIN), or answer the prompts.")]
 pub struct EnrollArgs {
     /// The user: UPN, mail address or object id.
     #[arg(long, value_name = "UPN")]
@@ -48,6 +49,9 @@ pub struct EnrollArgs {
     /// Which key, and how long a person gets to touch it.
     #[command(flatten)]
     pub key: KeyChoice,
+    /// Virtual keys instead of USB keys.
+    #[command(flatten)]
+    pub source: crate::cli::VirtualKeyFlags,
     /// Seconds to wait for a key to be plugged in.
     #[arg(long = "wait", value_name = "SECS", default_value_t = 300)]
     pub wait_secs: u64,
@@ -96,7 +100,7 @@ async fn wait_for_key(sources: &KeySources, args: &EnrollArgs, cancel: &CancelTo
     let mut told = false;
     loop {
         let present = sources.enumerate()?;
-        let wanted = args.key.path.is_some() || args.key.index.is_some();
+        let wanted = args.key.names_a_key();
         if !present.is_empty() && (!wanted || crate::cli::keys::choose(sources, &args.key).is_ok()) {
             return crate::cli::keys::choose(sources, &args.key);
         }
@@ -135,7 +139,7 @@ fn job_spec(args: &EnrollArgs, config: &StationConfig) -> Result<JobSpec, CliErr
     let current = if args.current_pin.is_given() { Some(args.current_pin.read("Current PIN of the key")?) } else { None };
     if args.new_pin.is_given() {
         let p = &args.new_pin;
-        spec.pin = PinChoice::Chosen(read_secret(p.new_pin_env.as_deref(), p.new_pin_file.as_ref(), p.new_pin_stdin, "New PIN", false)?);
+        spec.pin = PinChoice::Chosen(read_secret(p.new_pin_env.as_deref(), p.new_pin_file.as_ref(), p.new_pin_stdin, "New PIN", false, "--new-pin")?);
     } else if spec.pin_policy.as_ref().and_then(|o| o.source).unwrap_or(config.pin.source) == PinOrigin::UserAtDesk {
         spec.pin = PinChoice::AskAtDesk;
     }
@@ -146,11 +150,7 @@ fn job_spec(args: &EnrollArgs, config: &StationConfig) -> Result<JobSpec, CliErr
 
 /// Run `keystation enroll`.
 pub async fn run(args: EnrollArgs, ctx: &CliContext) -> Result<Exit, CliError> {
-    let loaded = ConfigLoader::for_cli(ctx.global.config.clone()).overrides(args.station.overrides()).load().map_err(|e| CliError::usage(e.to_string()))?;
-    for w in &loaded.warnings {
-        errln!("warning: {w}");
-    }
-    let config = loaded.config;
+    let config = ctx.load_config(args.station.overrides())?.config;
     // Before the keys: their virtual state (--virtual) lives in the state directory too.
     let _claim = if args.dry_run { None } else { Some(ctx.claim_state_dir()?) };
     let sources = key_sources(ctx)?;
@@ -181,7 +181,7 @@ pub async fn run(args: EnrollArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     watcher.abort();
     let mut outcome = result?;
     if ctx.json() {
-        print::print_json(&mut outcome, args.show_pin_in_json)
+        print::print_json(ctx, &mut outcome, args.show_pin_in_json)
     } else {
         Ok(print::print_human(&mut outcome))
     }
@@ -255,10 +255,70 @@ async fn dry_run(args: &EnrollArgs, ctx: &CliContext, config: &StationConfig, so
         product = d.product.clone();
     }
     let plan = pipeline::plan(config, &models, &ctx.state_dir, spec, info.as_ref(), serial, product);
+    // The user, checked with the tenant (reads only) when one is configured: a user the
+    // tenant would refuse makes the dry run fail with the code the enrollment would.
+    let check = match config.require_tenant() {
+        Ok(_) => {
+            Some(check_user_for_config(config, &ctx.state_dir, &ConnectOptions::default(), &spec.user, spec.via).await)
+        }
+        Err(_) => None,
+    };
+    let exit: Exit = match &check {
+        Some(Ok(c)) => c.refusal.as_ref().map(|r| r.class().into()).unwrap_or(Exit::Ok),
+        Some(Err(e)) => e.class().into(),
+        None => Exit::Ok,
+    };
     if ctx.json() {
-        ctx.print_json(&plan)?;
+        let mut v = serde_json::to_value(&plan).map_err(|e| CliError::failure(format!("cannot encode the plan: {e}")))?;
+        v["user_check"] = match &check {
+            None => serde_json::json!({"checked": false, "why": "no tenant is configured"}),
+            Some(Ok(c)) => serde_json::json!({
+                "checked": true, "upn": c.upn, "object_id": c.user.id, "allowed": c.refusal.is_none(), "refusal": c.refusal,
+                "fido2_scope": c.fido2, "tap_scope": c.tap, "warnings": c.warnings,
+            }),
+            Some(Err(e)) => serde_json::json!({"checked": false, "error": e}),
+        };
+        ctx.print_json(&v)?;
     } else {
         crate::cli::progress::out_text(&plan.to_string());
+        match &check {
+            None => outln!("\nUser check: not made (no tenant is configured)."),
+            Some(Ok(c)) => match &c.refusal {
+                None => outln!("\nUser check: {} can be enrolled (member, in scope of the Passkey (FIDO2) policy{}).", inert(&c.upn), if c.tap_needed { " and the TAP policy" } else { "" }),
+                Some(r) => {
+                    outln!("\nUser check: REFUSED: {}", inert(&r.message));
+                    if let Some(n) = &r.next_step {
+                        outln!("  What to do: {}", inert(n));
+                    }
+                }
+            },
+            Some(Err(e)) => {
+                outln!("\nUser check: could not be made: {}", inert(&e.message));
+                if let Some(n) = &e.next_step {
+                    outln!("  What to do: {}", inert(n));
+                }
+            }
+        }
+        if let Some(Ok(c)) = &check {
+            for w in &c.warnings {
+                outln!("  warning: {}", inert(w));
+            }
+        }
     }
-    Ok(Exit::Ok)
+    // A refusal is the command's error (the JSON envelope's `error`).
+    let refusal = match &check {
+        Some(Ok(c)) => c.refusal.as_ref(),
+        Some(Err(e)) => Some(e),
+        None => None,
+    };
+    match refusal {
+        None => Ok(exit),
+        Some(r) => {
+            let e = CliError::new(exit, format!("the dry run's user check: {}", r.message));
+            Err(match &r.next_step {
+                Some(n) => e.with_next_step(n.clone()),
+                None => e,
+            })
+        }
+    }
 }

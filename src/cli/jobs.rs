@@ -89,6 +89,20 @@ async fn write<T: Send + 'static>(ctx: &CliContext, f: impl FnOnce(&mut Journal)
     .map_err(|e| CliError::failure(format!("journal task failed: {e}")))?
 }
 
+/// A job for `--json`: the report's row (one shape for a job in every command) plus where
+/// it stands, why, what to do and the commands.
+fn entry_json(e: &JobEntry) -> serde_json::Value {
+    let mut v = serde_json::to_value(crate::station::report::ReportRow::from_job(&e.job, false)).unwrap_or_default();
+    if let Some(m) = v.as_object_mut() {
+        m.insert("standing".into(), serde_json::to_value(e.standing).unwrap_or_default());
+        m.insert("since".into(), e.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).into());
+        m.insert("why".into(), e.why.clone().into());
+        m.insert("what_to_do".into(), e.what_to_do.clone().into());
+        m.insert("commands".into(), e.commands.clone().into());
+    }
+    v
+}
+
 /// "What to do" and the commands, indented under a job.
 fn advice_text(e: &JobEntry) -> String {
     let mut s = format!("  What to do: {}\n", crate::text::inert(&e.what_to_do));

@@ -28,6 +28,9 @@ pub struct KioskArgs {
     pub key_timeout: u64,
     #[command(flatten)]
     pub station: StationOpts,
+    /// Virtual keys instead of USB keys.
+    #[command(flatten)]
+    pub source: crate::cli::VirtualKeyFlags,
 }
 
 /// Run `keystation kiosk`.
@@ -65,7 +68,7 @@ pub async fn run(args: KioskArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let summary = Kiosk::new(station, sources, input, display, options).run(cancel).await.map_err(CliError::from)?;
     ctrl_c.abort();
     if ctx.json() {
-        out_line(&serde_json::json!({"event": "kiosk_closed", "summary": summary}).to_string());
+        ctx.print_json(&summary)?;
     }
     Ok(match summary.end {
         KioskEnd::Quit | KioskEnd::EndOfInput => Exit::Ok,
@@ -139,12 +142,7 @@ impl Screen {
 impl KioskDisplay for Screen {
     fn show(&self, view: &KioskView) {
         if self.mode == OutputMode::Json {
-            let mut v = serde_json::to_value(view).unwrap_or_default();
-            if let Some(m) = v.as_object_mut() {
-                m.insert("event".into(), "kiosk".into());
-                m.insert("at".into(), chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true).into());
-            }
-            out_line(&v.to_string());
+            crate::cli::json::emit_event("kiosk", view);
             return;
         }
         match view {
@@ -199,16 +197,19 @@ impl KioskDisplay for Screen {
 
     fn slip(&self, user: &str, slip: HandoverSlip) {
         let rendered = slip.render();
-        if self.mode == OutputMode::Json {
-            out_line(&serde_json::json!({"event": "kiosk", "screen": "slip", "user": user, "shown_on": "terminal"}).to_string());
-        }
         // On the controlling terminal when there is one (never into a redirected file).
-        if tty_line(rendered.expose()).is_ok() {
-            // shown
+        let shown_on = if tty_line(rendered.expose()).is_ok() {
+            "terminal"
         } else if self.mode == OutputMode::Json {
             err_line(rendered.expose());
+            "stderr"
         } else {
             out_line(rendered.expose());
+            "stdout"
+        };
+        if self.mode == OutputMode::Json {
+            // Where the slip went, never what it says.
+            crate::cli::json::emit_event("kiosk", &serde_json::json!({"screen": "slip", "user": user, "shown_on": shown_on}));
         }
     }
 }

@@ -75,10 +75,15 @@ fn build_config(args: &SimulatorArgs) -> Result<SimulatorConfig, CliError> {
 
 pub async fn run(args: SimulatorArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     if args.print_default_tenant {
-        crate::cli::progress::out_text(simulator::seed::BUILTIN_TENANT_TOML);
+        if ctx.json() {
+            ctx.print_json(&serde_json::json!({ "tenant_toml": simulator::seed::BUILTIN_TENANT_TOML }))?;
+        } else {
+            crate::cli::progress::out_text(simulator::seed::BUILTIN_TENANT_TOML);
+        }
         return Ok(Exit::Ok);
     }
     let cfg = build_config(&args)?;
+    let stop = StopSignals::new();
     let sim = simulator::start(cfg).await.map_err(|e| match e {
         simulator::SimulatorError::Config(_) | simulator::SimulatorError::Bind { .. } => CliError::usage(e.to_string()),
         other => CliError::failure(other.to_string()),
@@ -96,14 +101,15 @@ pub async fn run(args: SimulatorArgs, ctx: &CliContext) -> Result<Exit, CliError
         }
     }
     if ctx.json() {
-        // One line, so a supervising process can read it as soon as the simulator is up.
-        outln!("{}", serde_json::to_string(&info).map_err(|e| CliError::failure(e.to_string()))?);
+        // One event line, so a supervising process can read it as soon as the simulator
+        // is up; the envelope follows when it stops.
+        ctx.emit_event("simulator_started", &info);
     } else {
         print_human(&info, &written);
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    wait_for_stop().await;
+    stop.wait().await;
     sim.shutdown().await;
     if !ctx.json() {
         errln!("simulator stopped");
@@ -111,19 +117,35 @@ pub async fn run(args: SimulatorArgs, ctx: &CliContext) -> Result<Exit, CliError
     Ok(Exit::Ok)
 }
 
-async fn wait_for_stop() {
+/// Ctrl-C or SIGTERM, listened for from the moment this is made: a supervisor that
+/// stops the simulator right after its "started" line gets a clean stop, not a kill.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    fn new() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            StopSignals { signals: signal(SignalKind::interrupt()).ok().zip(signal(SignalKind::terminate()).ok()) }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut int, mut term)) = self.signals {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn s<'a>(v: &'a serde_json::Value, k: &str) -> &'a str {
@@ -148,7 +170,8 @@ fn print_human(info: &serde_json::Value, written: &[(String, PathBuf, PathBuf)])
     for a in info["apps"].as_array().into_iter().flatten() {
         let id = s(a, "clientId");
         outln!("  {id}  {} ({})", s(a, "name"), a["kind"].as_str().unwrap_or(""));
-        let base = format!("keystation login --authority {authority} --graph {authority} --tenant {tenant} --client-id {id}");
+        // The station's vocabulary; the line works as printed (tests/cli: simulator_login_line_works).
+        let base = format!("keystation login --authority-host {authority} --graph-host {authority} --tenant-id {tenant} --client-id {id}");
         if a["kind"] == "public" {
             outln!("      {base} --device-code");
         } else if a["hasSecret"] == true {

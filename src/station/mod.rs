@@ -30,6 +30,11 @@
 //! - [`batch`]: batch imaging from a CSV user list, several keys at once on a hub.
 //! - [`kiosk`]: the hands-free enrollment desk loop.
 //! - [`demo`]: the simulated tenant and virtual-key hub behind `keystation demo`.
+//!
+//! The operator's desk:
+//!
+//! - [`doctor`]: tenant, user and station checks before the first key.
+//! - [`manage`]: a user's keys and passes, deleting methods, re-imaging returned keys.
 pub mod config;
 pub mod state;
 pub mod state_dir;
@@ -44,5 +49,7 @@ pub mod setup;
 pub mod batch;
 pub mod kiosk;
 pub mod demo;
+pub mod doctor;
+pub mod manage;
 
 pub use state::JobState;

@@ -84,7 +84,7 @@ pub struct ReportRow {
     pub batch_id: Option<String>,
     /// CSV line.
     pub batch_line: Option<u64>,
-    /// Tenant name.
+    /// Tenant id (GUID or verified domain, as configured).
     pub tenant: Option<String>,
     /// UPN.
     pub user_upn: Option<String>,

@@ -58,7 +58,7 @@ impl CliDesk {
     pub async fn report(&self) -> Vec<serde_json::Value> {
         let out = self.run(&["report", "--json"], &[]).await;
         assert!(out.status.success(), "report: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap()
+        crate::json_output::result(&out.stdout).as_array().unwrap().clone()
     }
 
     /// Exactly one method for `upn`, and the report's live jobs claim exactly it.
@@ -75,7 +75,7 @@ impl CliDesk {
             .collect();
         assert_eq!(claimed, graph, "the report and Entra disagree");
         let unfinished = self.run(&["report", "--json", "--state", "unfinished"], &[]).await;
-        assert_eq!(String::from_utf8_lossy(&unfinished.stdout).trim(), "[]", "nothing left unfinished");
+        assert_eq!(crate::json_output::result(&unfinished.stdout), serde_json::json!([]), "nothing left unfinished");
     }
 }
 
@@ -149,13 +149,13 @@ async fn json_output_and_the_pin_in_it_only_when_asked() {
     let _ = out;
     let out = d.run(&["--json", "enroll", "--user", BOB, "--wait", "5"], &[]).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
-    assert!(text(&out.stdout).contains("--show-pin-in-json"));
+    assert!(crate::json_output::error(&out.stdout)["message"].as_str().unwrap().contains("--show-pin-in-json"));
     assert!(d.desk.methods(BOB).await.len() <= 1);
 
     let d = CliDesk::new("").await;
     let out = d.run(&["--json", "enroll", "--user", BOB, "--wait", "5", "--show-pin-in-json"], &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = crate::json_output::result(&out.stdout);
     assert_eq!(v["state"], "done");
     assert_eq!(v["exit_code"], 0);
     assert_eq!(v["slip_shown"], true);
@@ -174,13 +174,32 @@ async fn dry_run_touches_nothing() {
     assert!(stdout.contains("Key name: Virtual Key"), "{stdout}");
     assert!(stdout.contains("register the credential for alice@contoso.test"), "{stdout}");
     assert!(!d.state().join("journal.sqlite").exists(), "no journal was created");
-    assert!(d.desk.sim.requests(None).is_empty(), "the tenant was not contacted: {:?}", d.desk.sim.requests(None));
+    assert!(stdout.contains("User check: alice@contoso.test can be enrolled"), "{stdout}");
+    // The user was checked with reads only: nothing was written to the tenant.
+    let writes: Vec<_> = d.desk.sim.requests(None).into_iter().filter(|q| q.method != "GET" && !q.path.ends_with("/checkMemberGroups") && !q.path.ends_with("/token")).collect();
+    assert!(writes.is_empty(), "the tenant was only read: {writes:?}");
     let info = d.run(&["--json", "keys", "info"], &[]).await;
-    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    let info = crate::json_output::result(&info.stdout);
     assert_eq!(info["info"]["options"]["clientPin"], false, "{info}");
     let json = d.run(&["--json", "enroll", "--user", ALICE, "--dry-run"], &[]).await;
-    let plan: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let plan = crate::json_output::result(&json.stdout);
     assert_eq!(plan["steps"][0]["state"], "arrived");
+    assert_eq!(plan["user_check"]["allowed"], true);
+
+    // A user the tenant would refuse: the dry run says so and exits as the enrollment would.
+    let outside = d.enroll(OSCAR, &["--dry-run"], &[]).await;
+    assert_eq!(outside.status.code(), Some(6), "{}", text(&outside.stdout));
+    assert!(text(&outside.stdout).contains("User check: REFUSED") && text(&outside.stdout).contains("not in scope"), "{}", text(&outside.stdout));
+    let nobody = d.run(&["--json", "enroll", "--user", "nobody@contoso.test", "--dry-run"], &[]).await;
+    assert_eq!(nobody.status.code(), Some(2), "{}", text(&nobody.stdout));
+    let env = crate::json_output::envelope(&nobody.stdout);
+    assert_eq!(env["result"]["user_check"]["checked"], false);
+    assert_eq!(env["exit_code"], 2);
+    assert!(env["error"]["message"].as_str().unwrap().contains("nobody@contoso.test"), "{env}");
+    let guest = d.enroll("gina_fabrikam.test#EXT#@contoso.test", &["--dry-run"], &[]).await;
+    assert_eq!(guest.status.code(), Some(6), "{}", text(&guest.stdout));
+    assert!(d.desk.methods(OSCAR).await.is_empty());
+    assert!(!d.state().join("journal.sqlite").exists(), "still no journal");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,7 +306,7 @@ async fn ctrl_c_at_each_step_then_a_rerun() {
         assert_eq!(rerun.status.code(), Some(expect), "{step}: re-run\n{}\n{}", text(&rerun.stdout), text(&rerun.stderr));
         d.one_method_and_agreement(ALICE).await;
         let parked = d.run(&["--json", "jobs", "list", "--parked"], &[]).await;
-        assert_eq!(text(&parked.stdout).trim(), "[]", "{step}: nothing parked");
+        assert_eq!(crate::json_output::result(&parked.stdout), serde_json::json!([]), "{step}: nothing parked");
     }
 }
 
@@ -373,7 +392,7 @@ async fn jobs(d: &CliDesk, args: &[&str]) -> (Option<i32>, serde_json::Value, St
     let mut all = vec!["--json", "jobs"];
     all.extend_from_slice(args);
     let out = d.run(&all, &[]).await;
-    let v = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    let v = crate::json_output::envelope(&out.stdout)["result"].clone();
     (out.status.code(), v, format!("{}{}", text(&out.stdout), text(&out.stderr)))
 }
 
@@ -387,7 +406,7 @@ async fn jobs_list_show_resolve_and_retry_close_parked_jobs() {
     assert_eq!(parked.len(), 1, "{list}");
     assert_eq!(parked[0]["standing"], "parked");
     assert_eq!(parked[0]["why"], "handover_interrupted");
-    let id = parked[0]["job"]["id"].as_i64().unwrap().to_string();
+    let id = parked[0]["job"].as_i64().unwrap().to_string();
     let commands: Vec<&str> = parked[0]["commands"].as_array().unwrap().iter().filter_map(|c| c.as_str()).collect();
     assert!(commands.iter().any(|c| c.starts_with(&format!("keystation jobs resolve {id} --note"))), "{commands:?}");
     assert!(commands.contains(&format!("keystation jobs retry {id}").as_str()), "{commands:?}");
@@ -400,7 +419,7 @@ async fn jobs_list_show_resolve_and_retry_close_parked_jobs() {
     assert_eq!(code, Some(2), "an empty note is refused: {all}");
     let (code, resolved, all) = jobs(&d, &["resolve", &id, "--note", "Alice read the PIN off the slip"]).await;
     assert_eq!(code, Some(0), "{all}");
-    assert_eq!(resolved["job"]["state"], "done");
+    assert_eq!(resolved["state"], "done");
     let (_, list, _) = jobs(&d, &["list"]).await;
     assert_eq!(list, serde_json::json!([]), "nothing left to do");
     let (_, detail, _) = jobs(&d, &["show", &id]).await;
@@ -413,12 +432,12 @@ async fn jobs_list_show_resolve_and_retry_close_parked_jobs() {
     // enroll again: the key is reset and registered once more.
     let d = crash_then_rerun("intent:show_pin", "", 8).await;
     let (_, list, _) = jobs(&d, &["list", "--parked"]).await;
-    let id = list[0]["job"]["id"].as_i64().unwrap().to_string();
-    let method = list[0]["job"]["entra_method_id"].as_str().unwrap().to_string();
+    let id = list[0]["job"].as_i64().unwrap().to_string();
+    let method = list[0]["entra_method_id"].as_str().unwrap().to_string();
     d.desk.graph().delete_fido2_method(ALICE, &method).await.unwrap();
     let (code, released, all) = jobs(&d, &["retry", &id, "--note", "method deleted, user never saw the PIN"]).await;
     assert_eq!(code, Some(0), "{all}");
-    assert_eq!(released["job"]["state"], "failed");
+    assert_eq!(released["state"], "failed");
     let again = d.enroll(ALICE, &[], &[]).await;
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
     d.one_method_and_agreement(ALICE).await;

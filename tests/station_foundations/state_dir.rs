@@ -64,7 +64,7 @@ fn report_reads_a_read_only_state_directory_and_writes_nothing() {
     let before: Vec<_> = std::fs::read_dir(&state).unwrap().flatten().map(|e| e.file_name()).collect();
     let out = keystation_unprivileged(&["--state-dir", state.to_str().unwrap(), "--json", "report"], home.path());
     assert!(out.status.success(), "report on a read-only state dir: {}{}", stdout(&out), stderr(&out));
-    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Vec<serde_json::Value> = crate::json_output::result(&out.stdout).as_array().unwrap().clone();
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0]["state"], "inspected");
     let after: Vec<_> = std::fs::read_dir(&state).unwrap().flatten().map(|e| e.file_name()).collect();

@@ -46,7 +46,7 @@ impl DeskPrompt for CliDesk {
                     req.min_length_source.explain()
                 );
             }
-            tokio::task::spawn_blocking(move || read_secret(None, None, false, "New PIN", true))
+            tokio::task::spawn_blocking(move || read_secret(None, None, false, "New PIN", true, "--new-pin"))
                 .await
                 .ok()?
                 .map_err(|e| errln!("  {e}"))
@@ -71,7 +71,7 @@ impl DeskPrompt for CliDesk {
                     errln!("  ({n} attempt(s) left before the key locks; press Enter on an empty line if you do not know it.)");
                 }
             }
-            let pin = tokio::task::spawn_blocking(move || read_secret(None, None, false, "Current PIN of the key", false))
+            let pin = tokio::task::spawn_blocking(move || read_secret(None, None, false, "Current PIN of the key", false, "--pin"))
                 .await
                 .ok()?
                 .map_err(|e| errln!("  {e}"))

@@ -1,7 +1,7 @@
 //! What `keystation enroll` shows: one line per step on standard error while the job
 //! runs, then the result (and the handover slip, once) on standard output, or the
 //! outcome as JSON.
-use crate::cli::{CliError, Exit};
+use crate::cli::{CliContext, CliError, Exit};
 use crate::station::pipeline::{EventKind, JobOutcome, StationEvent, StationEvents};
 use crate::station::state::JobState;
 use std::io::IsTerminal;
@@ -88,10 +88,11 @@ pub fn print_human(outcome: &mut JobOutcome) -> Exit {
     exit
 }
 
-/// The outcome as JSON on standard output. The slip is for people: it goes to the
+/// The outcome as the `--json` result (docs/json.md); a failed job is the error
+/// envelope, with the outcome as its `result`. The slip is for people: it goes to the
 /// terminal (standard error) when there is one, and into the JSON only with
 /// `--show-pin-in-json`.
-pub fn print_json(outcome: &mut JobOutcome, show_pin: bool) -> Result<Exit, CliError> {
+pub fn print_json(ctx: &CliContext, outcome: &mut JobOutcome, show_pin: bool) -> Result<Exit, CliError> {
     let exit: Exit = outcome.class().into();
     let mut v = serde_json::to_value(&*outcome).map_err(|e| CliError::failure(format!("cannot encode the outcome: {e}")))?;
     v["exit_code"] = serde_json::json!(exit as u8);
@@ -113,6 +114,14 @@ pub fn print_json(outcome: &mut JobOutcome, show_pin: bool) -> Result<Exit, CliE
         }
     }
     v["slip_shown"] = serde_json::json!(shown);
-    outln!("{}", serde_json::to_string_pretty(&v).map_err(|e| CliError::failure(e.to_string()))?);
-    Ok(exit)
+    ctx.print_json(&v)?;
+    if exit == Exit::Ok {
+        return Ok(exit);
+    }
+    let (message, next_step) = match (&outcome.error, &outcome.operator_message) {
+        (_, Some(m)) if outcome.state == JobState::NeedsOperator => (m.clone(), Some("keystation report --state needs-operator lists the job".to_string())),
+        (Some(e), _) => (e.message.clone(), e.next_step.clone()),
+        (None, _) => (format!("the job ended in state {}", outcome.state), None),
+    };
+    Err(CliError { code: exit, message, next_step })
 }

@@ -23,7 +23,7 @@ pub async fn run(args: ListArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     };
     let entries = read(ctx, move |j| Ok(list(j, which)?)).await?;
     if ctx.json() {
-        ctx.print_json(&entries)?;
+        ctx.print_json(&entries.iter().map(super::entry_json).collect::<Vec<_>>())?;
         return Ok(Exit::Ok);
     }
     if entries.is_empty() {

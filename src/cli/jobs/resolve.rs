@@ -18,7 +18,7 @@ pub struct ResolveArgs {
 pub async fn run(args: ResolveArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let e = write(ctx, move |j| resolve(j, &args.job, &args.note)).await?;
     if ctx.json() {
-        ctx.print_json(&e)?;
+        ctx.print_json(&super::entry_json(&e))?;
     } else {
         out_text(&format!("Job {} is resolved (done).\n", e.job.id.0));
     }

@@ -18,7 +18,7 @@ pub struct RetryArgs {
 pub async fn run(args: RetryArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let e = write(ctx, move |j| retry(j, &args.job, args.note.as_deref())).await?;
     if ctx.json() {
-        ctx.print_json(&e)?;
+        ctx.print_json(&super::entry_json(&e))?;
     } else {
         out_text(&format!("Job {} is released for another attempt.\n{}", e.job.id.0, advice_text(&e)));
     }

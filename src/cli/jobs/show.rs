@@ -15,7 +15,31 @@ pub struct ShowArgs {
 pub async fn run(args: ShowArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let d = read(ctx, move |j| detail(j, &args.job)).await?;
     if ctx.json() {
-        ctx.print_json(&d)?;
+        let secs = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut v = super::entry_json(&d.entry);
+        let intents: Vec<serde_json::Value> = d
+            .intents
+            .iter()
+            .map(|i| {
+                serde_json::json!({
+                    "id": i.id.0,
+                    "kind": i.intent.kind(),
+                    "detail": i.intent,
+                    "recorded_at": secs(i.recorded_at),
+                    "resolution": i.resolution,
+                    "resolved_at": i.resolved_at.map(secs),
+                    "result": i.result,
+                    "message": i.message,
+                })
+            })
+            .collect();
+        let history: Vec<serde_json::Value> =
+            d.history.iter().map(|h| serde_json::json!({"from": h.from, "to": h.to, "at": secs(h.at), "note": h.note})).collect();
+        if let Some(m) = v.as_object_mut() {
+            m.insert("intents".into(), intents.into());
+            m.insert("history".into(), history.into());
+        }
+        ctx.print_json(&v)?;
         return Ok(Exit::Ok);
     }
     let j = &d.entry.job;

@@ -1,12 +1,11 @@
 //! `keys reset`: explain the 10-second window, wait for the touch, and when the window
 //! has passed, wait for a re-plug and reset at once.
-use super::{KeyChoice, choose, handle_options, until_ctrl_c};
+use super::{ask, choose, handle_options, interactive, until_ctrl_c, KeyChoice, KeyJson};
 use crate::cli::{CliContext, CliError, Exit};
 use crate::key::KeyError;
 use crate::key::sources::KeySources;
 use crate::key::worker::{KeyHandle, reset_after_replug};
 use clap::Args;
-use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 /// `keys reset` options.
@@ -24,24 +23,6 @@ pub struct ResetArgs {
     /// Seconds to wait for the re-plug.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub replug_timeout: u64,
-}
-
-fn interactive(ctx: &CliContext) -> bool {
-    !ctx.json() && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
-}
-
-/// Ask a yes/no question on the terminal; `default` when the answer is empty.
-fn ask(question: &str, default: bool) -> bool {
-    crate::cli::progress::err_text(&format!("{question} "));
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    if std::io::stdin().lock().read_line(&mut line).is_err() {
-        return false;
-    }
-    match line.trim().to_ascii_lowercase().as_str() {
-        "" => default,
-        a => a == "y" || a == "yes",
-    }
 }
 
 pub async fn run(sources: &KeySources, args: ResetArgs, ctx: &CliContext) -> Result<Exit, CliError> {
@@ -73,14 +54,15 @@ pub async fn run(sources: &KeySources, args: ResetArgs, ctx: &CliContext) -> Res
                 ));
             }
             let timeout = Duration::from_secs(args.replug_timeout.max(1));
-            errln!("Unplug the key and plug it in again (waiting up to {} s); then touch it when it blinks.", timeout.as_secs());
-            until_ctrl_c(reset_after_replug(sources, &descriptor, handle_options(&args.key), timeout)).await?;
+            // Asked only once the watcher has looked, so a quick pull cannot be missed.
+            let prompt = || errln!("Unplug the key and plug it in again (waiting up to {} s); then touch it when it blinks.", timeout.as_secs());
+            until_ctrl_c(reset_after_replug(sources, &descriptor, handle_options(&args.key), timeout, prompt)).await?;
             true
         }
         Err(e) => return Err(e.into()),
     };
     if ctx.json() {
-        ctx.print_json(&serde_json::json!({ "key": descriptor.path, "result": "reset", "replugged": replugged }))?;
+        ctx.print_json(&serde_json::json!({ "key": KeyJson::new(&descriptor, None), "action": "reset", "replugged": replugged }))?;
     } else {
         outln!("Key reset: {} (no PIN, no passkeys)", descriptor.label());
     }

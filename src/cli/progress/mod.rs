@@ -17,62 +17,14 @@ pub mod table;
 
 use crate::station::batch::{BatchEvent, BatchObserver, BatchSink, Handover};
 use describe::{describe, Detail};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
-/// Write a line to standard output, ignoring a closed pipe (`keystation ... | head`):
-/// output is best effort, the run itself must go on and finish cleanly. Like every
-/// output function here, the text is made [`inert_lines`](crate::text::inert_lines) first:
-/// no control character from untrusted text (a UPN, a Graph message) reaches the terminal.
-pub fn out_line(text: &str) {
-    write_inert(&mut std::io::stdout().lock(), text, true);
-}
-
-/// Write text (already ending in a newline, or not) to standard output, best effort.
-pub fn out_text(text: &str) {
-    write_inert(&mut std::io::stdout().lock(), text, false);
-}
-
-/// Write a line to standard error, best effort.
-pub fn err_line(text: &str) {
-    write_inert(&mut std::io::stderr().lock(), text, true);
-}
-
-/// Write text without a newline (a prompt) to standard error, best effort.
-pub fn err_text(text: &str) {
-    write_inert(&mut std::io::stderr().lock(), text, false);
-}
-
-/// Write a line to the controlling terminal (`/dev/tty`), made inert like the rest.
-/// `Err` when there is no controlling terminal.
-pub fn tty_line(text: &str) -> std::io::Result<()> {
-    let mut tty = std::fs::OpenOptions::new().write(true).open("/dev/tty")?;
-    write_inert(&mut tty, text, true);
-    Ok(())
-}
-
-/// Write one of keystation's own terminal control sequences (the kiosk's clear-screen)
-/// to standard output: the only raw control output, so only a constant is accepted.
-pub fn out_control(sequence: &'static str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(sequence.as_bytes());
-    let _ = out.flush();
-}
-
-fn write_inert(out: &mut dyn Write, text: &str, newline: bool) {
-    let safe = crate::text::inert_lines(text);
-    let _ = out.write_all(safe.as_bytes());
-    if newline {
-        let _ = out.write_all(b"\n");
-    }
-    let _ = out.flush();
-    // Slips (PINs, TAPs) pass through here: an escaped copy is wiped like the original.
-    if let std::borrow::Cow::Owned(copy) = safe {
-        drop(zeroize::Zeroizing::new(copy));
-    }
-}
+// Output helpers live in `cli::output` (inert text, closed pipes, colour); re-exported
+// for the modes that print through this module.
+pub use crate::cli::output::{err_line, err_text, out_control, out_line, out_text, tty_line};
 
 /// Which view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,12 +134,10 @@ impl BatchObserver for BatchDisplay {
                 }
             }
             OutputMode::Json => {
-                let mut v = serde_json::to_value(e).unwrap_or_else(|err| serde_json::json!({"event": "encoding_error", "message": err.to_string()}));
-                if let Some(map) = v.as_object_mut() {
-                    map.insert("at".into(), serde_json::Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
-                }
+                let v = serde_json::to_value(e).unwrap_or_else(|err| serde_json::json!({"event": "encoding_error", "message": err.to_string()}));
+                let name = v.get("event").and_then(|n| n.as_str()).unwrap_or("batch").to_string();
                 let _guard = self.out.lock().unwrap_or_else(|p| p.into_inner());
-                out_line(&v.to_string());
+                out_line(&crate::cli::json::event_line(&name, &v));
             }
         }
     }
@@ -201,9 +151,9 @@ impl BatchSink for BatchDisplay {
             SlipPolicy::ShowFirst => n == 0,
         };
         if self.mode == OutputMode::Json {
-            let v = serde_json::json!({"event": "handover", "line": handover.line, "user": handover.upn, "key": handover.key, "slip_shown": show});
+            let v = serde_json::json!({"line": handover.line, "user": handover.upn, "key": handover.key, "slip_shown": show});
             let _guard = self.out.lock().unwrap_or_else(|p| p.into_inner());
-            out_line(&v.to_string());
+            out_line(&crate::cli::json::event_line("handover", &v));
         }
         if !show {
             if self.mode != OutputMode::Json {

@@ -27,6 +27,26 @@ struct Inner {
     sender: HttpSender,
     graph_host: Url,
     tokens: Arc<dyn TokenProvider>,
+    last_date: std::sync::Mutex<Option<ServerDate>>,
+}
+
+/// Graph's clock as its last answer's `Date` header gave it, and ours when it arrived
+/// (for a clock check: tokens, assertions and TAPs are time-bound).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerDate {
+    /// Graph's `Date` (whole seconds).
+    pub server: chrono::DateTime<chrono::Utc>,
+    /// This machine's clock when the answer arrived.
+    pub local: chrono::DateTime<chrono::Utc>,
+}
+
+impl ServerDate {
+    /// How far this machine's clock is ahead of Graph's (negative: behind), allowing
+    /// for the header's one-second resolution.
+    pub fn skew(&self) -> chrono::Duration {
+        let d = self.local - self.server;
+        if d.num_milliseconds().abs() < 1000 { chrono::Duration::zero() } else { d }
+    }
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -78,7 +98,10 @@ impl GraphClient {
     pub fn new(config: GraphConfig, tokens: Arc<dyn TokenProvider>) -> Result<GraphClient, HttpSetupError> {
         let client = config.http.build_client()?;
         let graph_host = crate::entra::cloud::parse_service_url(config.graph_host.as_str(), "Graph").map_err(|e| HttpSetupError(e.0))?;
-        Ok(GraphClient { inner: Arc::new(Inner { sender: HttpSender::new(client, config.retry), graph_host, tokens }), api_version: config.api_version })
+        Ok(GraphClient {
+            inner: Arc::new(Inner { sender: HttpSender::new(client, config.retry), graph_host, tokens, last_date: std::sync::Mutex::new(None) }),
+            api_version: config.api_version,
+        })
     }
 
     /// The API version of this client's calls.
@@ -89,6 +112,11 @@ impl GraphClient {
     /// The same client (shared connections and tokens) with another API version.
     pub fn with_api_version(&self, api_version: ApiVersion) -> GraphClient {
         GraphClient { inner: self.inner.clone(), api_version }
+    }
+
+    /// Graph's clock from the last answer that carried a `Date` header.
+    pub fn last_server_date(&self) -> Option<ServerDate> {
+        *self.inner.last_date.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The Graph host.
@@ -166,6 +194,9 @@ impl GraphClient {
                     e
                 })?;
             let status = exchange.response.status().as_u16();
+            if let Some(server) = exchange.response.headers().get(reqwest::header::DATE).and_then(|v| v.to_str().ok()).and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok()) {
+                *self.inner.last_date.lock().unwrap_or_else(|p| p.into_inner()) = Some(ServerDate { server: server.with_timezone(&chrono::Utc), local: chrono::Utc::now() });
+            }
             if status == 401
                 && !reauthenticated
                 && let Some(fresh) = self.inner.tokens.renew().await.map_err(|e| self.token_error(op, e, req.user))?

@@ -21,7 +21,7 @@ mod users;
 mod wire;
 
 pub use base64_tolerant::{decode_credential_id, Base64Error, DecodedId};
-pub use client::GraphClient;
+pub use client::{GraphClient, ServerDate};
 pub use config::{ApiVersion, GraphConfig};
 pub use creation_options::{
     parse_creation_options, AuthenticatorSelection, CreationOptions, CredentialDescriptor, CredentialParameter, PublicKeyOptions, RelyingParty,

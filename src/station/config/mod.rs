@@ -9,15 +9,19 @@
 //!     .overrides(overrides)                        // from the command line
 //!     .load()?;                                    // validated StationConfig
 //! ```
+mod console;
 mod keys;
+mod legacy;
 mod load;
+pub mod signed_in;
 mod plan;
 mod template;
 mod tenant;
 mod validate;
 
+pub use console::{parse_listen, ConsoleConfig, DEFAULT_LISTEN};
 pub use keys::{env_var_for, SettableKey, SETTABLE_KEYS};
-pub use load::{default_config_path, ConfigError, ConfigLoader, ConfigOverrides, LoadedConfig, Origin, Provenance};
+pub use load::{config_file_in_use, config_search_path, default_config_path, ConfigError, ConfigLoader, ConfigOverrides, LoadedConfig, Origin, Provenance, SYSTEM_CONFIG_PATH};
 pub use plan::{Plan, PlanInput, PlanKey, PlanStep, PlanTenant, Touches};
 pub use template::{width as display_width, DisplayNameInput, DisplayNameTemplate, Field, DISPLAY_NAME_MAX};
 pub use tenant::{ApiVersion, Cloud, RegistrationPath, SecretSource, SignIn, SignInConfig, SignInMethod, TenantConfig};
@@ -65,6 +69,8 @@ pub struct StationConfig {
     pub preflight: PreflightConfig,
     /// How keystation reaches Entra and Graph (CA bundle, proxy, timeouts).
     pub network: NetworkConfig,
+    /// The web console (`keystation console`).
+    pub console: ConsoleConfig,
     /// Extra AAGUID → model names.
     pub models: Vec<ModelEntry>,
 }
@@ -85,6 +91,7 @@ impl Default for StationConfig {
             batch: BatchConfig::default(),
             preflight: PreflightConfig::default(),
             network: NetworkConfig::default(),
+            console: ConsoleConfig::default(),
             models: Vec::new(),
         }
     }

@@ -15,14 +15,8 @@ use crate::station::journal::{FailureKind, JobUpdate, KeyFacts, KeyQuery, Operat
 use crate::station::pin::{check_user_pin, PinRequirements, PinSource};
 use super::spec::CurrentPinRequest;
 
-/// Firmware version as people read it: 0x050704 → "5.7.4".
-pub(crate) fn firmware_text(v: u64) -> String {
-    if v <= 0xFF_FF_FF {
-        format!("{}.{}.{}", (v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF)
-    } else {
-        format!("0x{v:x}")
-    }
-}
+// One spelling of firmware versions everywhere (keys info, journal, report, JSON).
+pub(crate) use crate::key::ctap2::firmware_version_text as firmware_text;
 
 /// The key facts the journal stores, from the handle's descriptor and getInfo.
 pub(crate) fn key_facts(run: &mut Run<'_>, info: &AuthenticatorInfo) -> KeyFacts {

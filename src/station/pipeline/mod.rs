@@ -44,7 +44,7 @@
 //! [`SharedJournal`]: crate::station::journal::SharedJournal
 #![warn(missing_docs)]
 mod access;
-mod checks;
+pub(crate) mod checks;
 pub mod crash;
 mod error;
 mod events;
@@ -66,6 +66,7 @@ pub use crash::{CrashPoint, CRASH_ENV};
 pub use error::StationError;
 pub use events::{key_handle_options, EventKind, NoEvents, StationEvent, StationEvents, Step};
 pub use outcome::{JobOutcome, KeySummary, OutcomeClass, OutcomeError, StepTiming, UserSummary};
+pub use precheck::{check_user_scope, tap_needed, PolicyScope, UserCheck};
 pub use spec::{CurrentPinRequest, DeskPrompt, FinishWhen, JobSpec, NewPinRequest, PinChoice, PinPolicyOverride};
 pub use crate::station::setup::{ConnectOptions, Registrars, StationOptions, StationSetup};
 
