@@ -5,3 +5,8 @@
 mod postgres;
 #[path = "journal/harness.rs"]
 mod harness;
+#[path = "journal/common.rs"]
+#[macro_use]
+mod common;
+#[path = "journal/contract.rs"]
+mod contract;
