@@ -10,3 +10,5 @@ mod harness;
 mod common;
 #[path = "journal/contract.rs"]
 mod contract;
+#[path = "journal/queue.rs"]
+mod queue;

@@ -417,7 +417,13 @@ impl Journal {
         self.begin_job_in(job, None)
     }
 
-    pub(crate) fn begin_job_in(&mut self, job: &NewJob, claim: Option<&Claim>) -> Result<JobId, JournalError> {
+    /// Start a job for a claimed queue user: the job carries the claim's fencing token
+    /// and is linked to the queue item, in one transaction (refused if the lease is lost).
+    pub fn begin_claimed_job(&mut self, job: &NewJob, claim: &Claim) -> Result<JobId, JournalError> {
+        self.begin_job_in(job, Some(claim))
+    }
+
+    fn begin_job_in(&mut self, job: &NewJob, claim: Option<&Claim>) -> Result<JobId, JournalError> {
         let now = self.now();
         let identity = self.identity.clone();
         let upn = job.user.upn.clone();
