@@ -15,7 +15,7 @@ use crate::entra::oauth::{
 use crate::key::sources::KeySources;
 use crate::key::virtual_key::VIRTUAL_KEY_AAGUID;
 use crate::station::config::{SignIn, StationConfig, TenantConfig};
-use crate::station::journal::{Journal, SharedJournal};
+use crate::station::journal::SharedJournal;
 use crate::station::models::ModelTable;
 use crate::station::pipeline::{CrashPoint, StationError};
 use std::collections::HashMap;
@@ -159,12 +159,11 @@ impl StationSetup {
     }
 
     /// Build everything from the configuration: open the journal (`journal.path` in
-    /// `state_dir`), sign in with the tenant's `sign_in` method, make the Graph client.
+    /// `state_dir`, or the shared `journal.url`), sign in with the tenant's `sign_in` method, make the Graph client.
     /// Nothing is sent to Entra yet (the first token is fetched by the first call).
     pub fn from_config(config: StationConfig, state_dir: &Path, connect: &ConnectOptions) -> Result<StationSetup, StationError> {
         let tenant = config.require_tenant().map_err(StationError::Config)?.clone();
-        let journal_path = config.journal.resolve(state_dir);
-        let journal = SharedJournal::new(Journal::open(&journal_path)?);
+        let journal = SharedJournal::new(config.journal.open(state_dir)?);
         let tokens = token_provider(&tenant, state_dir, connect)?;
         let graph = graph_client(&tenant, tokens, connect)?;
         StationSetup::new(config, state_dir, journal, graph)

@@ -398,6 +398,7 @@ impl ConfigLoader {
             for t in config.tenant.iter_mut().chain(config.tenants.values_mut()) {
                 t.resolve_paths(base);
             }
+            config.journal.resolve_paths(base);
         }
         validate::validate(&config, &prov)?;
         Ok(LoadedConfig { config, provenance: prov, warnings, file: file_path })
@@ -427,6 +428,9 @@ fn secret_env_names(table: &Table) -> Vec<String> {
         if let Some(v) = t.get("sign_in").and_then(Value::as_table).and_then(|s| s.get("secret_env")).and_then(Value::as_str) {
             names.push(v.to_string());
         }
+    }
+    if let Some(v) = table.get("journal").and_then(Value::as_table).and_then(|j| j.get("password_env")).and_then(Value::as_str) {
+        names.push(v.to_string());
     }
     names
 }
