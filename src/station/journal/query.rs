@@ -262,17 +262,21 @@ impl Journal {
             clause = clause.replace("ORDER BY id", &format!("AND station = ?{} ORDER BY id", states.len()));
         }
         let jobs = self.jobs_where(&clause, states)?;
-        jobs.into_iter()
-            .map(|job| {
-                let intents = self.intents(job.id)?;
-                Ok(UnfinishedJob {
-                    state_since: self.state_since(job.id)?,
-                    open_intents: intents.iter().filter(|i| i.is_open()).cloned().collect(),
-                    intents,
-                    job,
-                })
-            })
-            .collect()
+        jobs.into_iter().map(|job| self.with_intents(job)).collect()
+    }
+
+    /// One job with what resuming it needs, if it is still in progress (a queue
+    /// takeover continues another station's job from here).
+    pub fn unfinished_job(&self, id: JobId) -> Result<Option<UnfinishedJob>, JournalError> {
+        match self.job(id)? {
+            Some(job) if job.state.is_in_progress() => Ok(Some(self.with_intents(job)?)),
+            _ => Ok(None),
+        }
+    }
+
+    fn with_intents(&self, job: JobRecord) -> Result<UnfinishedJob, JournalError> {
+        let intents = self.intents(job.id)?;
+        Ok(UnfinishedJob { state_since: self.state_since(job.id)?, open_intents: intents.iter().filter(|i| i.is_open()).cloned().collect(), intents, job })
     }
 
     /// How the database runs every statement the pipeline issues per key (and the

@@ -210,11 +210,19 @@ impl Run<'_> {
                 if let Some(r) = rec.register {
                     t = t.resolving(r, IntentOutcome::Done(Some(serde_json::json!({ "method_id": method }))));
                 }
-                self.out.method_id = Some(method);
+                self.out.method_id = Some(method.clone());
                 self.out.credential_id = Some(credential);
                 self.out.display_name = Some(reg.display_name.clone());
                 self.facts.registered = Some(reg);
-                self.transition(t).await
+                let recorded = self.transition(t).await;
+                if recorded.is_err() && self.lease_lost {
+                    // Entra accepted a registration this station may no longer record:
+                    // another station has taken the user over (and checked the user's
+                    // methods before registering again). Take it back, so the user ends
+                    // with the one registration the journal knows.
+                    self.compensate_lost_registration(&method).await;
+                }
+                recorded
             }
             Err(e) => {
                 if let Some(msg) = rec.error {
@@ -306,6 +314,22 @@ impl Run<'_> {
                 Err(failure.into())
             }
             OrphanMatch::Ambiguous(candidates) => Err(Stop::Park(OperatorReason::AmbiguousOrphan { candidates }, Some(failure))),
+        }
+    }
+}
+
+impl Run<'_> {
+    /// Delete a method this job registered after its lease was lost (best effort; the
+    /// new holder's reconciliation deletes an orphan it sees, and a 404 means it did).
+    async fn compensate_lost_registration(&mut self, method: &str) {
+        let user = self.user_ref();
+        match self.st.setup.graph.delete_fido2_method(&user, method).await {
+            Ok(()) => {
+                self.warn(format!("another station took this user over while the key was being registered: the registration (Entra method {method}) was deleted again"));
+                self.out.method_id = None;
+            }
+            Err(e) if e.status == Some(404) => self.out.method_id = None,
+            Err(e) => self.warn(format!("another station took this user over while the key was being registered; deleting the registration (Entra method {method}) failed: {e} — delete it by hand")),
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::key::KeyError;
 use crate::secret::SecretString;
 use crate::station::config::ResetPolicy;
 use crate::station::journal::{
-    plan_resume, reconcile_registration, FailureKind, Intent, IntentOutcome, JobError, JobRecord, JobUpdate, MethodSummary, OperatorReason, OrphanMatch,
+    plan_resume, reconcile_registration, FailureKind, Intent, IntentOutcome, JobError, JobId, JobRecord, JobUpdate, MethodSummary, OperatorReason, OrphanMatch,
     ResumeStep, Transition, UnfinishedJob,
 };
 use crate::station::pin::PinSource;
@@ -93,6 +93,11 @@ impl Station {
     pub(crate) async fn resume_items(&self) -> Result<Vec<ResumeItem>, StationError> {
         let unfinished = self.setup.journal.run(|j| j.unfinished()).await?;
         Ok(unfinished.into_iter().map(item_for).collect())
+    }
+
+    /// What resuming one job takes, if it is still in progress (a queue takeover).
+    pub async fn resume_item_for(&self, job: JobId) -> Result<Option<ResumeItem>, StationError> {
+        Ok(self.setup.journal.run(move |j| j.unfinished_job(job)).await?.map(item_for))
     }
 
     pub(crate) async fn resume_item(&self, item: ResumeItem, key: Option<Arc<KeyHandle>>, events: Arc<dyn StationEvents>, cancel: CancelToken) -> JobOutcome {

@@ -3,7 +3,7 @@
 use crate::ceremony::webauthn::BoxFuture;
 use crate::ceremony::RegistrationPath;
 use crate::secret::SecretString;
-use crate::station::journal::{BatchRef, JobId, JobMode};
+use crate::station::journal::{BatchRef, Claim, JobId, JobMode};
 use crate::station::pin::{PinAlphabet, PinRequirements, PinSource};
 use std::sync::Arc;
 
@@ -146,6 +146,10 @@ pub struct JobSpec {
     pub prompt: Option<Arc<dyn DeskPrompt>>,
     /// When the job reaches `done`.
     pub finish: FinishWhen,
+    /// The queued user this job works for under a lease (`batch --queue`): the job is
+    /// linked to the queue item, every write carries the lease's fencing token, and no
+    /// side effect starts on a lease about to end.
+    pub claim: Option<Claim>,
 }
 
 impl std::fmt::Debug for JobSpec {
@@ -160,6 +164,7 @@ impl std::fmt::Debug for JobSpec {
             .field("via", &self.via)
             .field("batch", &self.batch)
             .field("resumes", &self.resumes)
+            .field("claim", &self.claim.as_ref().map(|c| (c.item, c.token)))
             .field("prompt", &self.prompt.is_some())
             .field("finish", &self.finish)
             .finish()
@@ -181,6 +186,7 @@ impl JobSpec {
             resumes: None,
             prompt: None,
             finish: FinishWhen::Immediately,
+            claim: None,
         }
     }
 }
