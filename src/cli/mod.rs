@@ -16,6 +16,7 @@ pub mod enroll;
 pub mod batch;
 pub mod kiosk;
 pub mod report;
+pub mod queue;
 pub mod demo;
 pub mod bench;
 pub mod progress;
@@ -54,6 +55,8 @@ pub enum Command {
     Kiosk(kiosk::KioskArgs),
     /// Export the station journal as CSV or JSON.
     Report(report::ReportArgs),
+    /// A fleet's shared queue of users: load a CSV into it, watch its progress.
+    Queue(queue::QueueArgs),
     /// Run the whole job on a simulated tenant with virtual keys (no hardware, no tenant).
     Demo(demo::DemoArgs),
     /// Print speed figures (keys, station, browser).
@@ -93,6 +96,7 @@ async fn dispatch(command: Command, ctx: &CliContext) -> Result<Exit, CliError> 
         Command::Batch(a) => batch::run(a, ctx).await,
         Command::Kiosk(a) => kiosk::run(a, ctx).await,
         Command::Report(a) => report::run(a, ctx).await,
+        Command::Queue(a) => queue::run(a, ctx).await,
         Command::Demo(a) => demo::run(a, ctx).await,
         Command::Bench(a) => bench::run(a, ctx).await,
     }

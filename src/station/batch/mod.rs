@@ -11,6 +11,7 @@
 //! * [`id`]: the batch id that lets a re-run skip users already done;
 //! * [`plan`]: what each row needs given earlier runs (skip, resume, provision);
 //! * [`runner`]: the scheduler that gives each arriving key the next pending user;
+//! * [`queue`]: the same for a shared queue of users (`batch --queue`, a fleet);
 //! * [`tracker`]: which keys are plugged in, and arrived/left events (also used by the
 //!   kiosk and the demo);
 //! * [`events`], [`report`]: what a run tells while it runs and when it ends;
@@ -20,6 +21,7 @@ pub mod csv_input;
 pub mod events;
 pub mod id;
 pub mod plan;
+pub mod queue;
 pub mod report;
 pub mod runner;
 pub mod tracker;
@@ -29,6 +31,7 @@ pub use csv_input::{parse_batch, read_batch_file, BatchFile, BatchFileError, Bat
 pub use events::{BatchEvent, BatchNotice, BatchObserver};
 pub use id::{batch_id_for_path, check_batch_id};
 pub use plan::{plan_batch, BatchPlan, Disposition, PlannedRow};
+pub use queue::{run_queue, QueueOptions};
 pub use report::{BatchCounts, BatchEnd, BatchReport, RowResult, RowStatus};
 pub use runner::{run_batch, BatchControl, BatchOptions, BatchSink, Handover, KeySupply};
 pub use tracker::KeyTracker;

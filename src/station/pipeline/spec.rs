@@ -104,6 +104,24 @@ impl PinPolicyOverride {
     pub fn is_empty(&self) -> bool {
         *self == PinPolicyOverride::default()
     }
+
+    /// The text form [`PinPolicyOverride::parse`] reads back (a queued row keeps it).
+    pub fn to_text(&self) -> String {
+        let mut items = Vec::new();
+        if let Some(n) = self.length {
+            items.push(format!("length={n}"));
+        }
+        if let Some(n) = self.min_length {
+            items.push(format!("min_length={n}"));
+        }
+        if let Some(a) = self.alphabet {
+            items.push(format!("alphabet={}", if a == PinAlphabet::Digits { "digits" } else { "alphanumeric" }));
+        }
+        if let Some(s) = self.source {
+            items.push(format!("source={}", if s == PinSource::Random { "random" } else { "user-at-desk" }));
+        }
+        items.join(" ")
+    }
 }
 
 /// When a job reaches `done`.
@@ -228,6 +246,13 @@ pub struct CurrentPinRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pin_policy_override_round_trips_through_its_text() {
+        let o = PinPolicyOverride::parse("12 alphanumeric min_length=6 random").unwrap();
+        assert_eq!(PinPolicyOverride::parse(&o.to_text()).unwrap(), o);
+        assert_eq!(PinPolicyOverride::default().to_text(), "");
+    }
 
     #[test]
     fn pin_policy_override_text_form() {
