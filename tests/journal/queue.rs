@@ -145,3 +145,20 @@ both!(status_counts_per_station_with_rate_and_eta, |db| {
         assert!(json["stations"][0].get(k).is_some(), "{k} missing in {json}");
     }
 });
+
+both!(finishing_one_user_leaves_the_other_claims_of_a_station_intact, |db| {
+    let mut a = db.open_as("desk-a");
+    a.queue_load("q", &rows(2)).unwrap();
+    let lease = Duration::from_secs(30);
+    let c1 = claimed(a.claim("q", lease).unwrap());
+    let c2 = claimed(a.claim("q", lease).unwrap());
+    assert_eq!(c1.token, c2.token, "tokens count per user, so two claims can carry the same number");
+    let j1 = a.begin_claimed_job(&new_job(&c1.upn, "1"), &c1).unwrap();
+    let j2 = a.begin_claimed_job(&new_job(&c2.upn, "2"), &c2).unwrap();
+    run_happy_path(&mut a, j1, "Y3JlZC0x", "method-1");
+    a.finish_item(&c1, &ItemEnd::Done).unwrap();
+    // The other job still writes under its own claim.
+    run_happy_path(&mut a, j2, "Y3JlZC0y", "method-2");
+    a.finish_item(&c2, &ItemEnd::Done).unwrap();
+    assert_eq!(a.queue_status("q").unwrap().counts.done, 2);
+});

@@ -275,7 +275,7 @@ impl Journal {
         if let ClaimResult::Claimed(c) = &r
             && let Some(job) = c.job
         {
-            self.held.insert(job, c.token);
+            self.held.insert(job, (c.item, c.token));
         }
         Ok(r)
     }
@@ -319,16 +319,14 @@ impl Journal {
             }
             Ok(())
         });
-        if let Some(job) = claim.job {
-            self.held.remove(&job);
-        }
-        self.held.retain(|_, t| *t != claim.token || r.is_err());
+        // The item is given back (or lost): none of its jobs is held any more.
+        self.held.retain(|_, h| h.0 != claim.item);
         r
     }
 
     /// Hold `job` under `claim` (a job this station begins or resumes for the claim).
     pub fn hold(&mut self, job: JobId, claim: &Claim) {
-        self.held.insert(job, claim.token);
+        self.held.insert(job, (claim.item, claim.token));
     }
 
     /// Say what this station is doing (`claiming`, `waiting`, `offline: …`, `finished`);

@@ -195,8 +195,9 @@ pub struct Journal {
     clock: Clock,
     stats: CommitStats,
     identity: StationIdentity,
-    /// Fencing tokens of the jobs this handle works on under a queue lease.
-    held: HashMap<JobId, i64>,
+    /// The queue item and fencing token of each job this handle works on under a lease
+    /// (tokens count per item, so the item tells two claims apart).
+    held: HashMap<JobId, (i64, i64)>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -389,7 +390,7 @@ impl Journal {
 
     /// The fencing token this handle writes `job` with (0: not under a lease).
     fn fence(&self, job: JobId) -> i64 {
-        self.held.get(&job).copied().unwrap_or(0)
+        self.held.get(&job).map(|h| h.1).unwrap_or(0)
     }
 
     /// Run `f` in one write transaction: all of it is committed, or none of it.
@@ -460,7 +461,7 @@ impl Journal {
         match r {
             Ok(id) => {
                 if let Some(c) = claim {
-                    self.held.insert(id, c.token);
+                    self.held.insert(id, (c.item, c.token));
                 }
                 Ok(id)
             }
