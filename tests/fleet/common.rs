@@ -147,10 +147,18 @@ impl Fleet {
             methods.sort();
             assert_eq!(methods.len(), 1, "{u} has {} methods: {methods:?}", methods.len());
             let jobs: Vec<JobRecord> = journal.jobs_for_user(u).unwrap();
+            // A live job's method counts unless the job itself deleted it again (a
+            // resume whose PIN was lost: `delete_method` resolved done).
+            let deleted = |j: &JobRecord, m: &str| {
+                journal.intents(j.id).unwrap().iter().any(|i| {
+                    i.resolution == Some(keystation::station::journal::Resolution::Done)
+                        && matches!(&i.intent, keystation::station::journal::Intent::DeleteMethod { method_id, .. } if method_id == m)
+                })
+            };
             let mut claimed: Vec<String> = jobs
                 .iter()
                 .filter(|j| matches!(j.state, keystation::station::JobState::Done | keystation::station::JobState::NeedsOperator | keystation::station::JobState::HandedOver))
-                .filter_map(|j| j.entra_method_id.clone())
+                .filter_map(|j| j.entra_method_id.clone().filter(|m| !deleted(j, m)))
                 .collect();
             claimed.sort();
             assert_eq!(claimed, methods, "{u}: the journal claims {claimed:?}, Entra has {methods:?}; jobs: {jobs:#?}");

@@ -86,7 +86,7 @@ both!(an_expired_lease_is_taken_over_and_the_old_holder_is_fenced, |db| {
     assert!(matches!(a.record_intent(ja, &Intent::ShowPin).unwrap_err(), JournalError::Fenced(_)));
     assert!(matches!(a.resolve_intent(ja, reg, &IntentOutcome::Abandoned("x".into())).unwrap_err(), JournalError::Fenced(_)));
     assert!(matches!(a.finish_item(&ca, &ItemEnd::Done).unwrap_err(), JournalError::LeaseLost(_)));
-    assert_eq!(a.renew(&[(ca.item, ca.token)], short).unwrap(), vec![ca.item]);
+    assert_eq!(a.renew(&[(ca.item, ca.token)], short).unwrap(), vec![(ca.item, ca.token)]);
     // B continues from the intent records: the open registration is still there.
     let u = b.job(ja).unwrap().unwrap();
     assert_eq!(u.state, JobState::Inspected);

@@ -120,6 +120,8 @@ pub async fn run_queue(station: Arc<Station>, sources: KeySources, options: Queu
     let mut idle: VecDeque<KeyIdentity> = VecDeque::new();
     let mut used: HashSet<String> = HashSet::new();
     let mut active: HashMap<String, Active> = HashMap::new();
+    // Claims whose lease was lost while their job ran: the new holder decides for them.
+    let mut lost_claims: HashSet<(i64, i64)> = HashSet::new();
     let mut tasks: JoinSet<(String, Claim, JobOutcome)> = JoinSet::new();
     let mut stopping = false;
     let mut finished = false;
@@ -215,7 +217,8 @@ pub async fn run_queue(station: Arc<Station>, sources: KeySources, options: Queu
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                 let Ok((path, claim, mut outcome)) = done else { continue };
                 active.remove(&path);
-                conclude(&journal, &sink, &options, &control, &mut say, path, claim, &mut outcome, &mut results, &mut used).await;
+                let lost = lost_claims.remove(&(claim.item, claim.token));
+                conclude(&journal, &sink, &options, &control, &mut say, path, claim, lost, &mut outcome, &mut results, &mut used).await;
                 if !stopping && let Some(why) = station_wide(&outcome) {
                     stopping = true;
                     notice(BatchNotice::Stopping { pending: 0, reason: format!("{why}; this would fail for every user: fix it and start the station again") });
@@ -227,7 +230,8 @@ pub async fn run_queue(station: Arc<Station>, sources: KeySources, options: Queu
                 let lease = options.lease;
                 match journal.run(move |j| j.renew(&held, lease)).await {
                     Ok(lost) => {
-                        for a in active.values().filter(|a| lost.contains(&a.claim.item)) {
+                        for a in active.values().filter(|a| lost.contains(&(a.claim.item, a.claim.token))) {
+                            lost_claims.insert((a.claim.item, a.claim.token));
                             a.cancel.cancel();
                             say.state("lease_lost", format!("{}: the lease was lost (another station took the user over); this key's job stops", a.claim.upn));
                         }
@@ -366,6 +370,7 @@ async fn conclude(
     say: &mut Say,
     path: String,
     claim: Claim,
+    lost: bool,
     outcome: &mut JobOutcome,
     results: &mut HashMap<u64, RowResult>,
     used: &mut HashSet<String>,
@@ -373,12 +378,14 @@ async fn conclude(
     let notice = |n: BatchNotice| sink.event(&BatchEvent::Batch(n));
     let key_now = outcome.key.path.clone().unwrap_or_else(|| path.clone());
     deliver_slip(sink, outcome, claim.line, &claim.upn, &key_now);
-    let interrupted = outcome.error.as_ref().is_some_and(|e| e.kind == FailureKind::Interrupted) && outcome.state.is_in_progress();
-    let end = if outcome.is_success() {
+    // A job left in progress (lease lost, journal unreachable, its end not recorded) or
+    // stopped because its lease was lost stays as it is: the user comes back through the
+    // queue when the lease ends, here or at another station, and is continued from the
+    // job's intents.
+    let interrupted = lost || outcome.state.is_in_progress() || outcome.error.as_ref().is_some_and(|e| e.kind == FailureKind::Interrupted);
+    let end = if outcome.is_success() && !lost {
         Some(ItemEnd::Done)
     } else if interrupted {
-        // Lease lost or journal unreachable: the job stays as it is; the user comes back
-        // through the queue when the lease ends (here or at another station).
         None
     } else if outcome.state == JobState::NeedsOperator {
         Some(ItemEnd::Parked(outcome_message(outcome).unwrap_or_else(|| "needs an operator".into())))

@@ -280,9 +280,9 @@ impl Journal {
         Ok(r)
     }
 
-    /// Extend the leases of the claims this station holds; the items whose lease was
-    /// lost (taken over, or finished elsewhere) are returned.
-    pub fn renew(&mut self, claims: &[(i64, i64)], lease: Duration) -> Result<Vec<i64>, JournalError> {
+    /// Extend the leases of the claims (item, token) this station holds; the items
+    /// whose lease was lost (taken over, or finished elsewhere) are returned, with their token.
+    pub fn renew(&mut self, claims: &[(i64, i64)], lease: Duration) -> Result<Vec<(i64, i64)>, JournalError> {
         if claims.is_empty() {
             return Ok(Vec::new());
         }
@@ -290,7 +290,7 @@ impl Journal {
             let mut lost = Vec::new();
             for (item, token) in claims {
                 if db.execute(RENEW, &params![*item, *token, ms(lease)])? == 0 {
-                    lost.push(*item);
+                    lost.push((*item, *token));
                 }
             }
             Ok(lost)

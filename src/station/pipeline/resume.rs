@@ -194,6 +194,13 @@ impl Run<'_> {
                     }
                 }
                 ResumeStep::Park(reason) => {
+                    if matches!(reason, OperatorReason::PinLostBeforeHandover { method_id: None }) && self.key.is_some() && self.presented_key_differs(&item.job) {
+                        // Another key is at hand (a queue takeover at another station):
+                        // the old key needs a reset wherever it is; the user is enrolled
+                        // with this one.
+                        self.warn(format!("the key presented is not the one job {} used; that key must be reset before reuse", item.job.id));
+                        return Ok(ResumeEnd::Retry(Box::new(item.retry.clone()), Some(reason.clone())));
+                    }
                     let retryable = matches!(reason, OperatorReason::PinLostBeforeHandover { method_id: None })
                         && self.key.is_some()
                         && !self.presented_key_differs(&item.job)
