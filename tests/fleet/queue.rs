@@ -31,8 +31,9 @@ async fn a_station_killed_mid_run_loses_and_doubles_nobody() {
     signal(&s2, libc::SIGKILL);
     let _ = s2.wait().await;
     for (name, child) in [("s1", &mut s1), ("s3", &mut s3)] {
+        // 8: a user taken over while the dead station showed its slip waits for a person.
         let code = fleet.wait(name, child, RUN).await;
-        assert_eq!(code, Some(0), "station {name}:\n{}", tail(&fleet.log(name)));
+        assert!(matches!(code, Some(0 | 8)), "station {name} exited {code:?}:\n{}", tail(&fleet.log(name)));
     }
     fleet.assert_exactly_once().await;
 }
