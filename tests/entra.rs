@@ -1,5 +1,7 @@
 //! The OAuth and Graph clients (and `keystation login`/`whoami`) against the in-process
 //! Entra simulator. Run with `cargo test --test entra`.
+#[path = "shared/json_output.rs"]
+mod json_output;
 mod entra {
     pub mod attest;
     pub mod common;

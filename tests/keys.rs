@@ -1,5 +1,7 @@
 //! The key client (CTAPHID, CTAP2, PIN protocols, worker) against virtual keys running
 //! Google's OpenSK core, through the public API; and the `keystation keys` CLI.
+#[path = "shared/json_output.rs"]
+mod json_output;
 mod keys {
     pub mod support;
     mod concurrency;

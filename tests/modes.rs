@@ -3,6 +3,10 @@
 //! scripted standard input, and `keystation demo`.
 #[path = "shared/keystation_cli.rs"]
 mod keystation_cli;
+#[path = "shared/json_output.rs"]
+mod json_output;
+#[path = "shared/tls_front.rs"]
+mod tls_front;
 
 #[path = "modes/common.rs"]
 mod common;
@@ -16,3 +20,9 @@ mod batch_cli;
 mod kiosk;
 #[path = "modes/demo.rs"]
 mod demo;
+#[path = "modes/one_station.rs"]
+mod one_station;
+#[path = "modes/ca_bundle.rs"]
+mod ca_bundle;
+#[path = "modes/output_safety.rs"]
+mod output_safety;

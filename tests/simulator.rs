@@ -1,5 +1,7 @@
 //! The Entra simulator, tested through its HTTP surface with plain reqwest (never with
 //! keystation's own Graph client), plus its CLI. Submodules live in `tests/simulator/`.
+#[path = "shared/json_output.rs"]
+mod json_output;
 #[path = "simulator/support.rs"]
 mod support;
 #[path = "simulator/attest.rs"]
@@ -21,5 +23,7 @@ mod policies;
 mod faults;
 #[path = "simulator/pages.rs"]
 mod pages;
+#[path = "simulator/drift.rs"]
+mod drift;
 #[path = "simulator/cli.rs"]
 mod cli;

@@ -2,6 +2,8 @@
 //! `keystation enroll` binary, on the in-process Entra simulator with virtual keys.
 #[path = "shared/keystation_cli.rs"]
 mod keystation_cli;
+#[path = "shared/json_output.rs"]
+mod json_output;
 
 #[path = "station/common.rs"]
 mod common;
@@ -17,3 +19,7 @@ mod resume;
 mod cli;
 #[path = "station/registrar.rs"]
 mod registrar;
+#[path = "station/doctor.rs"]
+mod doctor;
+#[path = "station/permissions.rs"]
+mod permissions;

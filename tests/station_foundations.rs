@@ -1,5 +1,7 @@
 //! Station foundations through the public API and the `keystation report` binary:
 //! configuration layering and errors, PIN rules, the journal, age handover, reports.
+#[path = "shared/json_output.rs"]
+mod json_output;
 #[path = "station_foundations/common.rs"]
 mod common;
 #[path = "station_foundations/config.rs"]
@@ -14,3 +16,5 @@ mod models;
 mod pin;
 #[path = "station_foundations/report.rs"]
 mod report;
+#[path = "station_foundations/state_dir.rs"]
+mod state_dir;

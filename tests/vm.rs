@@ -3,7 +3,7 @@
 //! then check keystation's hidapi backend, its CLI and watcher, and libfido2's
 //! `fido2-token` against them, and finally enroll a fresh key for a user with
 //! `keystation enroll` against a `keystation simulator` inside the guest. The checks run
-//! inside the guest (tests/vm/guest-init.sh, tests/vm/guest-enroll.sh); this file builds
+//! inside the guest (tests/vm/guest-init.sh, tests/vm/guest-enroll.sh, tests/vm/guest-replug.sh); this file builds
 //! the guest, boots it and judges its console output.
 //!
 //! Needs the Debian packages qemu-system-x86, busybox-static, cpio, fido2-tools and
@@ -14,6 +14,8 @@
 
 #[path = "vm/harness.rs"]
 mod harness;
+#[path = "shared/json_output.rs"]
+mod json_output;
 
 use harness::{Accel, GuestRun, Verdict};
 use std::path::{Path, PathBuf};
@@ -140,8 +142,8 @@ fn virtual_key_uhid_without_uhid_node_is_an_environment_error() {
         .output()
         .expect("run keystation");
     assert_eq!(out.status.code(), Some(11));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON error on stdout");
-    assert_eq!(v["error"]["kind"], "Environment");
+    let e = json_output::error(&out.stdout);
+    assert_eq!(e["kind"], "environment");
 }
 
 #[test]

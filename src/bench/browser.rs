@@ -130,6 +130,7 @@ pub async fn measure(args: &BrowserBenchArgs) -> Result<BrowserBenchReport, CliE
         manual_timeout: Duration::from_secs(60),
         poll_interval: Duration::from_millis(250),
         screenshots: !args.no_screenshots,
+        budget: Default::default(),
     };
     let registrar = BrowserRegistrar::new(config, target, graph.clone(), Arc::new(NoOperator));
     let mut runs = Vec::new();
@@ -194,23 +195,23 @@ pub async fn run(args: BrowserBenchArgs, ctx: &CliContext) -> Result<Exit, CliEr
         ctx.print_json(&report)?;
         return Ok(Exit::Ok);
     }
-    println!(
+    crate::cli::progress::out_line(&format!(
         "Browser path: seconds per enrolment (in-process simulator, OpenSK virtual key, {} Chromium, {} build, screenshots {})",
         if report.headless { "headless" } else { "visible" },
         report.profile,
         if report.screenshots { "on" } else { "off" }
-    );
-    println!("{:>4}  {:<8} {:<22} {:>8}", "run", "browser", "user", "seconds");
+    ));
+    crate::cli::progress::out_line(&format!("{:>4}  {:<8} {:<22} {:>8}", "run", "browser", "user", "seconds"));
     for r in &report.runs {
-        println!("{:>4}  {:<8} {:<22} {:>8.2}", r.run, r.browser, r.user, r.seconds);
+        crate::cli::progress::out_line(&format!("{:>4}  {:<8} {:<22} {:>8.2}", r.run, r.browser, r.user, r.seconds));
     }
     match (report.warm_median_seconds, report.warm_min_seconds, report.warm_max_seconds) {
-        (Some(m), Some(lo), Some(hi)) => println!(
+        (Some(m), Some(lo), Some(hi)) => crate::cli::progress::out_line(&format!(
             "cold: {:.2} s   warm: median {m:.2} s (min {lo:.2}, max {hi:.2}) over {} enrolments",
             report.cold_seconds,
             report.runs.len() - 1
-        ),
-        _ => println!("cold: {:.2} s", report.cold_seconds),
+        )),
+        _ => crate::cli::progress::out_line(&format!("cold: {:.2} s", report.cold_seconds)),
     }
     Ok(Exit::Ok)
 }

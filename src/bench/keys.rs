@@ -145,16 +145,16 @@ pub async fn run(args: KeysBenchArgs, ctx: &CliContext) -> Result<Exit, CliError
         ctx.print_json(&report)?;
         return Ok(Exit::Ok);
     }
-    println!("Virtual keys (OpenSK), {} build, {} iteration(s) per operation", report.profile, report.iterations);
-    println!("{:<52} {:>9} {:>9} {:>9}", "operation", "min ms", "median ms", "max ms");
+    crate::cli::progress::out_line(&format!("Virtual keys (OpenSK), {} build, {} iteration(s) per operation", report.profile, report.iterations));
+    crate::cli::progress::out_line(&format!("{:<52} {:>9} {:>9} {:>9}", "operation", "min ms", "median ms", "max ms"));
     for o in &report.operations {
-        println!("{:<52} {:>9.2} {:>9.2} {:>9.2}", o.name, o.min_ms, o.median_ms, o.max_ms);
+        crate::cli::progress::out_line(&format!("{:<52} {:>9.2} {:>9.2} {:>9.2}", o.name, o.min_ms, o.median_ms, o.max_ms));
     }
-    println!();
-    println!("{:<8} {:>12} {:>14}", "keys", "wall ms", "ms per key");
+    crate::cli::progress::out_line("");
+    crate::cli::progress::out_line(&format!("{:<8} {:>12} {:>14}", "keys", "wall ms", "ms per key"));
     for p in &report.parallel {
-        println!("{:<8} {:>12.1} {:>14.1}", p.keys, p.wall_ms, p.wall_ms / p.keys as f64);
+        crate::cli::progress::out_line(&format!("{:<8} {:>12.1} {:>14.1}", p.keys, p.wall_ms, p.wall_ms / p.keys as f64));
     }
-    println!("(each key: open, setPIN, makeCredential with PIN, all keys at once)");
+    crate::cli::progress::out_line(&format!("(each key: open, setPIN, makeCredential with PIN, all keys at once)"));
     Ok(Exit::Ok)
 }

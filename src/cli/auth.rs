@@ -1,9 +1,10 @@
 //! `keystation login`, `logout`, `whoami`: sign in to Entra ID, forget sign-ins, show
 //! who is signed in. The work is done by `entra::oauth::session`; this file parses
 //! flags, reads secrets (never from argv) and prints.
+use crate::cli::enroll::flags::TenantFlags;
 use crate::cli::{CliContext, CliError, Exit};
-use crate::entra::cloud::CloudEndpoints;
-use crate::entra::http::HttpOptions;
+use crate::entra::cloud::{parse_service_url, CloudEndpoints};
+use crate::station::config::{signed_in, Origin, SignIn, SignInConfig, SignInMethod, StationConfig, DEFAULT_TENANT};
 use crate::entra::oauth::{
     self, AssertionAlgorithm, CacheFilter, ClientCertificate, ClientCredential, DeviceCodeEvent, LoginMethod, LoginRequest, OAuthError, OAuthOptions, Scopes,
     SignInSummary, TokenCache,
@@ -15,30 +16,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Where the tenant is and how TLS is checked (shared by the three commands).
-#[derive(Args, Debug, Clone)]
-pub struct TenantArgs {
-    /// Tenant ID (GUID) or verified domain, e.g. contoso.onmicrosoft.com.
-    #[arg(long, env = "KEYSTATION_TENANT", value_name = "TENANT")]
-    pub tenant: Option<String>,
-    /// Application (client) ID of the app registration.
-    #[arg(long, env = "KEYSTATION_CLIENT_ID", value_name = "GUID")]
-    pub client_id: Option<String>,
-    /// Authority: a cloud name (global, usgov, usgov-dod, china) or a URL such as
-    /// https://login.microsoftonline.com (http only for 127.0.0.1/localhost, e.g. the simulator).
-    #[arg(long, env = "KEYSTATION_AUTHORITY", value_name = "CLOUD|URL")]
-    pub authority: Option<String>,
-    /// Extra trusted CA certificates (PEM bundle), e.g. for a TLS-inspecting proxy.
-    #[arg(long, env = "KEYSTATION_CA_BUNDLE", value_name = "FILE")]
-    pub ca_bundle: Option<PathBuf>,
-}
-
 /// Flags of `keystation login`.
 #[derive(Args, Debug)]
+#[command(after_help = "The tenant is the station's: the configured one ([tenant] in the configuration file), or the one these options name.\n\
+Without a credential option the configured `sign_in.method` is used (device-code when nothing is configured).\n\
+After signing in, commands without a configured tenant use this one (docs/configuration.md, \"The signed-in tenant\").\n\
+Exit codes: 0 signed in, 2 bad options or configuration, 5 Entra refused, 10 cancelled.")]
 pub struct LoginArgs {
-    /// Tenant, client, authority and CA bundle (shared by the three commands).
+    /// Tenant, client, cloud, hosts and CA bundle (the station's vocabulary).
     #[command(flatten)]
-    pub tenant: TenantArgs,
+    pub tenant: TenantFlags,
     /// Sign in as a delegated admin with a device code (the default without a client credential).
     #[arg(long, conflicts_with_all = ["client_secret_env", "client_secret_file", "certificate"])]
     pub device_code: bool,
@@ -57,9 +44,6 @@ pub struct LoginArgs {
     /// Client assertion algorithm: ps256 (x5t#S256, recommended) or rs256 (x5t).
     #[arg(long, value_name = "ALG", default_value = "ps256", value_parser = parse_alg)]
     pub assertion_alg: AssertionAlgorithm,
-    /// Graph host of the cloud (default: the authority's cloud), used to build scopes.
-    #[arg(long, env = "KEYSTATION_GRAPH", value_name = "URL")]
-    pub graph: Option<String>,
     /// Scopes, space- or comma-separated; bare names get the Graph prefix
     /// (default: .default, i.e. the permissions granted to the app registration).
     #[arg(long, value_name = "SCOPES")]
@@ -68,10 +52,11 @@ pub struct LoginArgs {
 
 /// Flags of `keystation logout`.
 #[derive(Args, Debug)]
+#[command(after_help = "Tenant options narrow which cached sign-ins are forgotten.\nExit codes: 0 done (also when nothing matched), 2 several sign-ins and no choice or --all.")]
 pub struct LogoutArgs {
-    /// Tenant, client, authority and CA bundle (shared by the three commands).
+    /// Only sign-ins of this tenant / client / cloud (the station's vocabulary).
     #[command(flatten)]
-    pub tenant: TenantArgs,
+    pub tenant: TenantFlags,
     /// Only the sign-in of this account (UPN, or "(app-only)").
     #[arg(long, value_name = "UPN")]
     pub account: Option<String>,
@@ -82,10 +67,11 @@ pub struct LogoutArgs {
 
 /// Flags of `keystation whoami`.
 #[derive(Args, Debug)]
+#[command(after_help = "Tenant options narrow which cached sign-ins are shown.\nExit codes: 0 signed in, 2 bad options, 5 not signed in (or the sign-in could not be renewed).")]
 pub struct WhoamiArgs {
-    /// Tenant, client, authority and CA bundle (shared by the three commands).
+    /// Only sign-ins of this tenant / client / cloud (the station's vocabulary).
     #[command(flatten)]
-    pub tenant: TenantArgs,
+    pub tenant: TenantFlags,
     /// Only the sign-in of this account (UPN, or "(app-only)").
     #[arg(long, value_name = "UPN")]
     pub account: Option<String>,
@@ -95,16 +81,30 @@ fn parse_alg(text: &str) -> Result<AssertionAlgorithm, String> {
     AssertionAlgorithm::parse(text).ok_or_else(|| format!("'{text}' is not ps256 or rs256"))
 }
 
-fn oauth_options(t: &TenantArgs) -> OAuthOptions {
-    OAuthOptions { http: HttpOptions { ca_bundle: t.ca_bundle.clone(), ..HttpOptions::default() }, ..OAuthOptions::default() }
+/// The station configuration's `[network]` settings (CA bundle, proxy, timeouts), as
+/// every other command connects (`--ca-bundle` is `network.ca_bundle`).
+fn oauth_options(config: &StationConfig) -> OAuthOptions {
+    OAuthOptions { http: config.network.http_options(), ..OAuthOptions::default() }
 }
 
-fn filter(t: &TenantArgs, account: Option<&String>) -> Result<CacheFilter, CliError> {
-    let authority = match &t.authority {
-        Some(a) => Some(CloudEndpoints::resolve(Some(a), None).map_err(|e| CliError::usage(e.0))?.authority_host.as_str().trim_end_matches('/').to_string()),
-        None => None,
+/// The cached sign-ins the tenant options name: the fields given on the command line
+/// (or a tenant chosen with `--use-tenant`), resolved through the configuration so that
+/// `--cloud us-gov` and `--authority-host URL` mean what they mean everywhere.
+fn filter(ctx: &CliContext, t: &TenantFlags, account: Option<&String>) -> Result<(CacheFilter, OAuthOptions), CliError> {
+    let loaded = ctx.load_config(t.overrides())?;
+    let config = &loaded.config;
+    let real = |key: &str| if config.use_tenant == DEFAULT_TENANT { format!("tenant.{key}") } else { format!("tenants.{}.{key}", config.use_tenant) };
+    let from_flag = |key: &str| matches!(loaded.provenance.origin_of(&real(key)), Origin::Flag(_));
+    let chosen = matches!(loaded.provenance.origin_of("use_tenant"), Origin::Flag(_));
+    let tenant = config.tenant();
+    let pick = |key: &str, value: Option<String>| if chosen || from_flag(key) { value } else { None };
+    let filter = CacheFilter {
+        authority: if chosen || from_flag("authority_host") || from_flag("cloud") { tenant.map(|t| t.authority_host()) } else { None },
+        tenant: pick("id", tenant.and_then(|t| t.id.clone())),
+        client_id: pick("client_id", tenant.and_then(|t| t.client_id.clone())),
+        account: account.cloned(),
     };
-    Ok(CacheFilter { authority, tenant: t.tenant.clone(), client_id: t.client_id.clone(), account: account.cloned() })
+    Ok((filter, oauth_options(config)))
 }
 
 /// Map an OAuth failure to an exit code and a message.
@@ -137,25 +137,48 @@ fn read_client_secret(env: Option<&str>, file: Option<&PathBuf>) -> Result<Optio
     Ok(Some(secret))
 }
 
-/// `keystation login`: sign in and cache the token.
+/// `keystation login`: sign in to the station's tenant and cache the token.
 pub async fn run_login(args: LoginArgs, ctx: &CliContext) -> Result<Exit, CliError> {
-    let t = &args.tenant;
-    let tenant = t.tenant.clone().ok_or_else(|| CliError::usage("--tenant is required (tenant ID or domain; or set KEYSTATION_TENANT)"))?;
-    let client_id = t.client_id.clone().ok_or_else(|| CliError::usage("--client-id is required (the app registration's Application ID; or set KEYSTATION_CLIENT_ID)"))?;
-    let endpoints = CloudEndpoints::resolve(t.authority.as_deref(), args.graph.as_deref()).map_err(|e| CliError::usage(e.0))?;
+    let loaded = ctx.load_config(args.tenant.overrides())?;
+    let mut tenant = loaded
+        .config
+        .require_tenant()
+        .map_err(|e| CliError::usage(e).with_next_step("give --tenant-id ID and --client-id GUID, or configure the tenant (`keystation config init`, docs/configuration.md)"))?
+        .clone();
+    let tenant_id = tenant.id.clone().unwrap_or_default();
+    let client_id = tenant.client_id.clone().unwrap_or_default();
+    let authority_host = parse_service_url(&tenant.authority_host(), "authority").map_err(|e| CliError::usage(format!("tenant `authority_host`: {e}")))?;
+    // Tokens name the cloud's Graph resource even when `graph_host` points the calls at a
+    // proxy or the simulator: the same scopes the station asks for (station::setup).
+    let resource = parse_service_url(tenant.cloud.graph_host(), "Graph").map_err(|e| CliError::usage(e.to_string()))?;
+    let endpoints = CloudEndpoints { cloud: Some(tenant.cloud), authority_host, graph_host: resource };
+    let flag_credential = args.client_secret_env.is_some() || args.client_secret_file.is_some() || args.certificate.is_some();
     let method = if let Some(secret) = read_client_secret(args.client_secret_env.as_deref(), args.client_secret_file.as_ref())? {
+        tenant.sign_in = SignInConfig { method: SignInMethod::ClientSecret, secret_env: args.client_secret_env.clone(), secret_file: args.client_secret_file.clone(), ..SignInConfig::default() };
         LoginMethod::AppOnly(ClientCredential::Secret(secret))
     } else if let (Some(cert), Some(key)) = (&args.certificate, &args.private_key) {
+        tenant.sign_in = SignInConfig { method: SignInMethod::Certificate, certificate: Some(cert.clone()), private_key: Some(key.clone()), ..SignInConfig::default() };
         let certificate = ClientCertificate::from_files(cert, key).map_err(oauth_error)?;
         LoginMethod::AppOnly(ClientCredential::Certificate { certificate: std::sync::Arc::new(certificate), algorithm: args.assertion_alg })
-    } else {
+    } else if args.device_code || flag_credential {
+        tenant.sign_in = SignInConfig::default();
         LoginMethod::DeviceCode
+    } else {
+        // The configured sign-in method.
+        match tenant.sign_in().map_err(|e| CliError::usage(format!("tenant `sign_in`: {e}")))? {
+            SignIn::DeviceCode => LoginMethod::DeviceCode,
+            SignIn::ClientSecret { secret } => LoginMethod::AppOnly(ClientCredential::Secret(secret.read().map_err(CliError::usage)?)),
+            SignIn::Certificate { certificate, private_key } => {
+                let c = ClientCertificate::from_files(&certificate, &private_key).map_err(oauth_error)?;
+                LoginMethod::AppOnly(ClientCredential::Certificate { certificate: std::sync::Arc::new(c), algorithm: args.assertion_alg })
+            }
+        }
     };
     let scopes = args.scopes.as_deref().map(|s| Scopes::parse(s, &endpoints.graph_host));
     if scopes.as_ref().is_some_and(|s| s.is_empty()) {
         return Err(CliError::usage("--scopes is empty"));
     }
-    let request = LoginRequest { endpoints, tenant, client_id, method, scopes, options: oauth_options(t) };
+    let request = LoginRequest { endpoints, tenant: tenant_id, client_id, method, scopes, options: oauth_options(&loaded.config) };
     let cache = TokenCache::in_state_dir(&ctx.state_dir);
 
     let cancel = CancellationToken::new();
@@ -170,8 +193,8 @@ pub async fn run_login(args: LoginArgs, ctx: &CliContext) -> Result<Exit, CliErr
     let mut on_event = |event: DeviceCodeEvent<'_>| match event {
         DeviceCodeEvent::Prompt(code) => {
             let minutes = ((code.expires_at - Utc::now()).num_seconds().max(0) + 59) / 60;
-            eprintln!("To sign in, open {} and enter the code {} (valid for {minutes} min).", code.verification_uri, code.user_code);
-            eprintln!("Waiting for the sign-in to be approved... (Ctrl-C to cancel)");
+            errln!("To sign in, open {} and enter the code {} (valid for {minutes} min).", code.verification_uri, code.user_code);
+            errln!("Waiting for the sign-in to be approved... (Ctrl-C to cancel)");
         }
         DeviceCodeEvent::Pending => {}
         DeviceCodeEvent::SlowDown { interval } => tracing::info!("polling every {} s", interval.as_secs()),
@@ -180,14 +203,17 @@ pub async fn run_login(args: LoginArgs, ctx: &CliContext) -> Result<Exit, CliErr
     on_ctrl_c.abort();
     let entry = result.map_err(oauth_error)?;
     let summary = SignInSummary::of(&entry);
+    // The commands after this one use this tenant when none is configured.
+    let record = signed_in::write_record(&ctx.state_dir, &tenant).map_err(|e| CliError::failure(format!("signed in, but cannot record the tenant in {}: {e}", ctx.state_dir.display())))?;
+    tracing::info!("signed-in tenant recorded in {}", record.display());
     if ctx.json() {
         let mut v = serde_json::to_value(&summary).map_err(|e| CliError::failure(e.to_string()))?;
         v["cache"] = serde_json::Value::String(cache.path().display().to_string());
         ctx.print_json(&v)?;
     } else {
-        println!("Signed in as {}.", who(&summary));
+        outln!("Signed in as {}.", who(&summary));
         print_summary(&summary);
-        println!("Cached in:   {}", cache.path().display());
+        outln!("Cached in:   {}", cache.path().display());
     }
     Ok(Exit::Ok)
 }
@@ -195,7 +221,13 @@ pub async fn run_login(args: LoginArgs, ctx: &CliContext) -> Result<Exit, CliErr
 /// `keystation logout`: forget cached sign-ins (local only).
 pub async fn run_logout(args: LogoutArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let cache = TokenCache::in_state_dir(&ctx.state_dir);
-    let removed = oauth::logout(&cache, &filter(&args.tenant, args.account.as_ref())?, args.all).map_err(oauth_error)?;
+    let removed = oauth::logout(&cache, &filter(ctx, &args.tenant, args.account.as_ref())?.0, args.all).await.map_err(oauth_error)?;
+    // The signed-in tenant record goes with its sign-in.
+    if let Some((tenant, client)) = signed_in::recorded(&ctx.state_dir)
+        && removed.iter().any(|k| k.tenant.eq_ignore_ascii_case(&tenant) && k.client_id.eq_ignore_ascii_case(&client))
+    {
+        signed_in::remove_record(&ctx.state_dir).map_err(|e| CliError::failure(format!("cannot remove the signed-in tenant record: {e}")))?;
+    }
     if ctx.json() {
         let keys: Vec<serde_json::Value> = removed
             .iter()
@@ -203,12 +235,12 @@ pub async fn run_logout(args: LogoutArgs, ctx: &CliContext) -> Result<Exit, CliE
             .collect();
         ctx.print_json(&serde_json::json!({ "removed": keys }))?;
     } else if removed.is_empty() {
-        println!("No cached sign-in matched; nothing to forget.");
+        outln!("No cached sign-in matched; nothing to forget.");
     } else {
         for k in &removed {
-            println!("Forgot {} (tenant {}, client {}).", k.account, k.tenant, k.client_id);
+            outln!("Forgot {} (tenant {}, client {}).", k.account, k.tenant, k.client_id);
         }
-        println!("Note: this only deletes the local token cache entry; tokens already issued stay valid until they expire.");
+        outln!("Note: this only deletes the local token cache entry; tokens already issued stay valid until they expire.");
     }
     Ok(Exit::Ok)
 }
@@ -216,22 +248,22 @@ pub async fn run_logout(args: LogoutArgs, ctx: &CliContext) -> Result<Exit, CliE
 /// `keystation whoami`: show cached sign-ins, renewing or dropping expired ones.
 pub async fn run_whoami(args: WhoamiArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let cache = TokenCache::in_state_dir(&ctx.state_dir);
-    let f = filter(&args.tenant, args.account.as_ref())?;
-    let found = oauth::whoami(&cache, &f, &oauth_options(&args.tenant), Duration::from_secs(60)).await.map_err(oauth_error)?;
+    let (f, options) = filter(ctx, &args.tenant, args.account.as_ref())?;
+    let found = oauth::whoami(&cache, &f, &options, Duration::from_secs(60)).await.map_err(oauth_error)?;
     let live: Vec<_> = found.iter().filter(|e| e.status != "dropped").collect();
     if ctx.json() {
+        // Signed out is an error (exit 5) with the error envelope; what was found (e.g.
+        // dropped sign-ins) stays in `result`.
         ctx.print_json(&serde_json::json!({ "signed_in": !live.is_empty(), "sign_ins": found }))?;
-        // One JSON document on stdout; the exit code says "not signed in".
-        return Ok(if live.is_empty() { Exit::EntraError } else { Exit::Ok });
     } else {
         for e in &found {
             if e.status == "dropped" {
-                println!("The sign-in of {} had expired and could not be renewed; it was removed.", who(&e.sign_in));
+                outln!("The sign-in of {} had expired and could not be renewed; it was removed.", who(&e.sign_in));
                 continue;
             }
-            println!("Signed in as {}{}.", who(&e.sign_in), if e.status == "renewed" { " (token renewed just now)" } else { "" });
+            outln!("Signed in as {}{}.", who(&e.sign_in), if e.status == "renewed" { " (token renewed just now)" } else { "" });
             print_summary(&e.sign_in);
-            println!();
+            outln!();
         }
     }
     if live.is_empty() {
@@ -250,24 +282,24 @@ fn who(s: &SignInSummary) -> String {
 }
 
 fn print_summary(s: &SignInSummary) {
-    println!("Tenant:      {}{}", s.tenant_id.as_deref().unwrap_or(&s.tenant), if s.tenant_id.as_deref().is_some_and(|t| t != s.tenant) { format!(" ({})", s.tenant) } else { String::new() });
-    println!("Authority:   {}", s.authority);
-    println!("Client:      {}", s.client_id);
+    outln!("Tenant:      {}{}", s.tenant_id.as_deref().unwrap_or(&s.tenant), if s.tenant_id.as_deref().is_some_and(|t| t != s.tenant) { format!(" ({})", s.tenant) } else { String::new() });
+    outln!("Authority:   {}", s.authority);
+    outln!("Client:      {}", s.client_id);
     if !s.token_readable {
-        println!("Permissions: unknown (the access token is not a readable JWT)");
+        outln!("Permissions: unknown (the access token is not a readable JWT)");
     } else if s.app_only {
-        println!("Permissions: {} (application roles)", if s.roles.is_empty() { "none".into() } else { s.roles.join(" ") });
+        outln!("Permissions: {} (application roles)", if s.roles.is_empty() { "none".into() } else { s.roles.join(" ") });
     } else {
-        println!("Permissions: {} (delegated scopes)", if s.scopes.is_empty() { "none".into() } else { s.scopes.join(" ") });
+        outln!("Permissions: {} (delegated scopes)", if s.scopes.is_empty() { "none".into() } else { s.scopes.join(" ") });
         if !s.directory_roles.is_empty() {
-            println!("Admin roles: {}", s.directory_roles.join(", "));
+            outln!("Admin roles: {}", s.directory_roles.join(", "));
         }
     }
     let left = s.expires_in_seconds;
     let when = s.expires_at.format("%Y-%m-%d %H:%M:%S UTC");
     if left > 0 {
-        println!("Expires:     {when} (in {} min){}", left / 60, if s.refreshable { ", renewable" } else { "" });
+        outln!("Expires:     {when} (in {} min){}", left / 60, if s.refreshable { ", renewable" } else { "" });
     } else {
-        println!("Expires:     {when} (expired){}", if s.refreshable { ", renewable" } else { "" });
+        outln!("Expires:     {when} (expired){}", if s.refreshable { ", renewable" } else { "" });
     }
 }

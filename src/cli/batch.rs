@@ -7,14 +7,15 @@ use crate::cli::{CliContext, CliError, Exit};
 use crate::key::sources::{KeySources, SourceOptions};
 use crate::key::virtual_key::AttestationCa;
 use crate::station::batch::{
-    batch_id_for_path, check_batch_id, plan_batch, read_batch_file, run_batch, BatchControl, BatchEnd, BatchFileError, BatchOptions, BatchPlan, BatchSink,
+    batch_id_for_path, check_batch_id, plan_batch, precheck_batch, read_batch_file, run_batch, BatchControl, BatchEnd, BatchFileError, BatchOptions, BatchPlan, BatchSink,
     Disposition, KeySupply,
 };
-use crate::station::config::{ConfigLoader, ConfigOverrides, StationConfig};
+use crate::station::config::{ConfigOverrides, StationConfig};
 use crate::station::demo::{DeskOptions, VirtualDesk};
-use crate::station::journal::JobMode;
+use crate::station::journal::{JobMode, Journal, SharedJournal};
 use crate::station::pin::PinSource;
 use crate::station::pipeline::{ConnectOptions, JobSpec, Station, StationError, StationSetup};
+use crate::station::setup::Connection;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -83,6 +84,9 @@ pub struct BatchArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub station: StationOpts,
+    /// Virtual keys instead of USB keys.
+    #[command(flatten)]
+    pub source: crate::cli::VirtualKeyFlags,
 }
 
 /// Run `keystation batch`.
@@ -100,6 +104,8 @@ pub async fn run(args: BatchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     };
     let overrides = ConfigOverrides { batch_concurrency: args.concurrency, ..station_overrides(&args.station) };
     let config = load_config(ctx, overrides)?;
+    // One station per state directory; a dry run only reads and runs alongside.
+    let _claim = if args.dry_run { None } else { Some(ctx.claim_state_dir()?) };
     if config.pin.source == PinSource::UserAtDesk {
         return Err(CliError::usage(
             "pin.source is user-at-desk, but a batch has nobody at the desk to choose a PIN; use `keystation kiosk`, or run the batch with --set pin.source=random",
@@ -114,20 +120,12 @@ pub async fn run(args: BatchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         None => batch_id_for_path(&file_path),
     };
     for w in &file.warnings {
-        eprintln!("warning: {}: {w}", file_path.display());
+        errln!("warning: {}: {w}", file_path.display());
     }
 
     let sources = key_sources(ctx)?;
-    // A dry run writes nothing: without a journal yet, it plans against a throwaway one.
     let scratch = tempfile::tempdir().map_err(|e| CliError::failure(format!("cannot make a temporary directory: {e}")))?;
-    let journal_missing = !config.journal.resolve(&ctx.state_dir).exists();
-    let station = if args.dry_run && journal_missing {
-        let mut config = config;
-        config.journal.path = scratch.path().join("dry-run.sqlite");
-        open_station(ctx, config, Some(sources.clone())).await?
-    } else {
-        open_station(ctx, config, Some(sources.clone())).await?
-    };
+    let station = if args.dry_run { open_station_read_only(ctx, config, scratch.path()).await? } else { open_station(ctx, config, Some(sources.clone())).await? };
     let via = args.station.via.map(RegistrationPath::from);
     check_via(&station, via)?;
     let plan = plan_batch(&station, file, batch_id).await.map_err(station_error)?;
@@ -163,6 +161,8 @@ pub async fn run(args: BatchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
 
     if mode != OutputMode::Json {
         out_text(&format!("\n{}", table::batch_summary(&report)));
+    } else {
+        ctx.print_json(&report)?;
     }
     Ok(match report.end {
         BatchEnd::AllDone => Exit::Ok,
@@ -177,7 +177,7 @@ pub(crate) fn spawn_interrupt_handler(control: BatchControl) -> tokio::task::Joi
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             control.stop.cancel();
-            eprintln!("\nstopping after the keys in progress (Ctrl-C again cancels them)");
+            errln!("\nstopping after the keys in progress (Ctrl-C again cancels them)");
             if tokio::signal::ctrl_c().await.is_ok() {
                 control.abort.cancel();
             }
@@ -192,11 +192,7 @@ pub(crate) fn station_overrides(opts: &StationOpts) -> ConfigOverrides {
 
 /// File (`--config` or the default location) → environment → overrides.
 pub(crate) fn load_config(ctx: &CliContext, overrides: ConfigOverrides) -> Result<StationConfig, CliError> {
-    let loaded = ConfigLoader::for_cli(ctx.global.config.clone()).overrides(overrides).load().map_err(|e| CliError::usage(e.to_string()))?;
-    for w in &loaded.warnings {
-        eprintln!("warning: {w}");
-    }
-    Ok(loaded.config)
+    Ok(ctx.load_config(overrides)?.config)
 }
 
 /// USB keys, or `--virtual N` keys whose attestation CA is the one in the state dir
@@ -217,6 +213,16 @@ pub(crate) async fn open_station(ctx: &CliContext, config: StationConfig, source
     Ok(Arc::new(Station::open(setup).await.map_err(station_error)?))
 }
 
+/// A station that only reads (dry runs): the journal opened read-only, or a throwaway
+/// one in `scratch` when there is none yet; no lock, nothing written, nothing sent.
+async fn open_station_read_only(ctx: &CliContext, config: StationConfig, scratch: &std::path::Path) -> Result<Arc<Station>, CliError> {
+    let path = config.journal.resolve(&ctx.state_dir);
+    let journal = if path.exists() { Journal::open_read_only(&path) } else { Journal::open(scratch.join("dry-run.sqlite")) }.map_err(|e| CliError::failure(e.to_string()))?;
+    let graph = Connection::new(&config, &ConnectOptions::default())?.graph(&ctx.state_dir)?;
+    let setup = StationSetup::new(config, &ctx.state_dir, SharedJournal::new(journal), graph)?;
+    Ok(Arc::new(Station::open(setup).await?))
+}
+
 /// `--via PATH` needs a registrar for that path.
 pub(crate) fn check_via(station: &Station, via: Option<RegistrationPath>) -> Result<(), CliError> {
     if let Some(path) = via
@@ -232,14 +238,7 @@ pub(crate) fn check_via(station: &Station, via: Option<RegistrationPath>) -> Res
 
 /// A station-level failure as an exit code and message.
 pub(crate) fn station_error(e: StationError) -> CliError {
-    let code = match &e {
-        StationError::Config(_) => Exit::Usage,
-        StationError::SignIn(_) | StationError::Graph(_) => Exit::EntraError,
-        StationError::Key(_) => Exit::KeyError,
-        StationError::Cancelled => Exit::Cancelled,
-        StationError::Journal(_) | StationError::Other(_) => Exit::Failure,
-    };
-    CliError::new(code, e.to_string())
+    CliError::from(e)
 }
 
 #[derive(Serialize)]
@@ -253,6 +252,12 @@ struct DryRunRow {
 }
 
 async fn dry_run(ctx: &CliContext, station: &Station, plan: &BatchPlan, via: Option<RegistrationPath>) -> Result<Exit, CliError> {
+    // The users are checked with the tenant (reads only), as a real run does first.
+    let check = precheck_batch(station, plan, via).await;
+    if let Some(e) = &check.station_wide {
+        let code: Exit = e.class().into();
+        return Err(CliError::new(code, format!("the users could not be checked: {}", e.journal_text())));
+    }
     let mut rows = Vec::new();
     for p in &plan.file.problems {
         rows.push(DryRunRow { line: p.line, user: p.upn.clone(), action: "skip (bad row)", detail: p.message.clone(), display_name: None, pin_policy: None });
@@ -270,6 +275,13 @@ async fn dry_run(ctx: &CliContext, station: &Station, plan: &BatchPlan, via: Opt
             parts.join(", ")
         });
         let (action, detail) = match &r.disposition {
+            Disposition::Provision if check.refused.contains_key(&r.row.line) => {
+                let e = &check.refused[&r.row.line];
+                ("refuse", format!("the tenant would refuse this user, no key is used: {}", e.journal_text()))
+            }
+            Disposition::Provision if check.unchecked.contains_key(&r.row.line) => {
+                ("provision", format!("could not be checked now ({}); checked again when its key arrives", check.unchecked[&r.row.line].message))
+            }
             Disposition::Provision if r.earlier_attempts > 0 => ("provision", format!("retry after {} failed attempt(s)", r.earlier_attempts)),
             Disposition::Provision => ("provision", "next key on the hub".to_string()),
             Disposition::Resume(item) => ("resume", item.summary.clone()),
@@ -281,8 +293,10 @@ async fn dry_run(ctx: &CliContext, station: &Station, plan: &BatchPlan, via: Opt
     let mut spec = JobSpec::new(JobMode::Batch, plan.rows.first().map(|r| r.row.upn.clone()).unwrap_or_default());
     spec.via = via;
     let steps = station.plan(&spec, None).await;
+    // A user the tenant would refuse makes the dry run fail like the run would (7).
+    let exit = if check.refused.is_empty() { Exit::Ok } else { Exit::PartialFailure };
     if ctx.json() {
-        ctx.print_json(&serde_json::json!({"batch_id": plan.batch_id, "file": plan.file.path, "rows": rows, "plan": steps, "warnings": plan.file.warnings}))?;
+        ctx.print_json(&serde_json::json!({"batch_id": plan.batch_id, "file": plan.file.path, "rows": rows, "plan": steps, "warnings": plan.file.warnings, "refused": check.refused.len()}))?;
     } else {
         let mut text = format!("Batch {} ({}): dry run, nothing is written to keys, Entra or the journal.\n\n", plan.batch_id, plan.file.path.display());
         let table_rows: Vec<Vec<String>> = rows
@@ -300,7 +314,10 @@ async fn dry_run(ctx: &CliContext, station: &Station, plan: &BatchPlan, via: Opt
             .collect();
         text.push_str(&table::render(&["LINE", "USER", "ACTION", "DETAIL"], &table_rows));
         text.push_str(&format!("\nFor every key (shown for the first user):\n{steps}\n"));
+        if !check.refused.is_empty() {
+            text.push_str(&format!("\n{} user(s) would be refused by the tenant (action \"refuse\"): fix them (keystation doctor --users FILE) or take them out of the file.\n", check.refused.len()));
+        }
         out_text(&text);
     }
-    Ok(Exit::Ok)
+    Ok(exit)
 }

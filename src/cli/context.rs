@@ -1,25 +1,29 @@
 //! Options shared by every subcommand, and the process-wide setup they imply
-//! (logging, state directory, TLS crypto provider).
+//! (logging, state directory, TLS crypto provider, the `--json` result).
+use crate::cli::json::ResultSlot;
 use crate::cli::{CliError, Exit};
 use clap::Args;
 use std::path::PathBuf;
 
+/// Options before (or, for the global ones, anywhere after) the subcommand.
 #[derive(Args, Debug, Clone)]
 pub struct GlobalOpts {
-    /// Machine-readable JSON on stdout instead of human text.
+    /// Machine-readable JSON on stdout instead of human text (docs/json.md).
     #[arg(long, global = true)]
     pub json: bool,
-    /// Station configuration file (TOML). Default: <config dir>/keystation/keystation.toml when it exists.
+    /// Station configuration file (TOML). Default: <config dir>/keystation/keystation.toml,
+    /// else /etc/keystation/keystation.toml, when it exists.
     #[arg(long, global = true, env = "KEYSTATION_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Where the journal, token cache and screenshots live. Default: $XDG_STATE_HOME/keystation.
     #[arg(long, global = true, env = "KEYSTATION_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Use N in-process virtual keys instead of USB keys (no hardware needed).
-    #[arg(long = "virtual", global = true, env = "KEYSTATION_VIRTUAL", value_name = "N")]
+    /// Virtual keys for the key commands (`keys`, `enroll`, `batch`, `kiosk`); also
+    /// accepted after the subcommand. Hidden here: it does not apply to every command.
+    #[arg(long = "virtual", value_name = "N", hide = true)]
     pub virtual_keys: Option<usize>,
-    /// Keep virtual keys' storage in DIR so that PINs and credentials survive between runs.
-    #[arg(long, global = true, env = "KEYSTATION_VIRTUAL_STATE", value_name = "DIR")]
+    /// Keep virtual keys' storage in DIR (see `--virtual`).
+    #[arg(long, value_name = "DIR", hide = true)]
     pub virtual_state: Option<PathBuf>,
     /// More log output on stderr (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -29,15 +33,32 @@ pub struct GlobalOpts {
     pub log_file: Option<PathBuf>,
 }
 
-/// What every subcommand gets: the parsed global options and resolved paths.
+/// Virtual keys instead of USB keys, for the commands that use keys. Flatten it into
+/// such a command's arguments (and return it from `Command::key_flags`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct VirtualKeyFlags {
+    /// Use N in-process virtual keys instead of USB keys (no hardware needed).
+    #[arg(long = "virtual", global = true, env = "KEYSTATION_VIRTUAL", value_name = "N")]
+    pub virtual_keys: Option<usize>,
+    /// Keep virtual keys' storage in DIR so that PINs and credentials survive between runs.
+    #[arg(long, global = true, env = "KEYSTATION_VIRTUAL_STATE", value_name = "DIR")]
+    pub virtual_state: Option<PathBuf>,
+}
+
+/// What every subcommand gets: the global options (with `virtual_keys`/`virtual_state`
+/// resolved from wherever they were given), resolved paths, and where its `--json`
+/// result goes.
 #[derive(Debug, Clone)]
 pub struct CliContext {
     pub global: GlobalOpts,
     pub state_dir: PathBuf,
+    /// The subcommand path, e.g. `keys list` (the envelope's `command`).
+    pub command: String,
+    result: ResultSlot,
 }
 
 impl CliContext {
-    pub fn init(global: &GlobalOpts) -> Result<CliContext, CliError> {
+    pub fn init(global: &GlobalOpts, command: &str) -> Result<CliContext, CliError> {
         // reqwest is built with `rustls-no-provider`: pick ring once, process-wide.
         let _ = rustls::crypto::ring::default_provider().install_default();
         init_logging(global)?;
@@ -45,18 +66,67 @@ impl CliContext {
             Some(d) => d.clone(),
             None => default_state_dir()?,
         };
-        Ok(CliContext { global: global.clone(), state_dir })
+        Ok(CliContext { global: global.clone(), state_dir, command: command.to_string(), result: ResultSlot::default() })
+    }
+
+    /// A context for library callers and tests that run a command function directly.
+    pub fn for_command(global: GlobalOpts, state_dir: PathBuf, command: &str) -> CliContext {
+        CliContext { global, state_dir, command: command.to_string(), result: ResultSlot::default() }
     }
 
     pub fn json(&self) -> bool {
         self.global.json
     }
 
-    /// Print a value as JSON (for `--json`).
-    pub fn print_json<T: serde::Serialize>(&self, value: &T) -> Result<(), CliError> {
-        let s = serde_json::to_string_pretty(value).map_err(|e| CliError::failure(format!("cannot encode JSON output: {e}")))?;
-        println!("{s}");
-        Ok(())
+    /// Claim the state directory for a command that writes to it: one station per state
+    /// directory (exit 9 names the process that has it), and a state path that is a
+    /// file or read-only is reported as such before anything else is tried.
+    pub fn claim_state_dir(&self) -> Result<std::sync::Arc<crate::station::state_dir::StationLock>, CliError> {
+        crate::station::state_dir::StationLock::acquire(&self.state_dir).map_err(CliError::from)
+    }
+
+    /// Hand over the command's result for `--json` (docs/json.md): it becomes the
+    /// envelope's `result`, written by `cli::main` when the command ends. Calling it
+    /// again replaces the result.
+    pub fn print_json<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<(), CliError> {
+        self.result.set(value)
+    }
+
+    /// One event line now (commands that run for a while): `{"event", "at", …fields}`.
+    pub fn emit_event<T: serde::Serialize + ?Sized>(&self, name: &str, fields: &T) {
+        crate::cli::json::emit_event(name, fields);
+    }
+
+    /// The station configuration as every command loads it: the file (`--config`, the
+    /// user's, or /etc/keystation/keystation.toml), `KEYSTATION_*`, then `overrides`;
+    /// with no tenant configured, the tenant of the last `keystation login` in the state
+    /// directory. Warnings (deprecated spellings, unknown variables) go to standard
+    /// error; a bad value is a usage error (exit 2).
+    pub fn load_config(&self, overrides: crate::station::config::ConfigOverrides) -> Result<crate::station::config::LoadedConfig, CliError> {
+        use crate::station::config::{signed_in, ConfigLoader};
+        let loaded = ConfigLoader::for_cli(self.global.config.clone())
+            .signed_in_tenant(signed_in::record_path(&self.state_dir))
+            .overrides(overrides)
+            .load()
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        for w in &loaded.warnings {
+            crate::cli::output::err_line(&format!("warning: {w}"));
+        }
+        Ok(loaded)
+    }
+
+    /// Write the envelope (with `--json`) or the error (without), and give the exit code.
+    pub fn finish(&self, outcome: Result<Exit, CliError>) -> std::process::ExitCode {
+        let (code, error) = match outcome {
+            Ok(code) => (code, None),
+            Err(e) => (e.code, Some(e)),
+        };
+        if self.json() {
+            crate::cli::json::print_envelope(&self.command, code, error.as_ref(), &self.result);
+        } else if let Some(e) = &error {
+            e.print_human();
+        }
+        code.into()
     }
 }
 
@@ -77,7 +147,13 @@ fn init_logging(global: &GlobalOpts) -> Result<(), CliError> {
         _ => "debug,keystation=trace",
     };
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let stderr_layer = fmt::layer().with_writer(std::io::stderr).with_target(false).with_filter(filter());
+    // Colour only on a terminal, and never with NO_COLOR: WARN lines in a redirected
+    // standard error are plain text.
+    let stderr_layer = fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(crate::cli::output::colour_on_stderr())
+        .with_filter(filter());
     let file_layer = match &global.log_file {
         Some(path) => {
             let file = std::fs::OpenOptions::new()

@@ -13,18 +13,18 @@ mod print;
 use crate::ceremony::RegistrationPath;
 use crate::cli::keys::{KeyChoice, NO_KEY_MESSAGE};
 use crate::cli::secret_input::{read_secret, NewPinSource, PinSource};
+use crate::text::inert;
 use crate::cli::{CliContext, CliError, Exit};
-use crate::entra::http::HttpOptions;
+use crate::station::manage::users::check_user_for_config;
 use crate::key::sources::{KeySources, SourceOptions};
 use crate::key::virtual_key::AttestationCa;
 use crate::key::worker::KeyHandle;
 use crate::key::{KeyDescriptor, KeyError};
-use crate::station::config::{ConfigLoader, StationConfig};
+use crate::station::config::StationConfig;
 use crate::station::journal::JobMode;
 use crate::station::pin::PinSource as PinOrigin;
 use crate::station::pipeline::{self, key_handle_options, CancelToken, ConnectOptions, JobOutcome, JobSpec, PinChoice, Station, StationEvents, StationSetup};
 use clap::Args;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,6 +50,9 @@ pub struct EnrollArgs {
     /// Which key, and how long a person gets to touch it.
     #[command(flatten)]
     pub key: KeyChoice,
+    /// Virtual keys instead of USB keys.
+    #[command(flatten)]
+    pub source: crate::cli::VirtualKeyFlags,
     /// Seconds to wait for a key to be plugged in.
     #[arg(long = "wait", value_name = "SECS", default_value_t = 300)]
     pub wait_secs: u64,
@@ -75,12 +78,9 @@ pub struct EnrollArgs {
     #[command(flatten)]
     pub current_pin: PinSource,
 
-    /// Configuration overrides (tenant, sign-in, PIN policy, reset, TAP, handover, journal).
+    /// Configuration overrides (tenant, sign-in, PIN policy, reset, TAP, handover, journal, CA bundle).
     #[command(flatten)]
     pub station: Box<flags::StationFlags>,
-    /// Extra trusted CA certificates (PEM) for Entra/Graph, e.g. a TLS-inspecting proxy.
-    #[arg(long, env = "KEYSTATION_CA_BUNDLE", value_name = "FILE")]
-    pub ca_bundle: Option<PathBuf>,
 }
 
 /// Keys: USB, or `--virtual N` keys with batch attestation from the CA kept in the
@@ -101,7 +101,7 @@ async fn wait_for_key(sources: &KeySources, args: &EnrollArgs, cancel: &CancelTo
     let mut told = false;
     loop {
         let present = sources.enumerate()?;
-        let wanted = args.key.path.is_some() || args.key.index.is_some();
+        let wanted = args.key.names_a_key();
         if !present.is_empty() && (!wanted || crate::cli::keys::choose(sources, &args.key).is_ok()) {
             return crate::cli::keys::choose(sources, &args.key);
         }
@@ -113,7 +113,7 @@ async fn wait_for_key(sources: &KeySources, args: &EnrollArgs, cancel: &CancelTo
             };
         }
         if !told {
-            eprintln!("Plug in the key for {} (waiting up to {} s; Ctrl-C to stop)…", args.user, args.wait_secs);
+            errln!("Plug in the key for {} (waiting up to {} s; Ctrl-C to stop)…", args.user, args.wait_secs);
             told = true;
         }
         tokio::select! {
@@ -140,7 +140,7 @@ fn job_spec(args: &EnrollArgs, config: &StationConfig) -> Result<JobSpec, CliErr
     let current = if args.current_pin.is_given() { Some(args.current_pin.read("Current PIN of the key")?) } else { None };
     if args.new_pin.is_given() {
         let p = &args.new_pin;
-        spec.pin = PinChoice::Chosen(read_secret(p.new_pin_env.as_deref(), p.new_pin_file.as_ref(), p.new_pin_stdin, "New PIN", false)?);
+        spec.pin = PinChoice::Chosen(read_secret(p.new_pin_env.as_deref(), p.new_pin_file.as_ref(), p.new_pin_stdin, "New PIN", false, "--new-pin")?);
     } else if spec.pin_policy.as_ref().and_then(|o| o.source).unwrap_or(config.pin.source) == PinOrigin::UserAtDesk {
         spec.pin = PinChoice::AskAtDesk;
     }
@@ -151,11 +151,9 @@ fn job_spec(args: &EnrollArgs, config: &StationConfig) -> Result<JobSpec, CliErr
 
 /// Run `keystation enroll`.
 pub async fn run(args: EnrollArgs, ctx: &CliContext) -> Result<Exit, CliError> {
-    let loaded = ConfigLoader::for_cli(ctx.global.config.clone()).overrides(args.station.overrides()).load().map_err(|e| CliError::usage(e.to_string()))?;
-    for w in &loaded.warnings {
-        eprintln!("warning: {w}");
-    }
-    let config = loaded.config;
+    let config = ctx.load_config(args.station.overrides())?.config;
+    // Before the keys: their virtual state (--virtual) lives in the state directory too.
+    let _claim = if args.dry_run { None } else { Some(ctx.claim_state_dir()?) };
     let sources = key_sources(ctx)?;
     let mut spec = job_spec(&args, &config)?;
 
@@ -175,7 +173,7 @@ pub async fn run(args: EnrollArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         let cancel = cancel.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("Cancelling…");
+                errln!("Cancelling…");
                 cancel.cancel();
             }
         })
@@ -184,15 +182,14 @@ pub async fn run(args: EnrollArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     watcher.abort();
     let mut outcome = result?;
     if ctx.json() {
-        print::print_json(&mut outcome, args.show_pin_in_json)
+        print::print_json(ctx, &mut outcome, args.show_pin_in_json)
     } else {
         Ok(print::print_human(&mut outcome))
     }
 }
 
 async fn enroll(args: &EnrollArgs, ctx: &CliContext, config: StationConfig, sources: KeySources, spec: &mut JobSpec, cancel: CancelToken) -> Result<JobOutcome, CliError> {
-    let connect = ConnectOptions { http: HttpOptions { ca_bundle: args.ca_bundle.clone(), ..HttpOptions::default() }, ..ConnectOptions::default() };
-    let mut setup = StationSetup::from_config(config, &ctx.state_dir, &connect)?;
+    let mut setup = StationSetup::from_config(config, &ctx.state_dir, &ConnectOptions::default())?;
     setup.sources = Some(sources.clone());
     setup.options.touch_timeout = Duration::from_secs(args.key.touch_timeout.max(1));
     let station = Station::open(setup).await?;
@@ -205,13 +202,13 @@ async fn enroll(args: &EnrollArgs, ctx: &CliContext, config: StationConfig, sour
         [i.job.user.upn.as_deref(), i.job.user.object_id.as_deref()].into_iter().flatten().any(|u| u.to_ascii_lowercase() == wanted)
     });
     if !others.is_empty() {
-        eprintln!("note: {} unfinished job(s) of other users are waiting (keystation report --state unfinished); they are resumed when those users are enrolled.", others.len());
+        errln!("note: {} unfinished job(s) of other users are waiting (keystation report --state unfinished); they are resumed when those users are enrolled.", others.len());
     }
 
     let descriptor = wait_for_key(&sources, args, &cancel).await?;
     let io = sources.open(&descriptor)?;
     let key = Arc::new(KeyHandle::open(descriptor.clone(), io, key_handle_options(events.clone(), Duration::from_secs(args.key.touch_timeout.max(1)))).await?);
-    eprintln!("Enrolling {} with {}.", spec.user, descriptor.label());
+    errln!("Enrolling {} with {}.", spec.user, descriptor.label());
 
     // Older interrupted jobs are settled without the key; the newest one gets it (and
     // becomes this run's enrollment if it has to start over).
@@ -219,14 +216,14 @@ async fn enroll(args: &EnrollArgs, ctx: &CliContext, config: StationConfig, sour
     let newest = mine.pop();
     for mut item in mine {
         item.retry.prompt = spec.prompt.clone();
-        eprintln!("Resuming: {}", item.summary);
+        errln!("Resuming: {}", item.summary);
         let o = station.resume(item, None, events.clone(), cancel.clone()).await;
         if let Some(e) = &o.error {
-            eprintln!("  {}", e.message);
+            errln!("  {}", e.message);
         }
     }
     if let Some(mut item) = newest {
-        eprintln!("Resuming: {}", item.summary);
+        errln!("Resuming: {}", item.summary);
         item.retry.prompt = spec.prompt.clone();
         if matches!(spec.pin, PinChoice::Chosen(_) | PinChoice::AskAtDesk) {
             item.retry.pin = spec.pin.clone();
@@ -259,10 +256,70 @@ async fn dry_run(args: &EnrollArgs, ctx: &CliContext, config: &StationConfig, so
         product = d.product.clone();
     }
     let plan = pipeline::plan(config, &models, &ctx.state_dir, spec, info.as_ref(), serial, product);
+    // The user, checked with the tenant (reads only) when one is configured: a user the
+    // tenant would refuse makes the dry run fail with the code the enrollment would.
+    let check = match config.require_tenant() {
+        Ok(_) => {
+            Some(check_user_for_config(config, &ctx.state_dir, &ConnectOptions::default(), &spec.user, spec.via).await)
+        }
+        Err(_) => None,
+    };
+    let exit: Exit = match &check {
+        Some(Ok(c)) => c.refusal.as_ref().map(|r| r.class().into()).unwrap_or(Exit::Ok),
+        Some(Err(e)) => e.class().into(),
+        None => Exit::Ok,
+    };
     if ctx.json() {
-        ctx.print_json(&plan)?;
+        let mut v = serde_json::to_value(&plan).map_err(|e| CliError::failure(format!("cannot encode the plan: {e}")))?;
+        v["user_check"] = match &check {
+            None => serde_json::json!({"checked": false, "why": "no tenant is configured"}),
+            Some(Ok(c)) => serde_json::json!({
+                "checked": true, "upn": c.upn, "object_id": c.user.id, "allowed": c.refusal.is_none(), "refusal": c.refusal,
+                "fido2_scope": c.fido2, "tap_scope": c.tap, "warnings": c.warnings,
+            }),
+            Some(Err(e)) => serde_json::json!({"checked": false, "error": e}),
+        };
+        ctx.print_json(&v)?;
     } else {
-        print!("{plan}");
+        crate::cli::progress::out_text(&plan.to_string());
+        match &check {
+            None => outln!("\nUser check: not made (no tenant is configured)."),
+            Some(Ok(c)) => match &c.refusal {
+                None => outln!("\nUser check: {} can be enrolled (member, in scope of the Passkey (FIDO2) policy{}).", inert(&c.upn), if c.tap_needed { " and the TAP policy" } else { "" }),
+                Some(r) => {
+                    outln!("\nUser check: REFUSED: {}", inert(&r.message));
+                    if let Some(n) = &r.next_step {
+                        outln!("  What to do: {}", inert(n));
+                    }
+                }
+            },
+            Some(Err(e)) => {
+                outln!("\nUser check: could not be made: {}", inert(&e.message));
+                if let Some(n) = &e.next_step {
+                    outln!("  What to do: {}", inert(n));
+                }
+            }
+        }
+        if let Some(Ok(c)) = &check {
+            for w in &c.warnings {
+                outln!("  warning: {}", inert(w));
+            }
+        }
     }
-    Ok(Exit::Ok)
+    // A refusal is the command's error (the JSON envelope's `error`).
+    let refusal = match &check {
+        Some(Ok(c)) => c.refusal.as_ref(),
+        Some(Err(e)) => Some(e),
+        None => None,
+    };
+    match refusal {
+        None => Ok(exit),
+        Some(r) => {
+            let e = CliError::new(exit, format!("the dry run's user check: {}", r.message));
+            Err(match &r.next_step {
+                Some(n) => e.with_next_step(n.clone()),
+                None => e,
+            })
+        }
+    }
 }

@@ -22,6 +22,8 @@ pub enum Exit {
     PartialFailure = 7,
     /// Stopped in a state that needs an operator (see `keystation report --state needs-operator`).
     NeedsOperator = 8,
+    /// Another keystation process is using the state directory (one station per state directory).
+    Busy = 9,
     /// Cancelled by the operator (Ctrl-C) or timed out waiting for a key.
     Cancelled = 10,
     /// A required system component is missing (browser, chromedriver, /dev/uhid).
@@ -34,16 +36,19 @@ impl From<Exit> for ExitCode {
     }
 }
 
-/// An error on its way to the operator: exit code plus an actionable message.
+/// An error on its way to the operator: exit code, an actionable message and, when
+/// there is one, the next step (printed as "what to do: …", and `error.next_step` in
+/// the `--json` envelope).
 #[derive(Debug)]
 pub struct CliError {
     pub code: Exit,
     pub message: String,
+    pub next_step: Option<String>,
 }
 
 impl CliError {
     pub fn new(code: Exit, message: impl Into<String>) -> Self {
-        CliError { code, message: message.into() }
+        CliError { code, message: message.into(), next_step: None }
     }
     pub fn usage(message: impl Into<String>) -> Self {
         CliError::new(Exit::Usage, message)
@@ -51,15 +56,18 @@ impl CliError {
     pub fn failure(message: impl Into<String>) -> Self {
         CliError::new(Exit::Failure, message)
     }
-    /// Print to stderr (or as JSON on stdout with `--json`) and return the exit code.
-    pub fn report(self, json: bool) -> ExitCode {
-        if json {
-            let v = serde_json::json!({"error": {"code": self.code as u8, "kind": format!("{:?}", self.code), "message": self.message}});
-            println!("{v}");
-        } else {
-            eprintln!("error: {}", self.message);
+    /// Add what the operator should do next.
+    pub fn with_next_step(mut self, next: impl Into<String>) -> Self {
+        self.next_step = Some(next.into());
+        self
+    }
+    /// Print to standard error for a person (with `--json`, `cli::main` puts it in the
+    /// envelope instead).
+    pub fn print_human(&self) {
+        crate::cli::output::err_line(&format!("error: {}", self.message));
+        if let Some(n) = &self.next_step {
+            crate::cli::output::err_line(&format!("  what to do: {n}"));
         }
-        self.code.into()
     }
 }
 
@@ -138,11 +146,25 @@ impl From<crate::station::pipeline::StationError> for CliError {
             S::Config(m) => CliError::usage(m),
             S::SignIn(m) => CliError::new(Exit::EntraError, m),
             S::Journal(j) => CliError::failure(j.to_string()),
+            S::StateDir(d) => d.into(),
             S::Graph(g) => (*g).into(),
             S::Key(k) => k.into(),
             S::Cancelled => CliError::new(Exit::Cancelled, "cancelled by the operator (Ctrl-C)"),
             S::Other(m) => CliError::failure(m),
         }
+    }
+}
+
+impl From<crate::station::state_dir::StateDirError> for CliError {
+    /// Busy is 9; a state path that is a file or cannot be written is 2 (pass another
+    /// --state-dir or fix its permissions).
+    fn from(e: crate::station::state_dir::StateDirError) -> Self {
+        use crate::station::state_dir::StateDirError as D;
+        let code = match &e {
+            D::Busy { .. } => Exit::Busy,
+            D::NotADirectory(_) | D::NotWritable { .. } => Exit::Usage,
+        };
+        CliError::new(code, e.to_string())
     }
 }
 

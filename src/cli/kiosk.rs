@@ -2,7 +2,7 @@
 //! driven by standard input (scripts, barcode scanners without a terminal), with a
 //! full-screen page per step on a terminal, plain lines otherwise, JSON lines with --json.
 use crate::cli::batch::{check_via, key_sources, load_config, open_station, station_overrides, StationOpts};
-use crate::cli::progress::{err_line, out_line, out_text, OutputMode};
+use crate::cli::progress::{err_line, out_control, out_line, out_text, tty_line, OutputMode};
 use crate::cli::{CliContext, CliError, Exit};
 use crate::ceremony::webauthn::BoxFuture;
 use crate::ceremony::RegistrationPath;
@@ -11,7 +11,7 @@ use crate::station::handover::HandoverSlip;
 use crate::station::kiosk::visitor::VirtualVisitors;
 use crate::station::kiosk::{Kiosk, KioskDisplay, KioskEnd, KioskInput, KioskOptions, KioskView, LineInput};
 use crate::station::pipeline::CancelToken;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines, Stdin};
@@ -28,11 +28,15 @@ pub struct KioskArgs {
     pub key_timeout: u64,
     #[command(flatten)]
     pub station: StationOpts,
+    /// Virtual keys instead of USB keys.
+    #[command(flatten)]
+    pub source: crate::cli::VirtualKeyFlags,
 }
 
 /// Run `keystation kiosk`.
 pub async fn run(args: KioskArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let config = load_config(ctx, station_overrides(&args.station))?;
+    let _claim = ctx.claim_state_dir()?;
     let sources = key_sources(ctx)?;
     let station = open_station(ctx, config, Some(sources.clone())).await?;
     let via = args.station.via.map(RegistrationPath::from);
@@ -64,7 +68,7 @@ pub async fn run(args: KioskArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let summary = Kiosk::new(station, sources, input, display, options).run(cancel).await.map_err(CliError::from)?;
     ctrl_c.abort();
     if ctx.json() {
-        out_line(&serde_json::json!({"event": "kiosk_closed", "summary": summary}).to_string());
+        ctx.print_json(&summary)?;
     }
     Ok(match summary.end {
         KioskEnd::Quit | KioskEnd::EndOfInput => Exit::Ok,
@@ -110,7 +114,7 @@ impl Screen {
     fn page(&self, title: &str, body: &[String]) {
         let mut s = String::new();
         if self.mode == OutputMode::Bars {
-            s.push_str(CLEAR);
+            out_control(CLEAR);
             s.push_str(&format!("  keystation · security key desk\n  {RULE}\n\n"));
             s.push_str(&format!("  {title}\n\n"));
             for line in body {
@@ -138,12 +142,7 @@ impl Screen {
 impl KioskDisplay for Screen {
     fn show(&self, view: &KioskView) {
         if self.mode == OutputMode::Json {
-            let mut v = serde_json::to_value(view).unwrap_or_default();
-            if let Some(m) = v.as_object_mut() {
-                m.insert("event".into(), "kiosk".into());
-                m.insert("at".into(), chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true).into());
-            }
-            out_line(&v.to_string());
+            crate::cli::json::emit_event("kiosk", view);
             return;
         }
         match view {
@@ -198,16 +197,19 @@ impl KioskDisplay for Screen {
 
     fn slip(&self, user: &str, slip: HandoverSlip) {
         let rendered = slip.render();
-        if self.mode == OutputMode::Json {
-            out_line(&serde_json::json!({"event": "kiosk", "screen": "slip", "user": user, "shown_on": "terminal"}).to_string());
-        }
         // On the controlling terminal when there is one (never into a redirected file).
-        if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
-            let _ = writeln!(tty, "{}", rendered.expose());
+        let shown_on = if tty_line(rendered.expose()).is_ok() {
+            "terminal"
         } else if self.mode == OutputMode::Json {
             err_line(rendered.expose());
+            "stderr"
         } else {
             out_line(rendered.expose());
+            "stdout"
+        };
+        if self.mode == OutputMode::Json {
+            // Where the slip went, never what it says.
+            crate::cli::json::emit_event("kiosk", &serde_json::json!({"screen": "slip", "user": user, "shown_on": shown_on}));
         }
     }
 }

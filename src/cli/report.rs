@@ -1,6 +1,5 @@
 //! `keystation report`: export the journal as CSV (default) or JSON.
 use crate::cli::{CliContext, CliError, Exit};
-use crate::station::config::ConfigLoader;
 use crate::station::journal::{JobFilter, Journal, JournalError};
 use crate::station::report::{self, ReportFormat};
 use std::path::PathBuf;
@@ -68,10 +67,7 @@ pub async fn run(args: ReportArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         filter.states = report::parse_states(s).map_err(|e| CliError::usage(format!("--state: {e}")))?;
     }
 
-    let loaded = ConfigLoader::for_cli(ctx.global.config.clone()).load().map_err(|e| CliError::usage(e.to_string()))?;
-    for w in &loaded.warnings {
-        tracing::warn!("{w}");
-    }
+    let loaded = ctx.load_config(Default::default())?;
     let include_pins = loaded.config.handover.in_report && !args.no_pins;
     let path = loaded.config.journal.resolve(&ctx.state_dir);
     // A shared journal (a fleet) reports every station's jobs.
@@ -81,7 +77,7 @@ pub async fn run(args: ReportArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let rows = tokio::task::spawn_blocking(move || -> Result<_, report::ReportError> {
         let journal = match shared {
             Some(j) => j.open(&state_dir)?,
-            None => Journal::open_existing(&path)?,
+            None => Journal::open_read_only(&path)?,
         };
         report::rows(&journal, &filter, include_pins)
     })
@@ -93,10 +89,10 @@ pub async fn run(args: ReportArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     })?;
 
     match &args.output {
-        None => {
-            let stdout = std::io::stdout();
-            report::write_rows(&rows, format, stdout.lock()).map_err(|e| CliError::failure(e.to_string()))?;
-        }
+        // --json: the rows are the envelope's result (docs/json.md).
+        None if ctx.json() => ctx.print_json(&rows)?,
+        // A closed pipe (`report | head`) drops the rest quietly (cli::output).
+        None => report::write_rows(&rows, format, crate::cli::output::Stdout).map_err(|e| CliError::failure(e.to_string()))?,
         Some(file) => {
             let mut buf = Vec::new();
             report::write_rows(&rows, format, &mut buf).map_err(|e| CliError::failure(e.to_string()))?;
@@ -104,7 +100,7 @@ pub async fn run(args: ReportArgs, ctx: &CliContext) -> Result<Exit, CliError> {
             if ctx.json() {
                 ctx.print_json(&serde_json::json!({ "output": file, "rows": rows.len() }))?;
             } else {
-                eprintln!("wrote {} row(s) to {}", rows.len(), file.display());
+                errln!("wrote {} row(s) to {}", rows.len(), file.display());
             }
         }
     }

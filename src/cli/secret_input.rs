@@ -41,7 +41,7 @@ impl PinSource {
     }
     /// Read the PIN, prompting on the terminal with `prompt` when no source is given.
     pub fn read(&self, prompt: &str) -> Result<SecretString, CliError> {
-        read_secret(self.pin_env.as_deref(), self.pin_file.as_ref(), self.pin_stdin, prompt, false)
+        read_secret(self.pin_env.as_deref(), self.pin_file.as_ref(), self.pin_stdin, prompt, false, "--pin")
     }
 }
 
@@ -51,11 +51,13 @@ impl NewPinSource {
     }
     /// Read the new PIN; an interactive prompt asks twice.
     pub fn read(&self, prompt: &str) -> Result<SecretString, CliError> {
-        read_secret(self.new_pin_env.as_deref(), self.new_pin_file.as_ref(), self.new_pin_stdin, prompt, true)
+        read_secret(self.new_pin_env.as_deref(), self.new_pin_file.as_ref(), self.new_pin_stdin, prompt, true, "--new-pin")
     }
 }
 
-pub fn read_secret(env: Option<&str>, file: Option<&PathBuf>, stdin: bool, prompt: &str, confirm: bool) -> Result<SecretString, CliError> {
+/// Read one secret from its source. `flag` is the option family that names the sources
+/// (`--pin` or `--new-pin`), so that "no terminal" names the options this command takes.
+pub fn read_secret(env: Option<&str>, file: Option<&PathBuf>, stdin: bool, prompt: &str, confirm: bool, flag: &str) -> Result<SecretString, CliError> {
     if let Some(var) = env {
         return std::env::var(var)
             .map(|v| SecretString::new(v.trim_end_matches(['\r', '\n']).to_string()))
@@ -71,7 +73,7 @@ pub fn read_secret(env: Option<&str>, file: Option<&PathBuf>, stdin: bool, promp
         return read_stdin_line();
     }
     if !std::io::stdin().is_terminal() {
-        return Err(CliError::usage(format!("{prompt}: no terminal to prompt on; use --pin-stdin, --pin-file or --pin-env")));
+        return Err(CliError::usage(format!("{prompt}: no terminal to prompt on; use {flag}-stdin, {flag}-file FILE or {flag}-env VAR")));
     }
     let first = rpassword::prompt_password(format!("{prompt}: ")).map_err(|e| CliError::failure(format!("cannot read PIN: {e}")))?;
     let first = SecretString::new(first);

@@ -75,7 +75,11 @@ fn build_config(args: &SimulatorArgs) -> Result<SimulatorConfig, CliError> {
 
 pub async fn run(args: SimulatorArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     if args.print_default_tenant {
-        print!("{}", simulator::seed::BUILTIN_TENANT_TOML);
+        if ctx.json() {
+            ctx.print_json(&serde_json::json!({ "tenant_toml": simulator::seed::BUILTIN_TENANT_TOML }))?;
+        } else {
+            crate::cli::progress::out_text(simulator::seed::BUILTIN_TENANT_TOML);
+        }
         return Ok(Exit::Ok);
     }
     let cfg = build_config(&args)?;
@@ -96,8 +100,9 @@ pub async fn run(args: SimulatorArgs, ctx: &CliContext) -> Result<Exit, CliError
         }
     }
     if ctx.json() {
-        // One line, so a supervising process can read it as soon as the simulator is up.
-        println!("{}", serde_json::to_string(&info).map_err(|e| CliError::failure(e.to_string()))?);
+        // One event line, so a supervising process can read it as soon as the simulator
+        // is up; the envelope follows when it stops.
+        ctx.emit_event("simulator_started", &info);
     } else {
         print_human(&info, &written);
     }
@@ -106,7 +111,7 @@ pub async fn run(args: SimulatorArgs, ctx: &CliContext) -> Result<Exit, CliError
     wait_for_stop().await;
     sim.shutdown().await;
     if !ctx.json() {
-        eprintln!("simulator stopped");
+        errln!("simulator stopped");
     }
     Ok(Exit::Ok)
 }
@@ -133,35 +138,36 @@ fn s<'a>(v: &'a serde_json::Value, k: &str) -> &'a str {
 fn print_human(info: &serde_json::Value, written: &[(String, PathBuf, PathBuf)]) {
     let authority = s(info, "authority");
     let tenant = s(info, "tenantId");
-    println!("keystation simulator is running (Ctrl-C to stop)");
-    println!();
-    println!("  tenant         {} — {} ({})", s(info, "tenantName"), tenant, s(info, "tenantDomain"));
-    println!("  authority      {authority}");
-    println!("  token          {}", s(info, "tokenEndpoint"));
-    println!("  graph          {}  and  {}", s(info, "graphV1"), s(info, "graphBeta"));
-    println!("  security info  {}", s(info, "securityInfo"));
-    println!("  sign-in        {}", s(info, "signIn"));
-    println!("  device login   {}", s(info, "deviceLogin"));
-    println!("  test control   {}", s(info, "control"));
-    println!();
-    println!("apps:");
+    outln!("keystation simulator is running (Ctrl-C to stop)");
+    outln!();
+    outln!("  tenant         {} — {} ({})", s(info, "tenantName"), tenant, s(info, "tenantDomain"));
+    outln!("  authority      {authority}");
+    outln!("  token          {}", s(info, "tokenEndpoint"));
+    outln!("  graph          {}  and  {}", s(info, "graphV1"), s(info, "graphBeta"));
+    outln!("  security info  {}", s(info, "securityInfo"));
+    outln!("  sign-in        {}", s(info, "signIn"));
+    outln!("  device login   {}", s(info, "deviceLogin"));
+    outln!("  test control   {}", s(info, "control"));
+    outln!();
+    outln!("apps:");
     for a in info["apps"].as_array().into_iter().flatten() {
         let id = s(a, "clientId");
-        println!("  {id}  {} ({})", s(a, "name"), a["kind"].as_str().unwrap_or(""));
-        let base = format!("keystation login --authority {authority} --graph {authority} --tenant {tenant} --client-id {id}");
+        outln!("  {id}  {} ({})", s(a, "name"), a["kind"].as_str().unwrap_or(""));
+        // The station's vocabulary; the line works as printed (tests/cli: simulator_login_line_works).
+        let base = format!("keystation login --authority-host {authority} --graph-host {authority} --tenant-id {tenant} --client-id {id}");
         if a["kind"] == "public" {
-            println!("      {base} --device-code");
+            outln!("      {base} --device-code");
         } else if a["hasSecret"] == true {
-            println!("      {base} --client-secret-env KEYSTATION_CLIENT_SECRET   (secret: apps[].secrets in the tenant file)");
+            outln!("      {base} --client-secret-env KEYSTATION_CLIENT_SECRET   (secret: apps[].secrets in the tenant file)");
         }
         if let Some((_, crt, key)) = written.iter().find(|(cid, _, _)| cid == id) {
-            println!("      {base} --certificate {} --private-key {}", crt.display(), key.display());
+            outln!("      {base} --certificate {} --private-key {}", crt.display(), key.display());
         } else if a["certificates"].as_u64().unwrap_or(0) > 0 {
-            println!("      (certificate app: add --write-credentials DIR to get its generated key)");
+            outln!("      (certificate app: add --write-credentials DIR to get its generated key)");
         }
     }
-    println!();
-    println!("users:");
+    outln!();
+    outln!("users:");
     for u in info["users"].as_array().into_iter().flatten() {
         let mut notes: Vec<String> = u["roles"].as_array().into_iter().flatten().filter_map(|r| r.as_str().map(str::to_string)).collect();
         if u["guest"] == true {
@@ -186,6 +192,6 @@ fn print_human(info: &serde_json::Value, written: &[(String, PathBuf, PathBuf)])
         if let Some(c) = u["ceremony"].as_str() {
             notes.push(format!("{c} ceremony"));
         }
-        println!("  {:<40} {}", s(u, "userPrincipalName"), notes.join(", "));
+        outln!("  {:<40} {}", s(u, "userPrincipalName"), notes.join(", "));
     }
 }

@@ -27,6 +27,9 @@ pub struct VirtualKeyArgs {
     /// Default: random, or the serial kept in --virtual-state.
     #[arg(long, value_name = "SERIAL")]
     pub serial: Option<String>,
+    /// Keep the keys' storage in DIR (the same files as `--virtual N --virtual-state DIR`).
+    #[arg(long, env = "KEYSTATION_VIRTUAL_STATE", value_name = "DIR")]
+    pub virtual_state: Option<PathBuf>,
     /// The kernel's UHID device node.
     #[arg(long, value_name = "PATH", default_value = "/dev/uhid")]
     pub uhid_path: PathBuf,
@@ -117,7 +120,6 @@ mod platform {
     /// One served key as printed (`--json`: one line per event).
     #[derive(Serialize)]
     struct KeyLine<'a> {
-        event: &'static str,
         index: usize,
         hidraw: &'a str,
         name: &'a str,
@@ -152,7 +154,7 @@ mod platform {
         let ending = match start_all(&args, ctx, &mut served) {
             Ok(()) => {
                 if !ctx.json() {
-                    eprintln!("Serving {} virtual key(s) through {}; press Ctrl-C to stop.", served.len(), args.uhid_path.display());
+                    errln!("Serving {} virtual key(s) through {}; press Ctrl-C to stop.", served.len(), args.uhid_path.display());
                 }
                 Ok(wait_for_stop(&served, &mut signals).await)
             }
@@ -281,24 +283,20 @@ mod platform {
     fn print_key(ctx: &CliContext, event: &'static str, index: usize, hidraw: &str, identity: &DeviceIdentity, key: &VirtualKey) {
         if ctx.json() {
             let line = KeyLine {
-                event,
                 index,
                 hidraw,
                 name: &identity.name,
                 serial: &identity.uniq,
                 vendor_id: identity.vendor_id,
                 product_id: identity.product_id,
-                aaguid: hex::encode(key.aaguid()),
+                aaguid: uuid::Uuid::from_bytes(key.aaguid()).to_string(),
             };
-            // One object per line: a long-running command streams its events.
-            match serde_json::to_string(&line) {
-                Ok(text) => println!("{text}"),
-                Err(e) => eprintln!("error: cannot encode JSON output: {e}"),
-            }
+            // One event line per key: a long-running command streams its events.
+            ctx.emit_event(event, &line);
         } else {
             match event {
-                "created" => println!("virtual key {}: {hidraw} (serial {}, {})", index + 1, identity.uniq, identity.name),
-                _ => println!("virtual key {}: {hidraw} removed", index + 1),
+                "created" => outln!("virtual key {}: {hidraw} (serial {}, {})", index + 1, identity.uniq, identity.name),
+                _ => outln!("virtual key {}: {hidraw} removed", index + 1),
             }
         }
     }

@@ -10,34 +10,43 @@ use reqwest::Url;
 ///
 /// In configuration files a cloud is written by name (`global`, `us-gov`, `us-gov-dod`,
 /// `china`; the aliases of [`Cloud::from_name`] are accepted too).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Cloud {
     /// The global service (also used by GCC moderate).
     #[default]
-    #[serde(alias = "public", alias = "commercial", alias = "gcc")]
     Global,
     /// US Government L4 (GCC High).
-    #[serde(alias = "usgov", alias = "gcc-high")]
     UsGov,
     /// US Government L5 (DoD).
-    #[serde(alias = "usgov-dod", alias = "dod")]
     UsGovDod,
     /// China, operated by 21Vianet.
-    #[serde(alias = "21vianet")]
     China,
+}
+
+/// Read by name, with every alias of [`Cloud::from_name`] (the same words as the
+/// environment and the command line accept).
+impl<'de> serde::Deserialize<'de> for Cloud {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        Cloud::from_name(&s).ok_or_else(|| {
+            let names: Vec<&str> = Cloud::ALL.iter().map(|c| c.name()).collect();
+            serde::de::Error::custom(format!("unknown cloud `{s}`: use one of {}", names.join(", ")))
+        })
+    }
 }
 
 impl Cloud {
     /// Every cloud, in the order they are listed in help texts.
     pub const ALL: [Cloud; 4] = [Cloud::Global, Cloud::UsGov, Cloud::UsGovDod, Cloud::China];
 
-    /// The short name accepted by `--authority` and printed by `whoami`.
+    /// The name written in configuration files, `--cloud` and `KEYSTATION_TENANT_CLOUD`
+    /// (one spelling everywhere; [`Cloud::from_name`] also takes the old `usgov` forms).
     pub fn name(self) -> &'static str {
         match self {
             Cloud::Global => "global",
-            Cloud::UsGov => "usgov",
-            Cloud::UsGovDod => "usgov-dod",
+            Cloud::UsGov => "us-gov",
+            Cloud::UsGovDod => "us-gov-dod",
             Cloud::China => "china",
         }
     }
@@ -66,7 +75,7 @@ impl Cloud {
         match name.trim().to_ascii_lowercase().as_str() {
             "global" | "public" | "azure" | "azurecloud" | "commercial" | "gcc" => Some(Cloud::Global),
             "usgov" | "us-gov" | "usgovernment" | "gcch" | "gcc-high" | "l4" => Some(Cloud::UsGov),
-            "usgov-dod" | "dod" | "l5" => Some(Cloud::UsGovDod),
+            "us-gov-dod" | "usgov-dod" | "dod" | "l5" => Some(Cloud::UsGovDod),
             "china" | "21vianet" | "azurechina" | "cn" => Some(Cloud::China),
             _ => None,
         }

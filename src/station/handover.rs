@@ -6,6 +6,7 @@
 //! slip is rendered, and rendering consumes the slip so it cannot be shown twice. Only
 //! the holder of a matching `AGE-SECRET-KEY-1…` identity can open a sealed PIN
 //! (`age -d -i desk.key`, or [`open_sealed_pin`]).
+use crate::text::inert;
 use crate::secret::SecretString;
 use age::x25519;
 use chrono::{DateTime, Utc};
@@ -146,14 +147,15 @@ impl HandoverSlip {
             s.push('\n');
         };
         s.push_str(&format!("{rule}\n  keystation: security key handover\n{rule}\n"));
-        line(&mut s, "User", &self.user);
+        // The user, the key's strings and the name come from outside: one inert line each.
+        line(&mut s, "User", &inert(&self.user));
         let key = match &self.key_serial {
-            Some(serial) => format!("{} (serial {serial})", self.key_model),
-            None => self.key_model.clone(),
+            Some(serial) => format!("{} (serial {})", inert(&self.key_model), inert(serial)),
+            None => inert(&self.key_model).into_owned(),
         };
         line(&mut s, "Key", &key);
         if let Some(n) = &self.display_name {
-            line(&mut s, "Name in Entra", n);
+            line(&mut s, "Name in Entra", &inert(n));
         }
         match &self.pin {
             Some(pin) => {

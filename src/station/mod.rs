@@ -13,6 +13,8 @@
 //!   intents recorded before every side effect, so that a crash can be reconciled.
 //! - [`models`]: AAGUID → vendor/model names (built in, extendable from config).
 //! - [`report`]: the journal as CSV or JSON for `keystation report`.
+//! - [`state_dir`]: one station per state directory (the exclusive lock every writing
+//!   command holds, and clear errors for a state path that cannot be used).
 //!
 //! Built on them:
 //!
@@ -26,8 +28,14 @@
 //! - [`batch`]: batch imaging from a CSV user list, several keys at once on a hub.
 //! - [`kiosk`]: the hands-free enrollment desk loop.
 //! - [`demo`]: the simulated tenant and virtual-key hub behind `keystation demo`.
+//!
+//! The operator's desk:
+//!
+//! - [`doctor`]: tenant, user and station checks before the first key.
+//! - [`manage`]: a user's keys and passes, deleting methods, re-imaging returned keys.
 pub mod config;
 pub mod state;
+pub mod state_dir;
 pub mod pin;
 pub mod handover;
 pub mod journal;
@@ -38,5 +46,7 @@ pub mod setup;
 pub mod batch;
 pub mod kiosk;
 pub mod demo;
+pub mod doctor;
+pub mod manage;
 
 pub use state::JobState;

@@ -3,7 +3,9 @@
 //! The column set is stable (scripts and spreadsheets depend on it; add columns only at
 //! the end): [`COLUMNS`], then `sealed_pin` only when PINs are included and at least one
 //! row has one. JSON rows carry the same names; `sealed_pin` appears only on rows that
-//! have one. Report files are written 0600 through a temporary file and a rename: they
+//! have one. Every CSV cell is [`crate::text::csv_cell`]: one a spreadsheet would run as
+//! a formula (it begins with `=`, `+`, `-`, `@`, tab or CR) starts with `'`; JSON carries
+//! the values as they are. Report files are written 0600 through a temporary file and a rename: they
 //! hold personal data (UPNs, serials) and possibly sealed PINs.
 use crate::station::journal::{JobFilter, JobRecord, Journal, JournalError};
 use crate::station::state::JobState;
@@ -84,7 +86,7 @@ pub struct ReportRow {
     pub batch_id: Option<String>,
     /// CSV line.
     pub batch_line: Option<u64>,
-    /// Tenant name.
+    /// Tenant id (GUID or verified domain, as configured).
     pub tenant: Option<String>,
     /// UPN.
     pub user_upn: Option<String>,
@@ -269,7 +271,9 @@ pub fn write_rows<W: Write>(rows: &[ReportRow], format: ReportFormat, out: W) ->
                 if with_pins {
                     fields.push(r.sealed_pin.clone().unwrap_or_default());
                 }
-                w.write_record(&fields).map_err(|e| werr(&e))?;
+                // Every cell, the UPN and the names included, goes through the one CSV rule
+                // (OWASP formula injection; no terminal controls).
+                w.write_record(fields.iter().map(|f| crate::text::csv_cell(f).into_owned())).map_err(|e| werr(&e))?;
             }
             w.flush().map_err(|e| werr(&e))?;
         }
@@ -364,6 +368,7 @@ mod tests {
         assert_eq!(r.headers().unwrap().iter().next_back(), Some(SEALED_PIN_COLUMN));
         let recs: Vec<_> = r.records().map(|r| r.unwrap()).collect();
         assert_eq!(recs[0].get(COLUMNS.len()), Some(""));
-        assert!(recs[1].get(COLUMNS.len()).unwrap().starts_with("-----BEGIN AGE"));
+        // The armored block starts with `-`, so the spreadsheet rule gives it a `'` too.
+        assert!(recs[1].get(COLUMNS.len()).unwrap().starts_with("'-----BEGIN AGE"));
     }
 }

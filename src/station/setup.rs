@@ -18,6 +18,7 @@ use crate::station::config::{SignIn, StationConfig, TenantConfig};
 use crate::station::journal::SharedJournal;
 use crate::station::models::ModelTable;
 use crate::station::pipeline::{CrashPoint, StationError};
+use crate::station::state_dir::StationLock;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -129,17 +130,132 @@ pub struct StationSetup {
     pub sources: Option<KeySources>,
     /// Pipeline tunables.
     pub options: StationOptions,
+    /// The claim on `state_dir` ([`StationLock`]): taken by [`StationSetup::from_config`],
+    /// held for as long as the station lives.
+    pub lock: Option<Arc<StationLock>>,
 }
 
-/// How to reach the tenant (besides what the configuration says).
+/// Tunables of the connection that are not configuration keys (tests shorten retries).
+/// Everything an operator sets (CA bundle, proxy, timeouts, cloud, hosts) comes from
+/// the configuration, so that every command connects the same way.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectOptions {
-    /// TLS roots (CA bundle) and timeouts of every HTTP client.
-    pub http: HttpOptions,
     /// Graph retries (default: 5 attempts, Retry-After honoured).
     pub graph_retry: Option<RetryPolicy>,
     /// Token-endpoint retries.
     pub token_retry: Option<RetryPolicy>,
+}
+
+/// The one way every command reaches Entra: the selected tenant (cloud, authority and
+/// Graph hosts, API version, sign-in method) and the configuration's `[network]` table
+/// (CA bundle, proxy, timeouts). Station commands get it through
+/// [`StationSetup::from_config`]; commands that only talk to Graph (no journal, no
+/// lock) call [`Connection::graph`].
+#[derive(Debug, Clone)]
+pub struct Connection {
+    tenant: TenantConfig,
+    http: HttpOptions,
+    connect: ConnectOptions,
+}
+
+impl Connection {
+    /// The connection for `config`'s selected tenant.
+    pub fn new(config: &StationConfig, connect: &ConnectOptions) -> Result<Connection, StationError> {
+        let tenant = config.require_tenant().map_err(StationError::Config)?.clone();
+        Ok(Connection { tenant, http: config.network.http_options(), connect: connect.clone() })
+    }
+
+    /// The tenant it connects to.
+    pub fn tenant(&self) -> &TenantConfig {
+        &self.tenant
+    }
+
+    /// The HTTP client settings (CA bundle, proxy, timeouts) of every request.
+    pub fn http(&self) -> &HttpOptions {
+        &self.http
+    }
+
+    /// Options of the OAuth client (token endpoint, device code).
+    pub fn oauth_options(&self) -> OAuthOptions {
+        let mut o = OAuthOptions { http: self.http.clone(), ..OAuthOptions::default() };
+        if let Some(r) = &self.connect.token_retry {
+            o.retry = r.clone();
+        }
+        o
+    }
+
+    /// The token provider for the tenant's `sign_in` method, with its cache in `state_dir`:
+    /// * `client-secret`: client credentials with the secret from `secret_env`/`secret_file`;
+    /// * `certificate`: client credentials with a signed assertion (PS256);
+    /// * `device-code`: the cached sign-in from `keystation login` for this authority,
+    ///   tenant and client ("run keystation login first" when there is none).
+    pub fn token_provider(&self, state_dir: &Path) -> Result<Arc<dyn TokenProvider>, StationError> {
+        let tenant = &self.tenant;
+        let tenant_id = tenant.id.clone().ok_or_else(|| StationError::Config("the tenant has no `id`".into()))?;
+        let client_id = tenant.client_id.clone().ok_or_else(|| StationError::Config("the tenant has no `client_id`".into()))?;
+        let authority_host = parse_service_url(&tenant.authority_host(), "authority").map_err(|e| StationError::Config(format!("tenant `authority_host`: {e}")))?;
+        // Tokens are for the cloud's Graph resource, even when `graph_host` points the calls
+        // elsewhere (a proxy, the simulator): the resource id is what the token names.
+        let graph_resource = parse_service_url(tenant.cloud.graph_host(), "Graph").map_err(|e| StationError::Config(format!("tenant `cloud`: {e}")))?;
+        let options = self.oauth_options();
+        let authority = Authority::new(authority_host, &tenant_id).map_err(|e| StationError::Config(e.to_string()))?;
+        let cache = TokenCache::in_state_dir(state_dir);
+        let scopes = Scopes::graph_default(&graph_resource);
+        let sign_in = tenant.sign_in().map_err(|e| StationError::Config(format!("tenant `sign_in`: {e}")))?;
+        let app_only = |credential: ClientCredential| -> Result<Arc<dyn TokenProvider>, StationError> {
+            let oauth = OAuthClient::new(authority.clone(), &client_id, &options).map_err(|e| StationError::Config(e.to_string()))?;
+            Ok(Arc::new(ClientCredentialsProvider::new(oauth, credential, scopes.clone()).with_cache(cache.clone())))
+        };
+        match sign_in {
+            SignIn::ClientSecret { secret } => app_only(ClientCredential::Secret(secret.read().map_err(StationError::SignIn)?)),
+            SignIn::Certificate { certificate, private_key } => {
+                let cert = ClientCertificate::from_files(&certificate, &private_key).map_err(sign_in_error)?;
+                app_only(ClientCredential::certificate(cert))
+            }
+            SignIn::DeviceCode => {
+                let filter = CacheFilter { authority: Some(authority.host_key()), tenant: Some(tenant_id.clone()), client_id: Some(client_id.clone()), account: None };
+                let cached = CachedSignIn::open(cache, &filter, &options).map_err(|e| match e {
+                    OAuthError::NotSignedIn(m) => StationError::SignIn(format!(
+                        "{m} (the tenant's sign_in.method is device-code: run `keystation login --device-code --tenant {tenant_id} --client-id {client_id}` with the same --state-dir first)"
+                    )),
+                    other => sign_in_error(other),
+                })?;
+                Ok(Arc::new(cached))
+            }
+        }
+    }
+
+    /// The Graph client for the tenant (host, API version, retries, `[network]`) drawing
+    /// tokens from `tokens`.
+    pub fn graph_client(&self, tokens: Arc<dyn TokenProvider>) -> Result<GraphClient, StationError> {
+        let tenant = &self.tenant;
+        let graph_host = parse_service_url(&tenant.graph_host(), "Graph").map_err(|e| StationError::Config(format!("tenant `graph_host`: {e}")))?;
+        let mut gc = GraphConfig::new(graph_host);
+        gc.http = self.http.clone();
+        if let Some(r) = &self.connect.graph_retry {
+            gc.retry = r.clone();
+        }
+        gc.api_version = tenant.api_version;
+        GraphClient::new(gc, tokens).map_err(|e| StationError::Config(network_error(e.to_string())))
+    }
+
+    /// Signed in and ready: the token provider (cache in `state_dir`) and the Graph
+    /// client. Nothing is sent to Entra yet.
+    pub fn graph(&self, state_dir: &Path) -> Result<GraphClient, StationError> {
+        self.graph_client(self.token_provider(state_dir)?)
+    }
+}
+
+/// A client that cannot be built is almost always the CA bundle or the proxy: say which
+/// setting to look at.
+fn network_error(message: String) -> String {
+    if message.contains("CA bundle") {
+        format!("{message} (network.ca_bundle / --ca-bundle)")
+    } else if message.contains("proxy") {
+        format!("{message} (network.proxy)")
+    } else {
+        message
+    }
 }
 
 impl StationSetup {
@@ -155,18 +271,23 @@ impl StationSetup {
             let check = Arc::clone(&r);
             registrars.insert_with_check(r, Arc::new(move || check.missing_component()));
         }
-        Ok(StationSetup { config, state_dir: state_dir.into(), journal, graph, registrars, models, sources: None, options: StationOptions::default() })
+        Ok(StationSetup { config, state_dir: state_dir.into(), journal, graph, registrars, models, sources: None, options: StationOptions::default(), lock: None })
     }
 
     /// Build everything from the configuration: open the journal (`journal.path` in
     /// `state_dir`, or the shared `journal.url`), sign in with the tenant's `sign_in` method, make the Graph client.
     /// Nothing is sent to Entra yet (the first token is fetched by the first call).
+    ///
+    /// Takes the state directory's [`StationLock`] first: a second station on the same
+    /// directory is refused ([`StationError::StateDir`]) before the journal is opened.
     pub fn from_config(config: StationConfig, state_dir: &Path, connect: &ConnectOptions) -> Result<StationSetup, StationError> {
-        let tenant = config.require_tenant().map_err(StationError::Config)?.clone();
+        let connection = Connection::new(&config, connect)?;
+        let lock = StationLock::acquire(state_dir)?;
         let journal = SharedJournal::new(config.journal.open(state_dir)?);
-        let tokens = token_provider(&tenant, state_dir, connect)?;
-        let graph = graph_client(&tenant, tokens, connect)?;
-        StationSetup::new(config, state_dir, journal, graph)
+        let graph = connection.graph(state_dir)?;
+        let mut setup = StationSetup::new(config, state_dir, journal, graph)?;
+        setup.lock = Some(lock);
+        Ok(setup)
     }
 }
 
@@ -177,69 +298,9 @@ pub fn model_table(config: &StationConfig) -> Result<ModelTable, StationError> {
     Ok(table)
 }
 
-fn oauth_options(connect: &ConnectOptions) -> OAuthOptions {
-    let mut o = OAuthOptions { http: connect.http.clone(), ..OAuthOptions::default() };
-    if let Some(r) = &connect.token_retry {
-        o.retry = r.clone();
-    }
-    o
-}
-
 fn sign_in_error(e: OAuthError) -> StationError {
     match e {
         OAuthError::NotSignedIn(m) => StationError::SignIn(m),
         other => StationError::SignIn(other.to_string()),
     }
-}
-
-/// The token provider for the tenant's `sign_in` method:
-/// * `client-secret`: client credentials with the secret from `secret_env`/`secret_file`;
-/// * `certificate`: client credentials with a signed assertion (PS256);
-/// * `device-code`: the cached sign-in from `keystation login` for this authority,
-///   tenant and client ("run keystation login first" when there is none).
-pub fn token_provider(tenant: &TenantConfig, state_dir: &Path, connect: &ConnectOptions) -> Result<Arc<dyn TokenProvider>, StationError> {
-    let tenant_id = tenant.id.clone().ok_or_else(|| StationError::Config("the tenant has no `id`".into()))?;
-    let client_id = tenant.client_id.clone().ok_or_else(|| StationError::Config("the tenant has no `client_id`".into()))?;
-    let authority_host = parse_service_url(&tenant.authority_host(), "authority").map_err(|e| StationError::Config(format!("tenant `authority_host`: {e}")))?;
-    // Tokens are for the cloud's Graph resource, even when `graph_host` points the calls
-    // elsewhere (a proxy, the simulator): the resource id is what the token names.
-    let graph_resource = parse_service_url(tenant.cloud.graph_host(), "Graph").map_err(|e| StationError::Config(format!("tenant `cloud`: {e}")))?;
-    let options = oauth_options(connect);
-    let authority = Authority::new(authority_host, &tenant_id).map_err(|e| StationError::Config(e.to_string()))?;
-    let cache = TokenCache::in_state_dir(state_dir);
-    let scopes = Scopes::graph_default(&graph_resource);
-    let sign_in = tenant.sign_in().map_err(|e| StationError::Config(format!("tenant `sign_in`: {e}")))?;
-    let app_only = |credential: ClientCredential| -> Result<Arc<dyn TokenProvider>, StationError> {
-        let oauth = OAuthClient::new(authority.clone(), &client_id, &options).map_err(|e| StationError::Config(e.to_string()))?;
-        Ok(Arc::new(ClientCredentialsProvider::new(oauth, credential, scopes.clone()).with_cache(cache.clone())))
-    };
-    match sign_in {
-        SignIn::ClientSecret { secret } => app_only(ClientCredential::Secret(secret.read().map_err(StationError::SignIn)?)),
-        SignIn::Certificate { certificate, private_key } => {
-            let cert = ClientCertificate::from_files(&certificate, &private_key).map_err(sign_in_error)?;
-            app_only(ClientCredential::certificate(cert))
-        }
-        SignIn::DeviceCode => {
-            let filter = CacheFilter { authority: Some(authority.host_key()), tenant: Some(tenant_id.clone()), client_id: Some(client_id.clone()), account: None };
-            let cached = CachedSignIn::open(cache, &filter, &options).map_err(|e| match e {
-                OAuthError::NotSignedIn(m) => StationError::SignIn(format!(
-                    "{m} (the tenant's sign_in.method is device-code: run `keystation login --device-code --tenant {tenant_id} --client-id {client_id}` with the same --state-dir first)"
-                )),
-                other => sign_in_error(other),
-            })?;
-            Ok(Arc::new(cached))
-        }
-    }
-}
-
-/// The Graph client for a tenant (host, API version, retries, CA bundle).
-pub fn graph_client(tenant: &TenantConfig, tokens: Arc<dyn TokenProvider>, connect: &ConnectOptions) -> Result<GraphClient, StationError> {
-    let graph_host = parse_service_url(&tenant.graph_host(), "Graph").map_err(|e| StationError::Config(format!("tenant `graph_host`: {e}")))?;
-    let mut gc = GraphConfig::new(graph_host);
-    gc.http = connect.http.clone();
-    if let Some(r) = &connect.graph_retry {
-        gc.retry = r.clone();
-    }
-    gc.api_version = tenant.api_version;
-    GraphClient::new(gc, tokens).map_err(|e| StationError::Config(e.to_string()))
 }

@@ -27,15 +27,21 @@ async fn key_unplugged_mid_ceremony_is_a_key_error_with_screenshots() {
     assert!(unplugged_at.elapsed() < Duration::from_secs(20), "the failure took {:?} after the unplug", unplugged_at.elapsed());
     assert!(observer.events().contains(&"before_make_credential".to_string()));
     assert!(!observer.events().contains(&"before_submit".to_string()));
-    // Evidence: a screenshot per step up to the ceremony, the failure, and the log.
+    // Evidence: a screenshot of every page recognised up to the ceremony, the failure,
+    // and the log of pages and handler actions.
     let files = Env::evidence_files(&request);
-    for f in ["browser-steps.json", "failure.png", "02-sign-in-page.png", "10-security-info.png", "15-next.png"] {
+    for f in ["browser-steps.json", "failure.png"] {
         assert!(files.contains(&f.to_string()), "{f} missing from {files:?}");
+    }
+    for page in ["username", "access-pass", "stay-signed-in", "security-info", "method-picker", "ceremony"] {
+        assert!(files.iter().any(|f| f.ends_with(&format!("-{page}.png"))), "no screenshot of {page}: {files:?}");
     }
     let log: serde_json::Value = serde_json::from_slice(&std::fs::read(request.evidence_dir.as_ref().unwrap().join("browser-steps.json")).unwrap()).unwrap();
     assert_eq!(log["error_code"], "KeyFailed");
     let steps = log["steps"].as_array().unwrap();
-    assert_eq!(steps.last().unwrap()["id"], "ceremony");
+    assert!(steps.iter().any(|s| s["page"] == "ceremony" && s["action"] == "recognised"), "{steps:?}");
+    assert!(steps.iter().any(|s| s["page"] == "method-picker" && s["action"] == "click" && s["status"] == "ok"), "{steps:?}");
+    assert_eq!(steps.last().unwrap()["action"], "stopped");
     assert_eq!(steps.last().unwrap()["status"], "failed");
     assert!(env.methods("alice@contoso.test").await.is_empty());
     env.close().await;

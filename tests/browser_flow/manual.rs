@@ -2,7 +2,8 @@
 //! WebDriver BiDi page actions an automation would use), keystation watches Graph.
 use super::support::{Env, Recorder, env_with, test_key};
 use keystation::ceremony::CeremonyError;
-use keystation::ceremony::browser::page::{ActOutcome, Lookup, Page};
+use keystation::ceremony::browser::flow::Locator;
+use keystation::ceremony::browser::page::{ActOutcome, Page};
 use keystation::ceremony::browser::{BrowserMode, Flow, ManualOutcome, ManualPrompt};
 use keystation::key::virtual_key::Touch;
 use std::time::{Duration, Instant};
@@ -10,14 +11,13 @@ use std::time::{Duration, Instant};
 const OPERATOR_PATIENCE: Duration = Duration::from_secs(60);
 
 async fn visible(page: &Page, selector: &str) -> bool {
-    let l = [Lookup { selector: selector.into(), text: vec![], need_text: false }];
-    page.probe(&l).await.map(|s| s.lookups[0].found).unwrap_or(false)
+    page.shows(&Locator::Css { selector: selector.into(), text: vec![] }).await.unwrap_or(false)
 }
 
 async fn click(page: &Page, selector: &str) {
     let t = Instant::now();
     while t.elapsed() < OPERATOR_PATIENCE {
-        if let Ok(ActOutcome::Done) = page.click(selector, &[]).await {
+        if let Ok(ActOutcome::Done(_)) = page.click(selector, &[]).await {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -28,7 +28,7 @@ async fn click(page: &Page, selector: &str) {
 async fn fill(page: &Page, selector: &str, value: &str) {
     let t = Instant::now();
     while t.elapsed() < OPERATOR_PATIENCE {
-        if let Ok(ActOutcome::Done) = page.fill(selector, value).await {
+        if let Ok(ActOutcome::Done(_)) = page.fill(selector, value).await {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -37,7 +37,7 @@ async fn fill(page: &Page, selector: &str, value: &str) {
 }
 
 /// What an operator does by hand in Security info (signing in first when needed).
-async fn operator(p: ManualPrompt) {
+pub(super) async fn operator(p: ManualPrompt) {
     let page = p.window.page().clone();
     let t = Instant::now();
     loop {
@@ -55,18 +55,14 @@ async fn operator(p: ManualPrompt) {
         assert!(t.elapsed() < OPERATOR_PATIENCE, "operator: neither the sign-in page nor Security info showed up");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Security info, 2026 UI: + Add sign-in method → Passkey → Next → (ceremony) →
+    // name → Next → Done.
     click(&page, "button[name='Add method']").await;
-    let t = Instant::now();
-    while page.choose("[role=combobox]", &["Security key".into()], None).await.ok() != Some(ActOutcome::Done) {
-        assert!(t.elapsed() < OPERATOR_PATIENCE, "operator: no Security key option");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    click(&page, "#AddButton").await;
-    click(&page, "[data-transport=usb]").await;
-    click(&page, "#NextButton").await;
-    fill(&page, "#SecurityKeyNameTextField", &p.display_name).await;
-    click(&page, "#NameNextButton").await;
-    click(&page, "#DoneButton").await;
+    click(&page, "[role=dialog] [role=option][data-type='18']").await;
+    click(&page, "[role=dialog] .ms-Dialog-actions .ms-Button--primary").await;
+    fill(&page, "[role=dialog] input[type=text]", &p.display_name).await;
+    click(&page, "[role=dialog][data-dialog=name] .ms-Button--primary").await;
+    click(&page, "[role=dialog][data-dialog=created] .ms-Button--primary").await;
 }
 
 #[tokio::test]
@@ -118,14 +114,17 @@ async fn manual_mode_times_out_when_nothing_happens() {
 
 #[tokio::test]
 async fn automatic_falls_back_to_manual_and_keeps_the_sign_in() {
-    // A flow that loses its way after signing in (Security info's "Add" button moved).
+    // A flow that loses its way after signing in: the picker's "Passkey" moved, and the
+    // page stays put until the flow's short `stay` runs out.
     let broken = Flow::parse(
         &keystation::ceremony::browser::flow::SIMULATOR_FLOW
-            .replace("#AddMethodDialog #AddButton", "#AddMethodDialog #MovedAddButton")
-            .replace("step_timeout_s = 20", "step_timeout_s = 3"),
+            .replace("{ label = [\"Passkey\", \"Security key\"] }, { css = \"[role=dialog] [role=option][data-type='18']\" }, { css = \"[role=dialog] [role=option][data-type='12']\" }", "{ css = \"#MovedPasskeyOption\" }")
+            .replace("stay_s = 30", "stay_s = 3")
+            .replace("rerun_s = 5", "rerun_s = 1"),
         "broken simulator flow",
     )
     .unwrap();
+    assert!(format!("{broken:?}").contains("MovedPasskeyOption"));
     let Some(env) = env_with("automatic_falls_back_to_manual_and_keeps_the_sign_in", |c, t| {
         c.fallback_to_manual = true;
         t.flow = broken;
@@ -144,11 +143,11 @@ async fn automatic_falls_back_to_manual_and_keeps_the_sign_in() {
     assert_eq!(env.registrar.stats().fallbacks, 1);
     let shown = env.prompt.shown.lock().unwrap().clone();
     assert!(shown[0].signed_in, "the manual window should open signed in");
-    assert!(shown[0].reason.as_deref().unwrap_or_default().contains("add"), "{:?}", shown[0].reason);
+    assert!(shown[0].reason.as_deref().unwrap_or_default().contains("method-picker"), "{:?}", shown[0].reason);
     // The automatic attempt's evidence is kept.
     let log: serde_json::Value =
         serde_json::from_slice(&std::fs::read(request.evidence_dir.as_ref().unwrap().join("browser-steps.json")).unwrap()).unwrap();
-    assert_eq!(log["error_code"], "StepTimedOut");
+    assert_eq!(log["error_code"], "PageStuck");
     env.close().await;
 }
 

@@ -31,7 +31,7 @@ async fn warm_browser_enrolments_do_not_share_cookies() {
     let reg = env.register(&key, &bob, &observer).await.expect("bob");
     let stats = env.registrar.stats();
     assert_eq!((stats.cold, stats.warm), (1, 1), "{stats:?}");
-    assert!(observer.events().iter().any(|e| e.contains("step 3/") && e.contains("username")), "bob had to sign in: {:?}", observer.events());
+    assert!(observer.events().iter().any(|e| e == "progress: browser: page username"), "bob had to sign in: {:?}", observer.events());
     assert_eq!(env.methods("alice@contoso.test").await.len(), 1);
     let bobs = env.methods("bob@contoso.test").await;
     assert_eq!(bobs.len(), 1);

@@ -16,7 +16,8 @@ struct Out {
 fn keystation(state: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_keystation"));
     c.arg("--state-dir").arg(state);
-    for var in ["KEYSTATION_TENANT", "KEYSTATION_CLIENT_ID", "KEYSTATION_AUTHORITY", "KEYSTATION_CA_BUNDLE", "KEYSTATION_GRAPH", "RUST_LOG"] {
+    c.env("XDG_CONFIG_HOME", state.join("xdg"));
+    for var in ["KEYSTATION_TENANT", "KEYSTATION_CLIENT_ID", "KEYSTATION_AUTHORITY", "KEYSTATION_CA_BUNDLE", "KEYSTATION_GRAPH", "KEYSTATION_TENANT_ID", "KEYSTATION_TENANT_CLIENT_ID", "KEYSTATION_CONFIG", "RUST_LOG"] {
         c.env_remove(var);
     }
     c.kill_on_drop(true);
@@ -29,14 +30,15 @@ async fn run(mut c: Command) -> Out {
 }
 
 fn login_args(sim: &SimulatorHandle, c: &mut Command, client_id: &str) {
-    c.args(["login", "--authority", sim.authority_host().as_str(), "--tenant", sim.tenant_id(), "--client-id", client_id]);
+    c.args(["login", "--authority-host", sim.authority_host().as_str(), "--tenant-id", sim.tenant_id(), "--client-id", client_id]);
 }
 
 async fn whoami_json(state: &Path) -> (i32, serde_json::Value) {
     let mut c = keystation(state);
     c.args(["--json", "whoami"]);
     let out = run(c).await;
-    (out.code, serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("whoami --json printed {:?} ({e}); stderr {}", out.stdout, out.stderr)))
+    // Signed in or not, `result` says what was found (signed out is the error envelope).
+    (out.code, crate::json_output::envelope(out.stdout.as_bytes())["result"].clone())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,7 +53,7 @@ async fn device_code_login_with_auto_approval_then_whoami() {
     let out = run(c).await;
     assert_eq!(out.code, 0, "stdout {} stderr {}", out.stdout, out.stderr);
     assert!(out.stderr.contains("enter the code"), "the prompt goes to stderr: {}", out.stderr);
-    let login: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let login = crate::json_output::result(out.stdout.as_bytes());
     assert_eq!(login["account"], ADMIN);
     assert_eq!(login["grant"], "device_code");
 
@@ -133,7 +135,7 @@ async fn client_secret_and_certificate_logins_then_logout() {
         c.args(["--certificate"]).arg(&cert).arg("--private-key").arg(&key).args(["--assertion-alg", alg]);
         let out = run(c).await;
         assert_eq!(out.code, 0, "{alg}: {} {}", out.stdout, out.stderr);
-        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let v = crate::json_output::result(out.stdout.as_bytes());
         assert_eq!(v["grant"], "client_certificate");
     }
 
@@ -154,7 +156,7 @@ async fn client_secret_and_certificate_logins_then_logout() {
     c.args(["--json", "logout", "--client-id", SECRET_APP]);
     let out = run(c).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&out.stdout).unwrap()["removed"].as_array().unwrap().len(), 1);
+    assert_eq!(crate::json_output::result(out.stdout.as_bytes())["removed"].as_array().unwrap().len(), 1);
     let mut c = keystation(state.path());
     c.args(["logout", "--all"]);
     assert_eq!(run(c).await.code, 0);
@@ -178,7 +180,7 @@ async fn login_failures_have_exit_codes_and_hints() {
     assert!(!out.stderr.contains("wrong-secret"));
 
     let mut c = keystation(state.path());
-    c.args(["login", "--tenant", "t", "--client-id", OPERATOR_APP, "--authority", "http://login.example.com"]);
+    c.args(["login", "--tenant-id", "contoso.example", "--client-id", OPERATOR_APP, "--authority-host", "http://login.example.com"]);
     let out = run(c).await;
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("https"), "{}", out.stderr);

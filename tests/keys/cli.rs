@@ -1,5 +1,6 @@
 //! The `keystation keys` command line, run as a separate process against virtual keys.
 use std::io::Write;
+use crate::json_output::{events, result};
 use std::process::{Command, Output, Stdio};
 
 fn keystation(args: &[&str], stdin: Option<&str>) -> Output {
@@ -33,7 +34,7 @@ fn stderr(o: &Output) -> String {
 fn list_json_shows_virtual_keys() {
     let o = keystation(&["--virtual", "2", "--json", "keys", "list"], None);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let v = result(&o.stdout);
     let keys = v.as_array().unwrap();
     assert_eq!(keys.len(), 2);
     assert_eq!(keys[0]["index"], 0);
@@ -55,7 +56,7 @@ fn info_prints_the_keys_capabilities() {
     assert!(out.contains("minimum PIN length    4"), "{out}");
 
     let o = keystation(&["--virtual", "1", "--json", "keys", "info"], None);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let v = result(&o.stdout);
     assert_eq!(v["info"]["aaguid"], "d5a92987-df19-484f-890d-2d49daf54f29");
     assert_eq!(v["info"]["options"]["clientPin"], false);
     assert_eq!(v["key"]["path"], "virtual:0");
@@ -71,7 +72,7 @@ fn set_pin_from_stdin_persists_in_the_virtual_state() {
     assert!(!stdout(&o).contains("246810") && !stderr(&o).contains("246810"), "the PIN is never printed");
 
     let o = keystation(&["--virtual", "1", "--virtual-state", dir, "--json", "keys", "info"], None);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let v = result(&o.stdout);
     assert_eq!(v["info"]["options"]["clientPin"], true);
     assert_eq!(v["pin_retries"]["retries"], 8);
 
@@ -85,8 +86,8 @@ fn set_pin_from_stdin_persists_in_the_virtual_state() {
     // Credentials list with the new PIN (none yet), as JSON.
     let o = keystation(&["--virtual", "1", "--virtual-state", dir, "--json", "keys", "credentials", "list", "--pin-stdin"], Some("135790\n"));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(v["metadata"]["existing"], 0);
+    let v = result(&o.stdout);
+    assert_eq!(v["existing"], 0);
     assert_eq!(v["credentials"].as_array().unwrap().len(), 0);
 }
 
@@ -105,7 +106,7 @@ fn no_key_info_exits_3_and_list_json_is_empty() {
     assert!(stderr(&o).contains("no FIDO2 key was found"), "{}", stderr(&o));
     let o = keystation(&["--virtual", "0", "--json", "keys", "list"], None);
     assert_eq!(o.status.code(), Some(0));
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout(&o)).unwrap(), serde_json::json!([]));
+    assert_eq!(result(&o.stdout), serde_json::json!([]));
     let o = keystation(&["--virtual", "0", "keys", "list"], None);
     assert_eq!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("no FIDO2 key was found"));
@@ -119,7 +120,7 @@ fn several_keys_need_a_choice() {
     assert!(e.contains("--index 1") && e.contains("virtual:1"), "{e}");
     let o = keystation(&["--virtual", "2", "--json", "keys", "info", "--index", "1"], None);
     assert_eq!(o.status.code(), Some(0));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let v = result(&o.stdout);
     assert_eq!(v["key"]["path"], "virtual:1");
     let o = keystation(&["--virtual", "2", "keys", "info", "--key", "virtual:7"], None);
     assert_eq!(o.status.code(), Some(3));
@@ -133,12 +134,12 @@ fn reset_needs_confirmation_and_config_changes_settings() {
     let o = keystation(&["--virtual", "1", "--json", "keys", "reset", "--yes"], None);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("10 seconds"));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(v["result"], "reset");
+    let v = result(&o.stdout);
+    assert_eq!(v["action"], "reset");
 
     let o = keystation(&["--virtual", "1", "--json", "keys", "config", "--min-pin-length", "6", "--toggle-always-uv"], None);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let v = result(&o.stdout);
     assert_eq!(v["min_pin_length"], 6);
     assert_eq!(v["always_uv"], true);
     let o = keystation(&["--virtual", "1", "keys", "config"], None);
@@ -149,17 +150,21 @@ fn reset_needs_confirmation_and_config_changes_settings() {
 fn watch_prints_json_lines() {
     let o = keystation(&["--virtual", "2", "--json", "keys", "watch", "--max-events", "2"], None);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let lines: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    // Event lines with the key flat, as `keys list` shows it, then the envelope.
+    let lines = events(&o.stdout);
     assert_eq!(lines.len(), 2);
     assert!(lines.iter().all(|l| l["event"] == "arrived"));
-    assert_eq!(lines[0]["key"]["aaguid"], "d5a92987-df19-484f-890d-2d49daf54f29");
+    assert_eq!(lines[0]["aaguid"], "d5a92987-df19-484f-890d-2d49daf54f29");
+    assert_eq!(lines[0]["path"], "virtual:0");
+    assert!(lines[0]["serial"].is_string());
+    assert_eq!(result(&o.stdout)["events"], 2);
 }
 
 #[test]
 fn bench_keys_reports_operations_and_parallel_runs() {
     let o = keystation(&["--json", "bench", "keys", "--iterations", "2", "--parallel", "1,3"], None);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let v = result(&o.stdout);
     let ops = v["operations"].as_array().unwrap();
     assert_eq!(ops.len(), 4);
     for op in ops {

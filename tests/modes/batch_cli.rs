@@ -144,3 +144,34 @@ async fn a_sign_in_failure_stops_the_batch_instead_of_failing_every_user() {
         assert_eq!(cw.world.sim_methods(u).await.len(), 1, "{u}");
     }
 }
+
+/// Users the tenant would refuse (outside the FIDO2 policy, not in the directory) are
+/// found before the first key: the dry run says so and exits 7, and the run gives them
+/// no key, even with keys to spare.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_the_tenant_refuses_are_found_before_the_first_key_and_get_none() {
+    let cw = CliWorld::new(2, "").await;
+    let users = cw.world.fresh_users();
+    let file = cw.world.batch_file("mixed.csv", &format!("upn\n{}\noscar.outside@contoso.test\nnobody@contoso.test\n{}\n", users[0], users[1]));
+
+    let dry = cw.run(3, &["batch", "--dry-run", file.to_str().unwrap()], "").await;
+    let text = stdout(&dry);
+    assert_eq!(dry.status.code(), Some(7), "{text}\n{}", stderr(&dry));
+    for (line, needle) in [(3, "not in scope"), (4, "nobody@contoso.test")] {
+        assert!(text.lines().any(|l| l.starts_with(&line.to_string()) && l.contains("refuse") && l.contains(needle)), "line {line}:\n{text}");
+    }
+    assert!(text.lines().any(|l| l.starts_with('2') && l.contains("provision")), "{text}");
+
+    let out = cw.run(3, &["batch", "--concurrency", "1", file.to_str().unwrap()], "").await;
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(7), "{text}\n{err}");
+    assert!(text.contains("refused before any key was used"), "{text}");
+    assert_eq!(cw.world.sim_methods(&users[0]).await.len(), 1);
+    assert_eq!(cw.world.sim_methods(&users[1]).await.len(), 1);
+    assert!(cw.world.sim_methods("oscar.outside@contoso.test").await.is_empty());
+    // No job was even begun for them: no key was handed to them.
+    let jobs = keystation::station::journal::Journal::open_existing(&cw.world.state_dir().join("journal.sqlite")).unwrap().query(&Default::default()).unwrap();
+    let upns: Vec<String> = jobs.iter().filter_map(|j| j.user.upn.clone()).map(|u| u.to_lowercase()).collect();
+    assert_eq!(jobs.len(), 2, "{upns:?}");
+    assert!(!upns.iter().any(|u| u.starts_with("oscar") || u.starts_with("nobody")), "{upns:?}");
+}

@@ -49,7 +49,13 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
 
-/// Every JSON line on standard output.
+/// The event lines on standard output (before the envelope), each checked against the
+/// `--json` contract (docs/json.md).
 pub fn json_lines(o: &Output) -> Vec<serde_json::Value> {
-    stdout(o).lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}"))).collect()
+    crate::json_output::events(&o.stdout)
+}
+
+/// The `--json` envelope (the last line), checked.
+pub fn json_envelope(o: &Output) -> serde_json::Value {
+    crate::json_output::envelope(&o.stdout)
 }

@@ -46,9 +46,8 @@ async fn the_demo_in_json_keeps_its_journal_when_asked() {
     let state = tempfile::tempdir().unwrap();
     let out = demo(&["--json", "--users", "3", "--keys", "3", "--fast"], Some(state.path())).await;
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("every stdout line is JSON")).collect();
-    let last = lines.last().unwrap();
-    assert_eq!(last["event"], "demo_finished");
+    let lines = crate::json_output::events(&out.stdout);
+    let last = crate::json_output::result(&out.stdout);
     let rows = last["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 3);
     for r in rows {

@@ -5,13 +5,15 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The simulator keeps nothing in a state directory (`--state-dir` is refused), so the
+/// directory only isolates the process's environment.
 fn keystation(state: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_keystation"));
-    c.arg("--state-dir").arg(state).env_remove("KEYSTATION_CONFIG");
+    c.env("KEYSTATION_STATE_DIR", state).env_remove("KEYSTATION_CONFIG");
     c
 }
 
-/// Start `keystation simulator --json ...` and read its one-line JSON summary.
+/// Start `keystation simulator --json ...` and read its `simulator_started` event line.
 async fn spawn(state: &std::path::Path, args: &[&str]) -> (Child, Value) {
     let mut child = keystation(state)
         .args(["simulator", "--json"])
@@ -29,6 +31,8 @@ async fn spawn(state: &std::path::Path, args: &[&str]) -> (Child, Value) {
     .unwrap()
     .unwrap();
     let info: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("first line is the JSON summary: {line:?}"));
+    crate::json_output::check_event(&info);
+    assert_eq!(info["event"], "simulator_started", "{info}");
     (child, info)
 }
 

@@ -106,14 +106,14 @@ fn login_url(sim: &SimulatorHandle, path: &str) -> String {
     format!("{}{}", sim.login_base().as_str().trim_end_matches('/'), path)
 }
 
-async fn issue_tap(sim: &SimulatorHandle, user: &str, body: Value) -> String {
+pub async fn issue_tap(sim: &SimulatorHandle, user: &str, body: Value) -> String {
     let r = http().post(url(sim, &format!("/_sim/users/{}/tap", user.replace('#', "%23")))).json(&body).send().await.unwrap();
     assert_eq!(r.status(), 201);
     json_of(r).await["temporaryAccessPass"].as_str().unwrap().to_string()
 }
 
 /// Security info → sign-in → username page; returns the flow token.
-async fn start_signin(b: &mut Browser, sim: &SimulatorHandle) -> String {
+pub async fn start_signin(b: &mut Browser, sim: &SimulatorHandle) -> String {
     let p = b.get(sim.security_info_url().as_str()).await;
     assert_eq!(p.status, 302);
     let to = p.location.unwrap();
@@ -146,17 +146,28 @@ async fn through_kmsi(b: &mut Browser, sim: &SimulatorHandle, p: Page, stay: &st
 }
 
 /// Sign a user in with a fresh one-time TAP and land on Security info.
-async fn signed_in(b: &mut Browser, sim: &SimulatorHandle, user: &str) -> Page {
+pub async fn signed_in(b: &mut Browser, sim: &SimulatorHandle, user: &str) -> Page {
     let pass = issue_tap(sim, user, json!({"usable_once": true})).await;
     let flow = start_signin(b, sim).await;
     let p = enter(b, sim, &flow, user, &pass).await;
     let p = through_kmsi(b, sim, p, "No").await;
-    assert_eq!(p.pgid(), "SecurityInfo", "{}", p.body);
+    assert!(on_security_info(&p), "{}", p.body);
     p
 }
 
+/// Security info in either UI (the 2026 single-page app carries no `$Config`).
+fn on_security_info(p: &Page) -> bool {
+    p.status == 200 && p.has("name=\"Add method\"") && (p.pgid() == "SecurityInfo" || p.config.is_null())
+}
+
+/// PATCH /_sim/behaviour.
+pub async fn behaviour(sim: &SimulatorHandle, patch: Value) {
+    let r = http().patch(url(sim, "/_sim/behaviour")).json(&patch).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
 /// `/api/authenticationmethods/new`; returns (ErrorCode, Data parsed).
-async fn new_method(b: &mut Browser, sim: &SimulatorHandle, ty: i64) -> (Value, Value) {
+pub async fn new_method(b: &mut Browser, sim: &SimulatorHandle, ty: i64) -> (Value, Value) {
     let p = b.post_json(&url(sim, "/api/authenticationmethods/new"), &json!({"Type": ty})).await;
     let v: Value = serde_json::from_str(&p.body).unwrap();
     let data = v["Data"].as_str().map(|d| serde_json::from_str(d).unwrap()).unwrap_or(Value::Null);
@@ -164,7 +175,7 @@ async fn new_method(b: &mut Browser, sim: &SimulatorHandle, ty: i64) -> (Value, 
 }
 
 /// POST the request data to /fido/create (login host) and build a registration for its options.
-async fn fido_create(b: &mut Browser, data: &Value) -> (Page, Registration) {
+pub async fn fido_create(b: &mut Browser, data: &Value) -> (Page, Registration) {
     let rd = &data["requestData"];
     let fields: Vec<(String, String)> = rd.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect();
     let fields_ref: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -179,7 +190,7 @@ async fn fido_create(b: &mut Browser, data: &Value) -> (Page, Registration) {
 }
 
 /// The fields the /fido/create page posts to newfido.
-fn newfido_fields(p: &Page, reg: &Registration) -> Vec<(String, String)> {
+pub fn newfido_fields(p: &Page, reg: &Registration) -> Vec<(String, String)> {
     vec![
         ("provisionId".into(), p.config["sProvisionId"].as_str().unwrap().into()),
         ("canary".into(), html_hidden(&p.body, "canary")),
@@ -202,7 +213,7 @@ fn html_hidden(body: &str, name: &str) -> String {
     body[start..].split('"').next().unwrap().to_string()
 }
 
-async fn post_newfido(b: &mut Browser, p: &Page, fields: &[(String, String)]) -> Page {
+pub async fn post_newfido(b: &mut Browser, p: &Page, fields: &[(String, String)]) -> Page {
     let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     b.post_form(p.config["urlPost"].as_str().unwrap(), &refs).await
 }
@@ -228,13 +239,33 @@ async fn full_walk_sign_in_tap_security_info_newfido_naming() {
     assert_eq!(p.pgid(), "ConvergedTFA");
     assert!(p.has("name=\"accesspass\"") && p.has("<input type=\"submit\" id=\"idSIButton9\" class=\"win-button button_primary\" value=\"Sign in\">"));
     let p = b.post_form(&login_url(&sim, &format!("/{TENANT}/login/accesspass")), &[("accesspass", "wrong"), ("flowToken", &flow)]).await;
-    assert_eq!(p.config["iErrorCode"], 130501);
+    assert_eq!(p.config["iErrorCode"], 130507);
     assert!(p.config["strServiceExceptionMessage"].as_str().unwrap().contains("an access pass could not be found or verified for the user"));
     let p = b.post_form(&login_url(&sim, &format!("/{TENANT}/login/accesspass")), &[("accesspass", &pass), ("flowToken", &flow)]).await;
     assert!(p.has("id=\"idBtn_Back\"") && p.has("id=\"idSIButton9\""));
     let p = through_kmsi(&mut b, &sim, p, "Yes").await;
 
-    // Security info selectors.
+    // Security info selectors: the 2026 UI by default — no $Config, a picker dialog
+    // listing "Passkey" apart from "Passkey in Microsoft Authenticator", Show more, Next.
+    assert!(p.config.is_null(), "the 2026 single-page app has no $Config");
+    for needle in [
+        "name=\"Add method\"",
+        ">+ Add sign-in method</button>",
+        "role=\"dialog\"",
+        "data-type=\"18\"",
+        "<div class=\"label\">Passkey</div>",
+        "<div class=\"label\">Passkey in Microsoft Authenticator</div>",
+        "aria-expanded=\"false\">Show more options</button>",
+        "ms-Button--primary",
+        ">Next</button>",
+        "class=\"ms-MessageBar ms-MessageBar--error\" role=\"alert\"",
+    ] {
+        assert!(p.has(needle), "Security info (2026) lacks {needle}");
+    }
+    assert!(!p.has("role=\"combobox\""));
+    // The 2023 UI as a variant, through the control surface.
+    behaviour(&sim, json!({"security_info_ui": "2023"})).await;
+    let p = b.get(&url(&sim, "/security-info")).await;
     assert_eq!(p.pgid(), "SecurityInfo");
     for needle in [
         "name=\"Add method\"",
@@ -247,9 +278,10 @@ async fn full_walk_sign_in_tap_security_info_newfido_naming() {
         ">Next</button>",
         "id=\"ms-banner\"",
     ] {
-        assert!(p.has(needle), "Security info lacks {needle}");
+        assert!(p.has(needle), "Security info (2023) lacks {needle}");
     }
     assert_eq!(p.config["sFidoCeremony"], "same-tab");
+    behaviour(&sim, json!({"security_info_ui": "2026"})).await;
 
     // Add: provisioning request, then the cross-site form POST to /fido/create.
     let (v, data) = new_method(&mut b, &sim, 12).await;
@@ -276,15 +308,25 @@ async fn full_walk_sign_in_tap_security_info_newfido_naming() {
     let next = p.location.unwrap();
     assert!(next.contains("/security-info?step=name&method="), "{next}");
     let p = b.get(&next).await;
+    // 2026: "Let's name your passkey", a text field of 30 characters with a generated id.
+    assert!(p.has("data-dialog=\"name\"") && p.has("Let&#39;s name your passkey") && p.has("<input type=\"text\" id=\"TextField"), "{}", p.body);
+    assert!(p.has("maxlength=\"30\""));
+    let method = html_hidden(&p.body, "method");
+    // The 2023 naming step for the same method.
+    behaviour(&sim, json!({"security_info_ui": "2023"})).await;
+    let p = b.get(&next).await;
     assert_eq!(p.pgid(), "SecurityInfoName");
     assert!(p.has("id=\"SecurityKeyNameTextField\""));
-    let method = html_hidden(&p.body, "method");
     let long = "x".repeat(31);
     let p = b.post_form(&url(&sim, "/security-info/name"), &[("name", &long), ("method", &method)]).await;
     assert_eq!(p.status, 303);
     let p = b.post_form(&url(&sim, "/security-info/name"), &[("name", "Alice's YubiKey"), ("method", &method)]).await;
     assert_eq!(p.pgid(), "SecurityInfoDone");
     assert!(p.has(">Done</button>"));
+    // 2026: "Passkey created" → Done.
+    behaviour(&sim, json!({"security_info_ui": "2026"})).await;
+    let p = b.post_form(&url(&sim, "/security-info/name"), &[("name", "Alice's YubiKey"), ("method", &method)]).await;
+    assert!(p.has("data-dialog=\"created\"") && p.has(">Passkey created</h2>") && p.has(">Done</button>"), "{}", p.body);
 
     // Replaying the same result is refused.
     let p = post_newfido(&mut b, &fc, &fields).await;
@@ -306,7 +348,8 @@ async fn full_walk_sign_in_tap_security_info_newfido_naming() {
     let mut other = Browser::new();
     let flow = start_signin(&mut other, &sim).await;
     let p = enter(&mut other, &sim, &flow, "alice@contoso.test", &pass).await;
-    assert_eq!(p.config["iErrorCode"], 130504);
+    // Entra reports a used one-time pass as blocked by the user credential policy.
+    assert_eq!(p.config["iErrorCode"], 130500);
 }
 
 #[tokio::test]
@@ -323,7 +366,7 @@ async fn tap_sign_in_errors() {
 
     // No pass at all.
     let p = enter(&mut b, &sim, &start_signin(&mut Browser::new(), &sim).await, "bob@contoso.test", "whatever").await;
-    assert_eq!(p.config["iErrorCode"], 130501, "{}", p.body);
+    assert_eq!(p.config["iErrorCode"], 130507, "{}", p.body);
 
     // Not yet valid, expired.
     let pass = issue_tap(&sim, "bob@contoso.test", json!({"start_in_minutes": 30})).await;
@@ -335,7 +378,7 @@ async fn tap_sign_in_errors() {
     let mut b = Browser::new();
     let flow = start_signin(&mut b, &sim).await;
     let p = enter(&mut b, &sim, &flow, "bob@contoso.test", &pass).await;
-    assert_eq!(p.config["iErrorCode"], 130502);
+    assert_eq!(p.config["iErrorCode"], 130504);
     assert!(p.config["strServiceExceptionMessage"].as_str().unwrap().contains("expired"));
 
     // Multi-use pass while the policy wants one-time passes.
@@ -357,7 +400,7 @@ async fn proof_up_interrupt_and_mfa_banner() {
     assert!(p.has("id=\"ProofUpDescription\"") && p.has("more information"));
     let p = b.post_form(&login_url(&sim, &format!("/{TENANT}/proofup")), &[("flowToken", &flow)]).await;
     let p = through_kmsi(&mut b, &sim, p, "No").await;
-    assert_eq!(p.pgid(), "SecurityInfo");
+    assert!(on_security_info(&p), "{}", p.body);
 
     let mut b = Browser::new();
     signed_in(&mut b, &sim, "nomfa@contoso.test").await;
@@ -366,7 +409,7 @@ async fn proof_up_interrupt_and_mfa_banner() {
     assert_eq!(v["ErrorMessage"], "To set up a security key, you need to sign in with two-factor authentication.");
     // Banners render on the page too.
     let p = b.get(&url(&sim, "/security-info?error=MfaRequired")).await;
-    assert!(p.has("id=\"ms-banner\" role=\"alert\" >To set up a security key, you need to sign in with two-factor authentication."), "{}", p.body);
+    assert!(p.has("role=\"alert\" data-error-code=\"MfaRequired\">To set up a security key, you need to sign in with two-factor authentication."), "{}", p.body);
 }
 
 #[tokio::test]
@@ -411,7 +454,7 @@ async fn newfido_refuses_bad_ceremonies() {
     let p = post_newfido(&mut b, &fc, &fields).await;
     assert_eq!(p.location.as_deref(), Some(url(&sim, "/security-info?error=CeremonyFailed").as_str()));
     let page = b.get(&p.location.unwrap()).await;
-    assert_eq!(page.config["sBannerCode"], "CeremonyFailed");
+    assert!(page.has("data-error-code=\"CeremonyFailed\">We couldn&#39;t add your security key"), "{}", page.body);
 
     // Graph's origin is not the browser's origin.
     let (_, data) = new_method(&mut b, &sim, 12).await;
@@ -445,8 +488,7 @@ async fn iframe_and_popup_variants() {
     let sim = sim().await;
     for (user, variant, cross_origin) in [("iris.iframe@contoso.test", "iframe", true), ("pete.popup@contoso.test", "popup", false)] {
         let mut b = Browser::new();
-        let p = signed_in(&mut b, &sim, user).await;
-        assert_eq!(p.config["sFidoCeremony"], variant);
+        signed_in(&mut b, &sim, user).await;
         let (_, data) = new_method(&mut b, &sim, 18).await;
         assert_eq!(data["ceremony"], variant);
         let (fc, mut reg) = fido_create(&mut b, &data).await;
@@ -462,7 +504,8 @@ async fn iframe_and_popup_variants() {
     let r = http().put(url(&sim, "/_sim/ceremony")).json(&json!({"variant": "popup"})).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let mut b = Browser::new();
-    assert_eq!(signed_in(&mut b, &sim, "alice@contoso.test").await.config["sFidoCeremony"], "popup");
+    signed_in(&mut b, &sim, "alice@contoso.test").await;
+    assert_eq!(new_method(&mut b, &sim, 18).await.1["ceremony"], "popup");
 }
 
 #[tokio::test]

@@ -60,3 +60,37 @@ async fn policy_patch_needs_write_permission_and_validates() {
     let b = graph_error(get(&config_url(&sim2, "fido2"), &anna).await, 403, "accessDenied").await;
     assert_eq!(inner_code(&b), "missingDirectoryRole");
 }
+
+/// What doctor relies on: Graph answers carry the simulator clock as `Date`, and the
+/// permissions granted to an app (consent) can be changed, affecting new tokens only.
+#[tokio::test]
+async fn graph_dates_follow_the_simulator_clock_and_consent_can_change() {
+    let sim = sim().await;
+    let token = app_token(&sim, SECRET_APP, SECRET).await;
+    let date = |r: &reqwest::Response| chrono::DateTime::parse_from_rfc2822(r.headers()["date"].to_str().unwrap()).unwrap().with_timezone(&chrono::Utc);
+    let policy = v1(&sim, "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/fido2");
+    let r = http().get(&policy).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!((date(&r) - chrono::Utc::now()).num_seconds().abs() <= 2, "{:?}", r.headers()["date"]);
+    sim.advance_clock(chrono::Duration::minutes(10));
+    let r = http().get(&policy).bearer_auth(&token).send().await.unwrap();
+    let ahead = (date(&r) - chrono::Utc::now()).num_seconds();
+    assert!((598..=602).contains(&ahead), "Date is the simulator's clock: {ahead} s ahead");
+
+    // Consent for the policy permission withdrawn: the old token keeps it, new ones do not.
+    let r = http()
+        .patch(url(&sim, &format!("/_sim/apps/{SECRET_APP}")))
+        .json(&json!({"application_roles": ["User.Read.All"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(http().get(&policy).bearer_auth(&token).send().await.unwrap().status(), 200);
+    let fresh = app_token(&sim, SECRET_APP, SECRET).await;
+    let r = http().get(&policy).bearer_auth(&fresh).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let bad = http().patch(url(&sim, "/_sim/apps/not-an-app")).json(&json!({"application_roles": []})).send().await.unwrap();
+    assert_eq!(bad.status(), 404);
+    let unknown = http().patch(url(&sim, &format!("/_sim/apps/{SECRET_APP}"))).json(&json!({"secrets": []})).send().await.unwrap();
+    assert_eq!(unknown.status(), 400);
+}

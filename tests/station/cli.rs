@@ -58,7 +58,7 @@ impl CliDesk {
     pub async fn report(&self) -> Vec<serde_json::Value> {
         let out = self.run(&["report", "--json"], &[]).await;
         assert!(out.status.success(), "report: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap()
+        crate::json_output::result(&out.stdout).as_array().unwrap().clone()
     }
 
     /// Exactly one method for `upn`, and the report's live jobs claim exactly it.
@@ -75,7 +75,7 @@ impl CliDesk {
             .collect();
         assert_eq!(claimed, graph, "the report and Entra disagree");
         let unfinished = self.run(&["report", "--json", "--state", "unfinished"], &[]).await;
-        assert_eq!(String::from_utf8_lossy(&unfinished.stdout).trim(), "[]", "nothing left unfinished");
+        assert_eq!(crate::json_output::result(&unfinished.stdout), serde_json::json!([]), "nothing left unfinished");
     }
 }
 
@@ -149,13 +149,13 @@ async fn json_output_and_the_pin_in_it_only_when_asked() {
     let _ = out;
     let out = d.run(&["--json", "enroll", "--user", BOB, "--wait", "5"], &[]).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
-    assert!(text(&out.stdout).contains("--show-pin-in-json"));
+    assert!(crate::json_output::error(&out.stdout)["message"].as_str().unwrap().contains("--show-pin-in-json"));
     assert!(d.desk.methods(BOB).await.len() <= 1);
 
     let d = CliDesk::new("").await;
     let out = d.run(&["--json", "enroll", "--user", BOB, "--wait", "5", "--show-pin-in-json"], &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = crate::json_output::result(&out.stdout);
     assert_eq!(v["state"], "done");
     assert_eq!(v["exit_code"], 0);
     assert_eq!(v["slip_shown"], true);
@@ -174,13 +174,32 @@ async fn dry_run_touches_nothing() {
     assert!(stdout.contains("Key name: Virtual Key"), "{stdout}");
     assert!(stdout.contains("register the credential for alice@contoso.test"), "{stdout}");
     assert!(!d.state().join("journal.sqlite").exists(), "no journal was created");
-    assert!(d.desk.sim.requests(None).is_empty(), "the tenant was not contacted: {:?}", d.desk.sim.requests(None));
+    assert!(stdout.contains("User check: alice@contoso.test can be enrolled"), "{stdout}");
+    // The user was checked with reads only: nothing was written to the tenant.
+    let writes: Vec<_> = d.desk.sim.requests(None).into_iter().filter(|q| q.method != "GET" && !q.path.ends_with("/checkMemberGroups") && !q.path.ends_with("/token")).collect();
+    assert!(writes.is_empty(), "the tenant was only read: {writes:?}");
     let info = d.run(&["--json", "keys", "info"], &[]).await;
-    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    let info = crate::json_output::result(&info.stdout);
     assert_eq!(info["info"]["options"]["clientPin"], false, "{info}");
     let json = d.run(&["--json", "enroll", "--user", ALICE, "--dry-run"], &[]).await;
-    let plan: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let plan = crate::json_output::result(&json.stdout);
     assert_eq!(plan["steps"][0]["state"], "arrived");
+    assert_eq!(plan["user_check"]["allowed"], true);
+
+    // A user the tenant would refuse: the dry run says so and exits as the enrollment would.
+    let outside = d.enroll(OSCAR, &["--dry-run"], &[]).await;
+    assert_eq!(outside.status.code(), Some(6), "{}", text(&outside.stdout));
+    assert!(text(&outside.stdout).contains("User check: REFUSED") && text(&outside.stdout).contains("not in scope"), "{}", text(&outside.stdout));
+    let nobody = d.run(&["--json", "enroll", "--user", "nobody@contoso.test", "--dry-run"], &[]).await;
+    assert_eq!(nobody.status.code(), Some(2), "{}", text(&nobody.stdout));
+    let env = crate::json_output::envelope(&nobody.stdout);
+    assert_eq!(env["result"]["user_check"]["checked"], false);
+    assert_eq!(env["exit_code"], 2);
+    assert!(env["error"]["message"].as_str().unwrap().contains("nobody@contoso.test"), "{env}");
+    let guest = d.enroll("gina_fabrikam.test#EXT#@contoso.test", &["--dry-run"], &[]).await;
+    assert_eq!(guest.status.code(), Some(6), "{}", text(&guest.stdout));
+    assert!(d.desk.methods(OSCAR).await.is_empty());
+    assert!(!d.state().join("journal.sqlite").exists(), "still no journal");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

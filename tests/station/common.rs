@@ -55,12 +55,18 @@ pub struct Desk {
 
 impl Desk {
     pub async fn new() -> Desk {
+        Desk::with(|_| {}).await
+    }
+
+    /// A desk whose simulator configuration `adjust` changes first (apps, behaviour…).
+    pub async fn with(adjust: impl FnOnce(&mut SimulatorConfig)) -> Desk {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let ca_dir = tempfile::tempdir().unwrap();
         let ca = Arc::new(AttestationCa::load_or_create(ca_dir.path()).unwrap());
         let mut config = SimulatorConfig::default();
         config.behaviour.device_code_interval_secs = 0;
         config.extra_trusted_roots.push(ca.certificate_pem().to_string());
+        adjust(&mut config);
         let sim = start(config).await.expect("simulator starts");
         Desk { sim, ca, ca_dir }
     }
@@ -98,11 +104,16 @@ secret_env = "{SECRET_ENV}"
 
     /// A Graph client for the secret app (token from the simulator).
     pub fn graph(&self) -> GraphClient {
+        self.graph_as(SECRET_APP, SECRET)
+    }
+
+    /// A Graph client signed in as another confidential app of the simulator.
+    pub fn graph_as(&self, app: &str, secret: &str) -> GraphClient {
         let url = |u: &Url| Url::parse(u.as_str()).unwrap();
         let authority = Authority::new(url(&self.sim.authority_host()), self.sim.tenant_id()).unwrap();
-        let oauth = OAuthClient::new(authority, SECRET_APP, &OAuthOptions { retry: fast_retry(), ..OAuthOptions::default() }).unwrap();
+        let oauth = OAuthClient::new(authority, app, &OAuthOptions { retry: fast_retry(), ..OAuthOptions::default() }).unwrap();
         let scopes = Scopes::graph_default(&Url::parse("https://graph.microsoft.com").unwrap());
-        let provider = ClientCredentialsProvider::new(oauth, ClientCredential::Secret(SecretString::new(SECRET)), scopes);
+        let provider = ClientCredentialsProvider::new(oauth, ClientCredential::Secret(SecretString::new(secret)), scopes);
         GraphClient::new(GraphConfig { retry: fast_retry(), ..GraphConfig::new(url(&self.sim.graph_base())) }, Arc::new(provider)).unwrap()
     }
 

@@ -363,6 +363,37 @@ fn handover_interrupted_reason_round_trips() {
     assert!(e.reason.message().contains("open the sealed PIN from the report with `age -d`"));
 }
 
+/// Several connections (processes, in real life) write at once. Each write transaction
+/// reads first (the job's state) and then writes: with SQLite's default deferred
+/// transactions under WAL, a connection whose read snapshot went stale meanwhile fails
+/// at once with "database is locked" instead of waiting for the busy timeout. Write
+/// transactions begin IMMEDIATE, so every writer queues and none fails.
+#[test]
+fn concurrent_writers_on_separate_connections_never_see_database_is_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = open(&dir).path().to_path_buf();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let path = path.clone();
+            std::thread::spawn(move || -> Result<(), String> {
+                let mut j = Journal::open(&path).map_err(|e| e.to_string())?;
+                for i in 0..60 {
+                    let job = j.begin_job(&new_job(&format!("u{t}-{i}@contoso.example"), &format!("{t}{i}"))).map_err(|e| e.to_string())?;
+                    j.transition(job, Transition::to(JobState::Inspected)).map_err(|e| e.to_string())?;
+                    let pin = j.record_intent(job, &Intent::SetPin { length: 8, source: PinSource::Random, sealed: false }).map_err(|e| e.to_string())?;
+                    j.transition(job, Transition::to(JobState::Prepared).resolving(pin, IntentOutcome::Done(None))).map_err(|e| e.to_string())?;
+                    j.fail(job, JobError::new(FailureKind::Cancelled, "test")).map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    let errors: Vec<String> = threads.into_iter().filter_map(|t| t.join().unwrap().err()).collect();
+    assert!(errors.is_empty(), "writers failed: {errors:?}");
+    let j = Journal::open_existing(&path).unwrap();
+    assert_eq!(j.query(&JobFilter::default()).unwrap().len(), 240);
+}
+
 #[test]
 fn every_per_key_query_uses_an_index() {
     let dir = tempfile::tempdir().unwrap();

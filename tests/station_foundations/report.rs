@@ -106,7 +106,8 @@ fn csv_by_default_with_stable_columns_and_the_sealed_pin_last() {
     assert_eq!(rows.len(), 4);
     let states: Vec<_> = rows.iter().map(|r| r.get(col(&header, "state")).unwrap().to_string()).collect();
     assert_eq!(states, ["done", "needs_operator", "failed", "inspected"]);
-    let sealed = rows[0].get(col(&header, SEALED_PIN_COLUMN)).unwrap();
+    // The armored block begins with `-`: in CSV it carries the spreadsheet rule's `'`.
+    let sealed = rows[0].get(col(&header, SEALED_PIN_COLUMN)).unwrap().strip_prefix('\'').expect("neutralised cell");
     let opened = open_sealed_pin(&SealedPin::from_armored(sealed).unwrap(), &f.desk).unwrap();
     assert_eq!(opened.expose(), PIN);
     assert_eq!(rows[1].get(col(&header, SEALED_PIN_COLUMN)), Some(""));
@@ -145,7 +146,8 @@ fn json_format_and_pin_column_only_where_present() {
     for args in [&["--json", "report"][..], &["report", "--format", "json"][..]] {
         let out = run(&f, args, &[]);
         assert!(out.status.success(), "{}", stderr(&out));
-        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        // --json: the rows are the envelope's result; --format json: the bare array (a file format).
+        let v: serde_json::Value = if args[0] == "--json" { crate::json_output::result(&out.stdout) } else { serde_json::from_str(&stdout(&out)).unwrap() };
         let rows = v.as_array().unwrap();
         assert_eq!(rows.len(), 4);
         assert!(rows[0]["sealed_pin"].as_str().unwrap().starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
@@ -195,7 +197,7 @@ fn output_file_is_private_and_replaced_atomically() {
 
     let jfile = f.home.path().join("out/report.json");
     let out = run(&f, &["--json", "report", "-o", jfile.to_str().unwrap()], &[]);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let v = crate::json_output::result(&out.stdout);
     assert_eq!(v["rows"], 4);
     assert_eq!(serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&jfile).unwrap()).unwrap().as_array().unwrap().len(), 4);
 }

@@ -1,13 +1,18 @@
-//! Known error banners: match a page's state against a flow's error rules.
+//! Matching a probed page against a flow: which page it is, and which known error it
+//! shows.
 //!
-//! Rules come from the flow description (data). Each rule names a stable code
-//! (`KeyLimitReached`, `TapExpired`, ...) that becomes `CeremonyError::Page { code }`,
-//! an operator-facing message to which the page's own text is appended, and whether
-//! finishing by hand could help (`fallback`). A page error that no rule knows —
-//! `$Config.iErrorCode` set or `strServiceExceptionMessage` non-empty — becomes the
-//! generic `PageError` when the flow asks for it.
-use super::flow::{ErrorRule, Flow};
-use super::page::{Lookup, PageState};
+//! Every element a flow's pages and error rules look for becomes one [`Query`] of the
+//! probe (deduplicated: the same locator is asked once per poll). [`QueryBook`] keeps
+//! the queries and their positions, so matching a [`Match`] is a lookup.
+//!
+//! Error rules name a stable code (`KeyLimitReached`, `TapExpired`, ...) that becomes
+//! `CeremonyError::Page { code }`, an operator-facing message to which the page's own
+//! text is appended, and whether finishing by hand could help (`fallback`). A page error
+//! that no rule knows — `$Config.iErrorCode` set or `strServiceExceptionMessage`
+//! non-empty — becomes the generic `PageError` when the flow asks for it.
+use super::flow::{ErrorRule, Flow, FlowVars, Locator, Match};
+use super::page::{Answer, PageState, Query};
+use std::collections::{HashMap, HashSet};
 
 /// An error the page showed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,36 +28,107 @@ pub struct PageError {
 /// Code of the generic "the page showed an error" case.
 pub const GENERIC_CODE: &str = "PageError";
 
-/// The element lookups the error rules need, in rule order (rules without a selector
-/// get none). Pair them with [`match_errors`].
-pub fn lookups(flow: &Flow) -> Vec<Lookup> {
-    flow.errors
-        .iter()
-        .filter_map(|r| r.selector.as_ref().map(|s| Lookup { selector: s.clone(), text: Vec::new(), need_text: true }))
-        .collect()
+/// The probe's queries for a flow, deduplicated.
+#[derive(Debug, Clone, Default)]
+pub struct QueryBook {
+    queries: Vec<Query>,
+    index: HashMap<Query, usize>,
 }
 
-/// The first rule the page state matches. `error_lookups` are the probe's answers to
-/// [`lookups`] (same order).
-pub fn match_errors(flow: &Flow, state: &PageState, error_lookups: &[super::page::LookupResult]) -> Option<PageError> {
-    let mut answers = error_lookups.iter();
-    for rule in &flow.errors {
-        let element_text = if rule.selector.is_some() {
-            match answers.next() {
-                Some(a) if a.found => Some(a.text.clone().unwrap_or_default()),
-                _ => None,
+impl QueryBook {
+    /// Every query the flow's pages and error rules need.
+    pub fn for_flow(flow: &Flow) -> QueryBook {
+        let mut book = QueryBook::default();
+        for p in &flow.pages {
+            for m in &p.when {
+                book.add_match(m, false);
             }
-        } else {
-            None
-        };
-        if let Some(page_text) = rule_matches(rule, state, element_text) {
+        }
+        for r in &flow.errors {
+            // An error container counts only once it shows a text.
+            book.add_match(&r.when, true);
+        }
+        book
+    }
+
+    fn add_match(&mut self, m: &Match, need_text: bool) {
+        for l in &m.present {
+            self.add(Query { locator: l.clone(), need_text });
+        }
+        for l in &m.absent {
+            self.add(Query { locator: l.clone(), need_text: false });
+        }
+    }
+
+    /// Add a query (once); its position.
+    pub fn add(&mut self, q: Query) -> usize {
+        if let Some(i) = self.index.get(&q) {
+            return *i;
+        }
+        self.queries.push(q.clone());
+        self.index.insert(q, self.queries.len() - 1);
+        self.queries.len() - 1
+    }
+
+    /// The queries, in probe order.
+    pub fn queries(&self) -> &[Query] {
+        &self.queries
+    }
+
+    fn answer<'a>(&self, answers: &'a [Answer], l: &Locator, need_text: bool) -> Option<&'a Answer> {
+        self.index.get(&Query { locator: l.clone(), need_text }).and_then(|i| answers.get(*i))
+    }
+
+    /// Whether `m` holds for a probed page, and the text of its first present element.
+    pub fn holds(&self, m: &Match, st: &PageState, vars: &FlowVars, need_text: bool) -> Option<String> {
+        if !m.pgid.is_empty() && !st.pgid.as_ref().is_some_and(|p| m.pgid.contains(p)) {
+            return None;
+        }
+        if !m.url_prefix.is_empty() && !m.url_prefix.iter().any(|u| st.url.starts_with(&vars.expand(u))) {
+            return None;
+        }
+        if !m.i_error_code.is_empty() && !m.i_error_code.contains(&st.error_code) {
+            return None;
+        }
+        if !m.banner_code.is_empty() && !m.banner_code.contains(&st.banner_code) {
+            return None;
+        }
+        let mut first_text = None;
+        for l in &m.present {
+            let a = self.answer(&st.answers, l, need_text).filter(|a| a.found)?;
+            first_text.get_or_insert_with(|| a.text.clone().unwrap_or_default());
+        }
+        if m.absent.iter().any(|l| self.answer(&st.answers, l, false).is_some_and(|a| a.found)) {
+            return None;
+        }
+        Some(first_text.unwrap_or_default())
+    }
+
+    /// The first bad selector among the answers (a flow bug), with its message.
+    pub fn bad_selector(&self, st: &PageState) -> Option<(String, String)> {
+        st.answers.iter().zip(&self.queries).find_map(|(a, q)| {
+            a.bad_selector.as_ref().map(|m| {
+                let s = match &q.locator {
+                    Locator::Css { selector, .. } => selector.clone(),
+                    other => format!("{other:?}"),
+                };
+                (s, m.clone())
+            })
+        })
+    }
+}
+
+/// The first rule the page state matches.
+pub fn match_errors(flow: &Flow, book: &QueryBook, st: &PageState, vars: &FlowVars) -> Option<PageError> {
+    for rule in &flow.errors {
+        if let Some(page_text) = rule_matches(rule, book, st, vars) {
             let message = if page_text.is_empty() { rule.message.clone() } else { format!("{} (the page says: {page_text})", rule.message) };
             return Some(PageError { code: rule.code.clone(), message, fallback: rule.fallback });
         }
     }
-    if flow.generic_page_errors && (state.error_code != 0 || !state.service_message.trim().is_empty()) {
-        let said = state.service_message.trim();
-        let message = match (state.error_code, said.is_empty()) {
+    if flow.generic_page_errors && (st.error_code != 0 || !st.service_message.trim().is_empty()) {
+        let said = st.service_message.trim();
+        let message = match (st.error_code, said.is_empty()) {
             (0, _) => format!("the page showed an error: {said}"),
             (n, true) => format!("the page showed error {n}"),
             (n, false) => format!("the page showed error {n}: {said}"),
@@ -63,70 +139,91 @@ pub fn match_errors(flow: &Flow, state: &PageState, error_lookups: &[super::page
 }
 
 /// `Some(text the page showed)` when every condition of the rule holds.
-fn rule_matches(rule: &ErrorRule, state: &PageState, element_text: Option<String>) -> Option<String> {
-    if !rule.pgid.is_empty() && !state.pgid.as_ref().is_some_and(|p| rule.pgid.contains(p)) {
-        return None;
-    }
-    if !rule.i_error_code.is_empty() && !rule.i_error_code.contains(&state.error_code) {
-        return None;
-    }
-    if !rule.banner_code.is_empty() && !rule.banner_code.contains(&state.banner_code) {
-        return None;
-    }
-    let text = match (&rule.selector, element_text) {
-        (Some(_), None) => return None,
-        (Some(_), Some(t)) => t,
-        (None, _) => state.service_message.trim().to_string(),
-    };
-    if !rule.text.is_empty() {
+fn rule_matches(rule: &ErrorRule, book: &QueryBook, st: &PageState, vars: &FlowVars) -> Option<String> {
+    let element_text = book.holds(&rule.when, st, vars, true)?;
+    // $Config first: a rule without an element quotes the service message.
+    let text = if rule.when.present.is_empty() { st.service_message.trim().to_string() } else { element_text };
+    if !rule.contains.is_empty() {
         let lower = text.to_lowercase();
-        if !rule.text.iter().any(|t| lower.contains(&t.to_lowercase())) {
+        if !rule.contains.iter().any(|t| lower.contains(&t.to_lowercase())) {
             return None;
         }
     }
     Some(text)
 }
 
+/// The pages whose conditions hold, in flow order, given the flags set so far.
+pub fn recognise(flow: &Flow, book: &QueryBook, st: &PageState, vars: &FlowVars, flags: &HashSet<String>) -> Option<usize> {
+    flow.pages.iter().position(|p| {
+        p.requires.iter().all(|f| flags.contains(f))
+            && !p.unless.iter().any(|f| flags.contains(f))
+            && p.when.iter().any(|m| book.holds(m, st, vars, false).is_some())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ceremony::browser::flow::{BuiltinFlow, Flow};
-    use crate::ceremony::browser::page::LookupResult;
 
-    fn state(pgid: &str, code: i64, msg: &str, banner: &str) -> PageState {
-        PageState { url: "u".into(), ready: "complete".into(), pgid: Some(pgid.into()), error_code: code, service_message: msg.into(), banner_code: banner.into(), lookups: vec![] }
+    fn vars() -> FlowVars {
+        FlowVars { portal: "https://mysignins.microsoft.com".into(), login: "https://login.microsoftonline.com".into(), tenant: "t".into() }
     }
 
-    fn none(flow: &Flow) -> Vec<LookupResult> {
-        lookups(flow).iter().map(|_| LookupResult::default()).collect()
+    fn state(book: &QueryBook, url: &str, pgid: &str, code: i64, msg: &str, shown: &[(&str, &str)]) -> PageState {
+        let answers = book
+            .queries()
+            .iter()
+            .map(|q| {
+                let hit = shown.iter().find(|(sel, _)| matches!(&q.locator, Locator::Css { selector, .. } if selector == sel));
+                match hit {
+                    Some((_, text)) if !q.need_text || !text.is_empty() => Answer { found: true, text: Some(text.to_string()), enabled: true, bad_selector: None },
+                    _ => Answer::default(),
+                }
+            })
+            .collect();
+        PageState { url: url.into(), ready: "complete".into(), pgid: (!pgid.is_empty()).then(|| pgid.into()), error_code: code, service_message: msg.into(), answers, ..Default::default() }
     }
 
     #[test]
-    fn simulator_rules_map_the_simulator_errors() {
-        let f = Flow::builtin(BuiltinFlow::Simulator);
-        let e = match_errors(&f, &state("ConvergedTFA", 130502, "Your Temporary Access Pass has expired.", ""), &none(&f)).unwrap();
+    fn config_codes_come_before_display_text() {
+        let f = Flow::builtin(BuiltinFlow::Microsoft);
+        let book = QueryBook::for_flow(&f);
+        let st = state(&book, "https://login.microsoftonline.com/t/login", "ConvergedTFA", 130504, "Your Temporary Access Pass has expired.", &[]);
+        let e = match_errors(&f, &book, &st, &vars()).unwrap();
         assert_eq!(e.code, "TapExpired");
-        assert!(e.message.contains("has expired") && !e.fallback);
-        let e = match_errors(&f, &state("SecurityInfo", 0, "", "KeyLimitReached"), &none(&f)).unwrap();
-        assert_eq!(e.code, "KeyLimitReached");
-        assert!(match_errors(&f, &state("SecurityInfo", 0, "", ""), &none(&f)).is_none());
-        assert_eq!(match_errors(&f, &state("ConvergedProofUpRedirect", 0, "", ""), &none(&f)).unwrap().code, "ProofUpRequired");
-        // The banner shown by the page script after /new refused (text only).
-        let mut answers = none(&f);
-        let idx = f.errors.iter().filter(|r| r.selector.is_some()).position(|r| r.code == "KeyLimitReached").unwrap();
-        answers[idx] = LookupResult { found: true, text: Some("You have already reached the limit of 2 security keys.".into()), enabled: true, bad_selector: None };
-        // Every selector rule before it looks at the same #ms-banner in the real page;
-        // here only this one answers, and it wins over the generic banner rule.
-        let e = match_errors(&f, &state("SecurityInfo", 0, "", ""), &answers).unwrap();
-        assert_eq!(e.code, "KeyLimitReached");
-        assert!(e.message.contains("limit of 2"));
+        assert!(e.message.contains("has expired") && !e.fallback, "{e:?}");
+        let st = state(&book, "https://login.microsoftonline.com/t/login", "ConvergedTFA", 130507, "An access pass could not be found or verified for the user.", &[]);
+        assert_eq!(match_errors(&f, &book, &st, &vars()).unwrap().code, "TapInvalid");
+    }
+
+    #[test]
+    fn proof_up_is_an_error_only_when_it_cannot_be_skipped() {
+        let f = Flow::builtin(BuiltinFlow::Microsoft);
+        let book = QueryBook::for_flow(&f);
+        let mandatory = state(&book, "https://login.microsoftonline.com/t/login", "ConvergedProofUpRedirect", 0, "", &[]);
+        assert_eq!(match_errors(&f, &book, &mandatory, &vars()).unwrap().code, "ProofUpRequired");
+        let skippable = state(&book, "https://login.microsoftonline.com/t/login", "ConvergedProofUpRedirect", 0, "", &[("#btnAskLater", "Skip for now")]);
+        assert_eq!(match_errors(&f, &book, &skippable, &vars()), None);
+        let page = recognise(&f, &book, &skippable, &vars(), &HashSet::new()).map(|i| f.pages[i].id.clone());
+        assert_eq!(page.as_deref(), Some("proof-up-skippable"));
     }
 
     #[test]
     fn unknown_errors_are_generic() {
         let f = Flow::builtin(BuiltinFlow::Simulator);
-        let e = match_errors(&f, &state("ConvergedError", 90100, "The request is unknown.", ""), &none(&f)).unwrap();
+        let book = QueryBook::for_flow(&f);
+        let st = state(&book, "http://localhost:1/t/x", "ConvergedError", 90100, "The request is unknown.", &[]);
+        let e = match_errors(&f, &book, &st, &vars()).unwrap();
         assert_eq!(e.code, GENERIC_CODE);
         assert!(e.message.contains("90100") && e.message.contains("unknown") && e.fallback);
+    }
+
+    #[test]
+    fn the_same_locator_is_asked_once() {
+        let f = Flow::builtin(BuiltinFlow::Microsoft);
+        let book = QueryBook::for_flow(&f);
+        let set: HashSet<&Query> = book.queries().iter().collect();
+        assert_eq!(set.len(), book.queries().len());
     }
 }

@@ -1,15 +1,17 @@
-//! Evidence of a browser registration: a screenshot of every step, kept in memory,
-//! and a small step log; both are written to the request's evidence directory only
-//! when the registration fails.
+//! Evidence of a browser registration: a screenshot of every page the automatic mode
+//! recognised, kept in memory, and a log of every recognised page and every handler
+//! action that ran; both are written to the request's evidence directory only when the
+//! registration fails.
 //!
 //! Layout (`docs/browser-ceremony.md` §11):
 //!
 //! ```text
 //! <evidence_dir>/
-//!   browser-steps.json           flow name/version, mode, outcome, error, one entry per step
-//!   NN-<step-id>.png             the tab at step NN (NN from 01): for waits once the page is
-//!                                there, for clicks/typing just before acting
-//!   NN-<step-id>-window-K.png    other top-level windows (the ceremony popup) at step NN
+//!   browser-steps.json           start time, flow name/version, mode, outcome, error, one entry per
+//!                                recognised page and per handler action
+//!   NN-<page-id>.png             the tab when page NN was recognised (NN = log entry, from 01)
+//!   NN-<page-id>-window-K.png    other top-level windows (the ceremony popup) then
+//!   NN-unrecognised-<name>.png   the page no rule recognised, named by its heading/title
 //!   failure.png (+ -window-K)    every window when the failure was detected
 //! ```
 //!
@@ -27,18 +29,20 @@ const SHOT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Keep at most this many screenshots per registration (memory bound for batch runs).
 const MAX_SHOTS: usize = 80;
 
-/// One step as it happened.
+/// One entry of the log: a page recognised, or an action of its handler.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepRecord {
-    /// 1-based position in the flow.
+    /// 1-based position in the log.
     pub index: usize,
-    /// The step's id.
-    pub id: String,
-    /// `navigate`, `click`, ...
+    /// The page (its id in the flow); `None` before the first page or for a page no rule
+    /// recognised.
+    pub page: Option<String>,
+    /// `recognised`, `unrecognised`, `navigate`, `fill`, `click`, `choose`, `restart`, ...
     pub action: String,
-    /// Selector, URL (without query) or variable name: what the step acted on.
+    /// The locator that matched, the URL (without query) or the variable name: what the
+    /// action acted on.
     pub target: String,
-    /// `ok`, `skipped` or `failed`.
+    /// `ok`, `skipped`, `interrupted` or `failed`.
     pub status: String,
     /// Milliseconds since the registration started.
     pub started_ms: u64,
@@ -61,6 +65,7 @@ struct Shot {
 pub struct Evidence {
     enabled: bool,
     started: Instant,
+    started_at: chrono::DateTime<chrono::Utc>,
     steps: Vec<StepRecord>,
     shots: Vec<Shot>,
     mode: &'static str,
@@ -69,6 +74,8 @@ pub struct Evidence {
 
 #[derive(Serialize)]
 struct Log<'a> {
+    /// Wall-clock start (RFC 3339): `started_ms` of the entries counts from here.
+    started_at: String,
     flow: &'a str,
     flow_version: &'a str,
     mode: &'a str,
@@ -82,7 +89,7 @@ struct Log<'a> {
 impl Evidence {
     /// `enabled: false` records the step log but takes no screenshots.
     pub fn new(enabled: bool, mode: &'static str, flow_name: &str, flow_version: &str) -> Evidence {
-        Evidence { enabled, started: Instant::now(), steps: Vec::new(), shots: Vec::new(), mode, flow: (flow_name.into(), flow_version.into()) }
+        Evidence { enabled, started: Instant::now(), started_at: chrono::Utc::now(), steps: Vec::new(), shots: Vec::new(), mode, flow: (flow_name.into(), flow_version.into()) }
     }
 
     /// Milliseconds since the start.
@@ -130,9 +137,14 @@ impl Evidence {
         }
     }
 
-    /// The file name for step `index` (`07-username`).
+    /// The file name for log entry `index` (`07-username`).
     pub fn step_name(index: usize, id: &str) -> String {
         format!("{index:02}-{id}")
+    }
+
+    /// The next log entry's index.
+    pub fn next_index(&self) -> usize {
+        self.steps.len() + 1
     }
 
     /// Write the log and every screenshot to `dir` (created with mode 0700). Returns the
@@ -146,6 +158,7 @@ impl Evidence {
             written.push(p);
         }
         let log = Log {
+            started_at: self.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             flow: &self.flow.0,
             flow_version: &self.flow.1,
             mode: self.mode,
@@ -186,7 +199,7 @@ mod tests {
         ev.shots.push(Shot { name: "01-open.png".into(), png: vec![0x89, b'P', b'N', b'G'] });
         ev.record(StepRecord {
             index: 1,
-            id: "access-pass".into(),
+            page: Some("access-pass".into()),
             action: "fill".into(),
             target: "input[name=accesspass] ← $tap".into(),
             status: "ok".into(),

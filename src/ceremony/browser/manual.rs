@@ -7,6 +7,7 @@
 //! appears, Chromium never opens the key itself (it is held by keystation), and the
 //! journal hooks run exactly as in the automatic mode. It also tells keystation which
 //! AAGUID the new method must have.
+use crate::text::Inert;
 use super::page::Page;
 use crate::secret::SecretString;
 use std::io::Write;
@@ -96,18 +97,19 @@ impl TerminalPrompt {
 
 impl OperatorPrompt for TerminalPrompt {
     fn show_manual(&self, p: ManualPrompt) {
-        let why = p.reason.as_deref().map(|r| format!("Automatic registration stopped: {r}\n")).unwrap_or_default();
+        // The user, the name and a page's reason are untrusted: one inert line each.
+        let why = p.reason.as_deref().map(|r| format!("Automatic registration stopped: {}\n", Inert(r))).unwrap_or_default();
         let Some(mut out) = TerminalPrompt::screen() else {
             eprintln!(
                 "{why}keystation needs the operator to finish registering a key for {} in the browser window, but has no terminal to show the Temporary Access Pass on (stderr is not a terminal); the pass is not written to logs",
-                p.upn
+                Inert(&p.upn)
             );
             return;
         };
         let sign_in = if p.signed_in {
             "The window is already signed in as the user.".to_string()
         } else {
-            format!("Sign in as {} with the Temporary Access Pass  {}", p.upn, p.tap.expose())
+            format!("Sign in as {} with the Temporary Access Pass  {}", Inert(&p.upn), Inert(p.tap.expose()))
         };
         let _ = writeln!(
             out,
@@ -116,7 +118,7 @@ impl OperatorPrompt for TerminalPrompt {
              keystation answers the key's PIN and the WebAuthn request itself (key PIN, if a browser ever asks: {}).\n\
              Name the key: {}\nWaiting up to {} minutes for the key to appear in the user's methods.\n",
             p.pin.expose(),
-            p.display_name,
+            Inert(&p.display_name),
             p.timeout.as_secs().div_ceil(60)
         );
     }
@@ -124,7 +126,7 @@ impl OperatorPrompt for TerminalPrompt {
     fn manual_finished(&self, outcome: &ManualOutcome) {
         let text = match outcome {
             ManualOutcome::Registered => "registered".to_string(),
-            ManualOutcome::Failed(m) => format!("not registered: {m}"),
+            ManualOutcome::Failed(m) => format!("not registered: {}", Inert(m)),
         };
         match TerminalPrompt::screen() {
             // Clear the screen: the pass and the PIN leave the operator's display.

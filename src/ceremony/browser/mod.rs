@@ -32,6 +32,7 @@ pub mod page;
 pub mod registrar;
 pub mod session;
 
+pub use automatic::BudgetOverrides;
 pub use bridge::{BRIDGE_JS, BridgeEvent};
 pub use chromedriver::binaries_present;
 pub use config::BrowserConfig;

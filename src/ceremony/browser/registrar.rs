@@ -12,7 +12,7 @@
 //!   manual (visible host, fresh user context, bridge still on)
 //!     operator prompt with TAP and PIN; Graph: wait for the new method
 //! ```
-use super::automatic::{Failure, FlowInputs, Runner};
+use super::automatic::{BudgetOverrides, Failure, FlowInputs, Runner};
 use super::config::BrowserConfig;
 use super::confirm::{self, Before, Found, Wanted};
 use super::context::EnrollmentContext;
@@ -62,8 +62,10 @@ pub struct BrowserRegistrarConfig {
     pub manual_timeout: Duration,
     /// Time between two Graph reads while waiting.
     pub poll_interval: Duration,
-    /// A screenshot after every automatic step (kept only when the registration fails).
+    /// A screenshot of every recognised page (kept only when the registration fails).
     pub screenshots: bool,
+    /// Changes to the flow's time budget (tests shorten the waits).
+    pub budget: BudgetOverrides,
 }
 
 impl Default for BrowserRegistrarConfig {
@@ -79,6 +81,7 @@ impl Default for BrowserRegistrarConfig {
             manual_timeout: Duration::from_secs(15 * 60),
             poll_interval: Duration::from_secs(2),
             screenshots: true,
+            budget: BudgetOverrides::default(),
         }
     }
 }
@@ -365,7 +368,7 @@ impl BrowserRegistrar {
         let before = confirm::snapshot(&self.graph, &request.user_id).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let gate: Arc<dyn CeremonyGate> = Arc::new(ChannelGate { tx, display_name: request.display_name.clone() });
-        let mut journal = GateService { rx, observer };
+        let mut journal = GateService { rx, observer, handed_over: false, allow_another: false };
         let job = Job { target, key, request, tap, observer, before: &before, gate };
         if self.config.mode == BrowserMode::Manual {
             self.manual_window_possible().map_err(|message| CeremonyError::Browser { message, missing_component: true })?;
@@ -381,6 +384,8 @@ impl BrowserRegistrar {
                 let reason = failure.error.to_string();
                 tracing::warn!(code = %failure.code, "automatic browser registration failed; the manual mode takes over: {reason}");
                 observer.progress(&format!("automatic registration failed ({reason}); finish it by hand in the browser window"));
+                // The operator may retry a ceremony the page could not save.
+                journal.allow_another = true;
                 let r = self.manual(&job, &mut journal, &cancel, Some(reason), cookies).await;
                 if r.is_ok() {
                     self.count(|s| s.fallbacks += 1);
@@ -415,7 +420,7 @@ impl BrowserRegistrar {
         let mut evidence = Evidence::new(self.config.screenshots, "automatic", &flow.name, &flow.version);
         let inputs = FlowInputs { upn: &job.request.upn, tap: job.tap, display_name: &job.request.display_name };
         let walked = {
-            let mut runner = Runner::new(&mut ctx, flow, &job.target.vars, inputs, job.observer, &mut evidence);
+            let mut runner = Runner::new(&mut ctx, flow, &job.target.vars, inputs, job.observer, &mut evidence, &self.config.budget);
             tokio::select! {
                 r = runner.run() => Some(r),
                 _ = journal.serve() => None,
@@ -697,7 +702,14 @@ fn challenge_sha256(client_data_json: &str) -> [u8; 32] {
 struct GateService<'a> {
     rx: mpsc::UnboundedReceiver<GateRequest>,
     observer: &'a dyn RegistrationObserver,
+    /// A credential went to the page in this registration.
+    handed_over: bool,
+    /// The manual mode may make another (the operator retries after a failed save).
+    allow_another: bool,
 }
+
+/// Why the automatic mode never makes a second credential in one registration.
+const ONE_CREDENTIAL: &str = "the page already received a credential in this registration; keystation makes at most one per registration so that a key is never registered twice";
 
 impl GateService<'_> {
     /// Serve until every gate is gone (never, while a context is open).
@@ -705,11 +717,20 @@ impl GateService<'_> {
         while let Some(req) = self.rx.recv().await {
             match req {
                 GateRequest::MakeCredential(reply) => {
+                    // A page that asks again after it got its credential (a reloaded or
+                    // repeated ceremony page) is refused before the key is touched.
+                    if self.handed_over && !self.allow_another {
+                        let _ = reply.send(Err(ONE_CREDENTIAL.to_string()));
+                        continue;
+                    }
                     let r = self.observer.before_make_credential().await;
                     let _ = reply.send(r);
                 }
                 GateRequest::Submit(pending, reply) => {
                     let r = self.observer.before_submit(&pending).await;
+                    if r.is_ok() {
+                        self.handed_over = true;
+                    }
                     let _ = reply.send(r);
                 }
             }

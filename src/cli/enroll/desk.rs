@@ -28,28 +28,28 @@ impl DeskPrompt for CliDesk {
         Box::pin(async move {
             let req = &request.requirements;
             if let Some(problem) = &request.previous_problem {
-                eprintln!("  That PIN cannot be used: {problem}");
+                errln!("  That PIN cannot be used: {problem}");
             }
             {
                 if !std::io::stdin().is_terminal() {
-                    eprintln!("  The PIN is to be chosen at the desk, but there is no terminal: pass --new-pin-env, --new-pin-file or --new-pin-stdin.");
+                    errln!("  The PIN is to be chosen at the desk, but there is no terminal: pass --new-pin-env, --new-pin-file or --new-pin-stdin.");
                     return None;
                 }
                 let alphabet = match req.alphabet {
                     crate::station::pin::PinAlphabet::Digits => "digits only",
                     crate::station::pin::PinAlphabet::Alphanumeric => "letters, digits and punctuation",
                 };
-                eprintln!(
+                errln!(
                     "  {}: choose a PIN for your key, at least {} characters ({}), {alphabet}; no repeats, sequences or dates.",
                     request.user,
                     req.min_length,
                     req.min_length_source.explain()
                 );
             }
-            tokio::task::spawn_blocking(move || read_secret(None, None, false, "New PIN", true))
+            tokio::task::spawn_blocking(move || read_secret(None, None, false, "New PIN", true, "--new-pin"))
                 .await
                 .ok()?
-                .map_err(|e| eprintln!("  {e}"))
+                .map_err(|e| errln!("  {e}"))
                 .ok()
         })
     }
@@ -63,18 +63,18 @@ impl DeskPrompt for CliDesk {
             }
             {
                 if !std::io::stdin().is_terminal() {
-                    eprintln!("  {} — no terminal to ask on: pass --pin-env, --pin-file or --pin-stdin.", request.reason);
+                    errln!("  {} — no terminal to ask on: pass --pin-env, --pin-file or --pin-stdin.", request.reason);
                     return None;
                 }
-                eprintln!("  {}", request.reason);
+                errln!("  {}", request.reason);
                 if let Some(n) = request.retries_left {
-                    eprintln!("  ({n} attempt(s) left before the key locks; press Enter on an empty line if you do not know it.)");
+                    errln!("  ({n} attempt(s) left before the key locks; press Enter on an empty line if you do not know it.)");
                 }
             }
-            let pin = tokio::task::spawn_blocking(move || read_secret(None, None, false, "Current PIN of the key", false))
+            let pin = tokio::task::spawn_blocking(move || read_secret(None, None, false, "Current PIN of the key", false, "--pin"))
                 .await
                 .ok()?
-                .map_err(|e| eprintln!("  {e}"))
+                .map_err(|e| errln!("  {e}"))
                 .ok()?;
             (!pin.is_empty()).then_some(pin)
         })

@@ -1,32 +1,94 @@
 //! Command-line options that override the station configuration (docs/configuration.md,
-//! "Command-line overrides"). Shared shape for the station commands: flatten
-//! [`StationFlags`] and pass [`StationFlags::overrides`] to the configuration loader.
+//! "Command-line overrides"), in the one vocabulary every command shares: a flag has
+//! the name of the configuration key it sets (`tenant.cloud` ↔ `--cloud` ↔
+//! `KEYSTATION_TENANT_CLOUD`).
+//!
+//! * [`TenantFlags`]: which tenant and how to reach it (`--use-tenant`, `--tenant-id`,
+//!   `--client-id`, `--cloud`, `--authority-host`, `--graph-host`, `--sign-in`,
+//!   `--ca-bundle` = `network.ca_bundle`). Every command that talks to Entra flattens it (`login`, `whoami`,
+//!   `logout` flatten only this).
+//! * [`StationFlags`]: [`TenantFlags`] plus the station's own settings (PIN, reset,
+//!   TAP, handover, journal, `--set`). The station commands — and new commands that
+//!   load the station configuration — flatten it and pass [`StationFlags::overrides`]
+//!   to `CliContext::load_config`.
 use crate::station::config::{ConfigOverrides, ResetPolicy};
 use crate::station::pin::PinSource as PinOrigin;
 use clap::Args;
 use std::path::PathBuf;
 
+/// The tenant and the connection to it.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TenantFlags {
+    /// Use this configured tenant (`[tenants.NAME]`; `default` is `[tenant]`). Key `use_tenant`.
+    #[arg(long, value_name = "NAME")]
+    pub use_tenant: Option<String>,
+    /// The tenant's id (GUID) or verified domain, e.g. contoso.onmicrosoft.com. Key `tenant.id`.
+    #[arg(long, value_name = "ID")]
+    pub tenant_id: Option<String>,
+    /// The station app's Application (client) id. Key `tenant.client_id`.
+    #[arg(long, value_name = "GUID")]
+    pub client_id: Option<String>,
+    /// National cloud: global, us-gov, us-gov-dod or china. Key `tenant.cloud`.
+    #[arg(long, value_name = "NAME")]
+    pub cloud: Option<String>,
+    /// Sign-in host, e.g. https://login.microsoftonline.us (http only for 127.0.0.1 and
+    /// localhost, e.g. the simulator). Key `tenant.authority_host`.
+    #[arg(long, value_name = "URL")]
+    pub authority_host: Option<String>,
+    /// Graph host, e.g. https://graph.microsoft.us. Key `tenant.graph_host`.
+    #[arg(long, value_name = "URL")]
+    pub graph_host: Option<String>,
+    /// Sign-in method: device-code, client-secret or certificate. Key `tenant.sign_in.method`.
+    #[arg(long, value_name = "METHOD")]
+    pub sign_in: Option<String>,
+    /// Extra trusted CA certificates (PEM) for Entra and Graph, e.g. a TLS-inspecting
+    /// proxy. Key `network.ca_bundle`.
+    #[arg(long, env = "KEYSTATION_CA_BUNDLE", value_name = "FILE")]
+    pub ca_bundle: Option<PathBuf>,
+    /// Deprecated: --use-tenant NAME or --tenant-id ID.
+    #[arg(long = "tenant", value_name = "NAME|ID", hide = true)]
+    pub legacy_tenant: Option<String>,
+    /// Deprecated: --cloud NAME or --authority-host URL.
+    #[arg(long = "authority", value_name = "CLOUD|URL", hide = true)]
+    pub legacy_authority: Option<String>,
+    /// Deprecated: --graph-host URL.
+    #[arg(long = "graph", value_name = "URL", hide = true)]
+    pub legacy_graph: Option<String>,
+}
+
+impl TenantFlags {
+    /// The tenant flags as configuration overrides.
+    pub fn overrides(&self) -> ConfigOverrides {
+        let mut set = Vec::new();
+        if let Some(m) = &self.sign_in {
+            set.push(format!("tenant.sign_in.method={m}"));
+        }
+        if let Some(p) = &self.ca_bundle {
+            set.push(format!("network.ca_bundle={}", p.display()));
+        }
+        ConfigOverrides {
+            tenant: self.use_tenant.clone(),
+            tenant_id: self.tenant_id.clone(),
+            client_id: self.client_id.clone(),
+            cloud: self.cloud.clone(),
+            authority_host: self.authority_host.clone(),
+            graph_host: self.graph_host.clone(),
+            legacy_tenant: self.legacy_tenant.clone(),
+            legacy_authority: self.legacy_authority.clone(),
+            legacy_graph: self.legacy_graph.clone(),
+            set,
+            ..ConfigOverrides::default()
+        }
+    }
+
+}
+
 /// Overrides of the station configuration.
 #[derive(Args, Debug, Clone, Default)]
 pub struct StationFlags {
-    /// Configured tenant to use (`[tenants.NAME]`).
-    #[arg(long, value_name = "NAME")]
-    pub tenant: Option<String>,
-    /// The tenant's id or domain.
-    #[arg(long, value_name = "ID")]
-    pub tenant_id: Option<String>,
-    /// The station app's client id.
-    #[arg(long, value_name = "GUID")]
-    pub client_id: Option<String>,
-    /// Sign-in host, e.g. https://login.microsoftonline.us (http only for loopback).
-    #[arg(long, value_name = "URL")]
-    pub authority_host: Option<String>,
-    /// Graph host.
-    #[arg(long, value_name = "URL")]
-    pub graph_host: Option<String>,
-    /// Sign-in method: device-code, client-secret or certificate.
-    #[arg(long, value_name = "METHOD")]
-    pub sign_in: Option<String>,
+    /// Tenant and connection.
+    #[command(flatten)]
+    pub tenant: TenantFlags,
     /// random or user-at-desk.
     #[arg(long, value_name = "SOURCE", value_parser = parse_pin_source)]
     pub pin_source: Option<PinOrigin>,
@@ -79,10 +141,9 @@ fn parse_reset(t: &str) -> Result<ResetPolicy, String> {
 impl StationFlags {
     /// The flags as configuration overrides (applied after the file and the environment).
     pub fn overrides(&self) -> ConfigOverrides {
-        let mut set = self.set.clone();
-        if let Some(m) = &self.sign_in {
-            set.push(format!("tenant.sign_in.method={m}"));
-        }
+        let tenant = self.tenant.overrides();
+        let mut set = tenant.set.clone();
+        set.extend(self.set.iter().cloned());
         if let Some(m) = self.tap_lifetime {
             set.push(format!("tap.lifetime_minutes={m}"));
             set.push(format!("tap.registration_lifetime_minutes={m}"));
@@ -94,11 +155,6 @@ impl StationFlags {
             set.push("tap.handover=true".into());
         }
         ConfigOverrides {
-            tenant: self.tenant.clone(),
-            tenant_id: self.tenant_id.clone(),
-            client_id: self.client_id.clone(),
-            authority_host: self.authority_host.clone(),
-            graph_host: self.graph_host.clone(),
             pin_source: self.pin_source,
             pin_length: self.pin_length,
             reset_policy: self.reset,
@@ -106,7 +162,7 @@ impl StationFlags {
             handover_recipients: (!self.recipients.is_empty()).then(|| self.recipients.clone()),
             journal_path: self.journal.clone(),
             set,
-            ..ConfigOverrides::default()
+            ..tenant
         }
     }
 }

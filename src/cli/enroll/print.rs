@@ -1,7 +1,7 @@
 //! What `keystation enroll` shows: one line per step on standard error while the job
 //! runs, then the result (and the handover slip, once) on standard output, or the
 //! outcome as JSON.
-use crate::cli::{CliError, Exit};
+use crate::cli::{CliContext, CliError, Exit};
 use crate::station::pipeline::{EventKind, JobOutcome, StationEvent, StationEvents};
 use crate::station::state::JobState;
 use std::io::IsTerminal;
@@ -23,24 +23,24 @@ impl StepPrinter {
 impl StationEvents for StepPrinter {
     fn event(&self, e: &StationEvent) {
         match &e.kind {
-            EventKind::JobStarted { resumes: Some(old) } => eprintln!("Job {} started (it resumes job {old}).", e.job.map(|j| j.to_string()).unwrap_or_default()),
-            EventKind::JobStarted { resumes: None } => eprintln!("Job {} started.", e.job.map(|j| j.to_string()).unwrap_or_default()),
-            EventKind::StepStarted { step } => eprintln!("  … {}", step.describe()),
-            EventKind::StepFinished { step, elapsed } => eprintln!("  ✓ {} ({} ms)", step.as_str(), elapsed.as_millis()),
-            EventKind::StepFailed { step, message } => eprintln!("  ✗ {}: {message}", step.as_str()),
+            EventKind::JobStarted { resumes: Some(old) } => errln!("Job {} started (it resumes job {old}).", e.job.map(|j| j.to_string()).unwrap_or_default()),
+            EventKind::JobStarted { resumes: None } => errln!("Job {} started.", e.job.map(|j| j.to_string()).unwrap_or_default()),
+            EventKind::StepStarted { step } => errln!("  … {}", step.describe()),
+            EventKind::StepFinished { step, elapsed } => errln!("  ✓ {} ({} ms)", step.as_str(), elapsed.as_millis()),
+            EventKind::StepFailed { step, message } => errln!("  ✗ {}: {message}", step.as_str()),
             EventKind::TouchKey => {
                 // One prompt per operation is enough, even if several calls ask.
                 let mut last = self.last_touch.lock().unwrap_or_else(|p| p.into_inner());
                 if last.is_none_or(|t| t.elapsed().as_secs() >= 2) {
-                    eprintln!("  >>> Touch the key now ({}). <<<", e.key.as_deref().unwrap_or("the key"));
+                    errln!("  >>> Touch the key now ({}). <<<", e.key.as_deref().unwrap_or("the key"));
                 }
                 *last = Some(std::time::Instant::now());
             }
-            EventKind::ReplugKey { reason } => eprintln!("  >>> {reason} <<<"),
-            EventKind::KeyReplugged { path } => eprintln!("  The key is back ({path})."),
-            EventKind::RemoveKey => eprintln!("  You may remove the key now."),
-            EventKind::Warning { text } => eprintln!("  warning: {text}"),
-            EventKind::Note { text } if !self.quiet_notes => eprintln!("    {text}"),
+            EventKind::ReplugKey { reason } => errln!("  >>> {reason} <<<"),
+            EventKind::KeyReplugged { path } => errln!("  The key is back ({path})."),
+            EventKind::RemoveKey => errln!("  You may remove the key now."),
+            EventKind::Warning { text } => errln!("  warning: {text}"),
+            EventKind::Note { text } if !self.quiet_notes => errln!("    {text}"),
             EventKind::Note { .. } | EventKind::StateReached { .. } | EventKind::JobEnded { .. } => {}
         }
     }
@@ -54,42 +54,43 @@ pub fn print_human(outcome: &mut JobOutcome) -> Exit {
     let user = outcome.user.upn.clone().unwrap_or_else(|| outcome.user.requested.clone());
     match outcome.state {
         JobState::Done | JobState::HandedOver if outcome.error.is_none() => {
-            println!(
+            outln!(
                 "Enrolled {user}: \"{}\" is registered in Entra (method {}, {job}).",
                 outcome.display_name.as_deref().unwrap_or("security key"),
                 outcome.method_id.as_deref().unwrap_or("-")
             );
         }
         JobState::NeedsOperator => {
-            eprintln!("Needs an operator ({job}): {}", outcome.operator_message.as_deref().unwrap_or("see the report"));
+            errln!("Needs an operator ({job}): {}", outcome.operator_message.as_deref().unwrap_or("see the report"));
             if let Some(e) = &outcome.error {
-                eprintln!("  Cause: {}", e.message);
+                errln!("  Cause: {}", e.message);
             }
-            eprintln!("  The job is listed by: keystation report --state needs-operator");
+            errln!("  The job is listed by: keystation report --state needs-operator");
         }
         _ => {
             if let Some(e) = &outcome.error {
-                eprintln!("Not enrolled ({job}, state {}): {}", outcome.state, e.message);
+                errln!("Not enrolled ({job}, state {}): {}", outcome.state, e.message);
                 if let Some(n) = &e.next_step {
-                    eprintln!("  What to do: {n}");
+                    errln!("  What to do: {n}");
                 }
             }
         }
     }
     for w in &outcome.warnings {
-        eprintln!("  warning: {w}");
+        errln!("  warning: {w}");
     }
     if let Some(slip) = outcome.take_slip() {
         let text = slip.render();
-        println!("{}", text.expose());
+        crate::cli::progress::out_line(text.expose());
     }
     exit
 }
 
-/// The outcome as JSON on standard output. The slip is for people: it goes to the
+/// The outcome as the `--json` result (docs/json.md); a failed job is the error
+/// envelope, with the outcome as its `result`. The slip is for people: it goes to the
 /// terminal (standard error) when there is one, and into the JSON only with
 /// `--show-pin-in-json`.
-pub fn print_json(outcome: &mut JobOutcome, show_pin: bool) -> Result<Exit, CliError> {
+pub fn print_json(ctx: &CliContext, outcome: &mut JobOutcome, show_pin: bool) -> Result<Exit, CliError> {
     let exit: Exit = outcome.class().into();
     let mut v = serde_json::to_value(&*outcome).map_err(|e| CliError::failure(format!("cannot encode the outcome: {e}")))?;
     v["exit_code"] = serde_json::json!(exit as u8);
@@ -104,13 +105,21 @@ pub fn print_json(outcome: &mut JobOutcome, show_pin: bool) -> Result<Exit, CliE
             });
             shown = true;
         } else if std::io::stderr().is_terminal() {
-            eprintln!("{}", slip.render().expose());
+            crate::cli::progress::err_line(slip.render().expose());
             shown = true;
         } else {
-            eprintln!("warning: the handover slip was not shown: standard error is not a terminal and --show-pin-in-json was not given");
+            errln!("warning: the handover slip was not shown: standard error is not a terminal and --show-pin-in-json was not given");
         }
     }
     v["slip_shown"] = serde_json::json!(shown);
-    println!("{}", serde_json::to_string_pretty(&v).map_err(|e| CliError::failure(e.to_string()))?);
-    Ok(exit)
+    ctx.print_json(&v)?;
+    if exit == Exit::Ok {
+        return Ok(exit);
+    }
+    let (message, next_step) = match (&outcome.error, &outcome.operator_message) {
+        (_, Some(m)) if outcome.state == JobState::NeedsOperator => (m.clone(), Some("keystation report --state needs-operator lists the job".to_string())),
+        (Some(e), _) => (e.message.clone(), e.next_step.clone()),
+        (None, _) => (format!("the job ended in state {}", outcome.state), None),
+    };
+    Err(CliError { code: exit, message, next_step })
 }

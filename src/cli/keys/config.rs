@@ -1,5 +1,5 @@
 //! `keys config`: minimum PIN length, forced PIN change, alwaysUv, enterprise attestation.
-use super::{KeyChoice, open_chosen, until_ctrl_c};
+use super::{open_chosen, until_ctrl_c, KeyChoice, KeyJson};
 use crate::cli::secret_input::PinSource;
 use crate::cli::{CliContext, CliError, Exit};
 use crate::key::ctap2::MinPinLength;
@@ -53,7 +53,7 @@ pub async fn run(sources: &KeySources, args: ConfigArgs, ctx: &CliContext) -> Re
     }
     let info = handle.info();
     let summary = serde_json::json!({
-        "key": handle.descriptor().path,
+        "key": KeyJson::new(handle.descriptor(), Some(info.aaguid_string())),
         "min_pin_length": info.min_pin_length,
         "force_pin_change": info.force_pin_change,
         "always_uv": info.option("alwaysUv"),
@@ -67,11 +67,11 @@ pub async fn run(sources: &KeySources, args: ConfigArgs, ctx: &CliContext) -> Re
             Some(false) => "off",
             None => "not supported",
         };
-        println!("Settings of {}:", handle.descriptor().label());
-        println!("  minimum PIN length       {}", info.min_pin_length);
-        println!("  PIN change required      {}", if info.force_pin_change { "yes" } else { "no" });
-        println!("  alwaysUv                 {}", on_off(info.option("alwaysUv")));
-        println!("  enterprise attestation   {}", on_off(info.option("ep")));
+        outln!("Settings of {}:", handle.descriptor().label());
+        outln!("  minimum PIN length       {}", info.min_pin_length);
+        outln!("  PIN change required      {}", if info.force_pin_change { "yes" } else { "no" });
+        outln!("  alwaysUv                 {}", on_off(info.option("alwaysUv")));
+        outln!("  enterprise attestation   {}", on_off(info.option("ep")));
     }
     Ok(Exit::Ok)
 }

@@ -1,7 +1,11 @@
-//! `keys credentials list|delete`.
-use super::{KeyChoice, open_chosen, until_ctrl_c};
+//! `keys credentials list|delete`. Credential ids are base64url (no padding) in every
+//! output, as WebAuthn, Graph and `keystation report` write them; `delete` takes an id
+//! or a unique prefix of one, or picks passkeys by relying party and user, and asks
+//! before it deletes (or takes `--yes`).
+use super::{ask, interactive, open_chosen, until_ctrl_c, KeyChoice, KeyJson};
 use crate::cli::secret_input::PinSource;
 use crate::cli::{CliContext, CliError, Exit};
+use crate::key::ctap2::{credential_id_text, StoredCredential};
 use crate::key::sources::KeySources;
 use clap::{Args, Subcommand};
 
@@ -22,16 +26,64 @@ pub enum CredentialsCommand {
         #[command(flatten)]
         pin: PinSource,
     },
-    /// Delete one passkey by its credential id (hex, as `list` shows it).
-    Delete {
-        #[command(flatten)]
-        key: KeyChoice,
-        #[command(flatten)]
-        pin: PinSource,
-        /// Credential id in hex.
-        #[arg(long, value_name = "HEX")]
-        id: String,
-    },
+    /// Delete passkeys: by credential id (or a unique prefix of it), relying party or user.
+    #[command(after_help = "The criteria combine: --rp login.microsoft.com --user alice@contoso.com deletes Alice's Entra passkey.\n\
+More than one match is refused unless --all-matching is given. Without --yes the deletion is confirmed on the terminal.\n\
+Exit codes: 0 deleted, 2 nothing or several match / no confirmation possible, 3 no key, 4 key error (wrong PIN…), 10 declined or Ctrl-C.")]
+    Delete(DeleteArgs),
+}
+
+/// `keys credentials delete` options.
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub key: KeyChoice,
+    #[command(flatten)]
+    pub pin: PinSource,
+    /// Credential id as `list` shows it (base64url), or a unique prefix of it.
+    #[arg(long, value_name = "ID", required_unless_present_any = ["rp", "user"])]
+    pub id: Option<String>,
+    /// Only passkeys of this relying party, e.g. login.microsoft.com.
+    #[arg(long, value_name = "RP_ID")]
+    pub rp: Option<String>,
+    /// Only passkeys of this user (account name or display name, case-insensitive).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Delete every passkey that matches, not just one.
+    #[arg(long)]
+    pub all_matching: bool,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// One passkey in `--json` output.
+#[derive(serde::Serialize)]
+struct CredentialJson<'a> {
+    credential_id: String,
+    rp_id: Option<&'a str>,
+    user_name: Option<&'a str>,
+    user_display_name: Option<&'a str>,
+    user_id: String,
+    cred_protect: Option<u8>,
+}
+
+impl<'a> CredentialJson<'a> {
+    fn of(c: &'a StoredCredential) -> Self {
+        CredentialJson {
+            credential_id: credential_id_text(&c.credential_id),
+            rp_id: c.rp_id.as_deref(),
+            user_name: c.user.name.as_deref(),
+            user_display_name: c.user.display_name.as_deref(),
+            user_id: credential_id_text(&c.user.id),
+            cred_protect: c.cred_protect,
+        }
+    }
+}
+
+fn describe(c: &StoredCredential) -> String {
+    let user = c.user.name.as_deref().or(c.user.display_name.as_deref()).unwrap_or("(no name)");
+    format!("{}  {user}  id {}", c.rp_id.as_deref().unwrap_or("(rp id hidden)"), credential_id_text(&c.credential_id))
 }
 
 pub async fn run(sources: &KeySources, args: CredentialsArgs, ctx: &CliContext) -> Result<Exit, CliError> {
@@ -42,28 +94,86 @@ pub async fn run(sources: &KeySources, args: CredentialsArgs, ctx: &CliContext) 
             let metadata = until_ctrl_c(handle.credentials_metadata(&pin)).await?;
             let credentials = until_ctrl_c(handle.list_credentials(&pin)).await?;
             if ctx.json() {
-                ctx.print_json(&serde_json::json!({ "key": handle.descriptor().path, "metadata": metadata, "credentials": credentials }))?;
+                let list: Vec<CredentialJson<'_>> = credentials.iter().map(CredentialJson::of).collect();
+                let key = KeyJson::new(handle.descriptor(), Some(handle.info().aaguid_string()));
+                ctx.print_json(&serde_json::json!({ "key": key, "existing": metadata.existing, "remaining": metadata.remaining, "credentials": list }))?;
             } else {
-                println!("{} passkey(s) on {}, room for {} more", metadata.existing, handle.descriptor().label(), metadata.remaining);
+                outln!("{} passkey(s) on {}, room for {} more", metadata.existing, handle.descriptor().label(), metadata.remaining);
                 for c in &credentials {
-                    let user = c.user.name.as_deref().or(c.user.display_name.as_deref()).unwrap_or("(no name)");
                     let protect = c.cred_protect.map(|p| format!("  credProtect {p}")).unwrap_or_default();
-                    println!("  {}  {user}  id {}{protect}", c.rp_id.as_deref().unwrap_or("(rp id hidden)"), hex::encode(&c.credential_id));
+                    outln!("  {}{protect}", describe(c));
                 }
             }
             Ok(Exit::Ok)
         }
-        CredentialsCommand::Delete { key, pin, id } => {
-            let id = hex::decode(id.trim()).map_err(|_| CliError::usage("--id must be the credential id in hex, as `keystation keys credentials list` shows it"))?;
-            let handle = open_chosen(sources, &key).await?;
-            let pin = pin.read("PIN")?;
-            until_ctrl_c(handle.delete_credential(&pin, &id)).await?;
-            if ctx.json() {
-                ctx.print_json(&serde_json::json!({ "key": handle.descriptor().path, "result": "deleted", "id": hex::encode(&id) }))?;
-            } else {
-                println!("Deleted passkey {} from {}", hex::encode(&id), handle.descriptor().label());
+        CredentialsCommand::Delete(args) => delete(sources, args, ctx).await,
+    }
+}
+
+/// Which stored credentials the criteria pick.
+fn matching<'a>(all: &'a [StoredCredential], args: &DeleteArgs) -> Vec<&'a StoredCredential> {
+    let id = args.id.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let by_rest = |c: &&StoredCredential| {
+        args.rp.as_deref().is_none_or(|rp| c.rp_id.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(rp.trim())))
+            && args.user.as_deref().is_none_or(|u| {
+                let u = u.trim();
+                c.user.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(u)) || c.user.display_name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(u))
+            })
+    };
+    let candidates: Vec<&StoredCredential> = all.iter().filter(by_rest).collect();
+    match id {
+        None => candidates,
+        Some(id) => {
+            // An exact id wins over ids it is a prefix of.
+            let exact: Vec<_> = candidates.iter().copied().filter(|c| credential_id_text(&c.credential_id) == id).collect();
+            if !exact.is_empty() {
+                return exact;
             }
-            Ok(Exit::Ok)
+            candidates.into_iter().filter(|c| credential_id_text(&c.credential_id).starts_with(id)).collect()
         }
     }
+}
+
+async fn delete(sources: &KeySources, args: DeleteArgs, ctx: &CliContext) -> Result<Exit, CliError> {
+    if !args.yes && !interactive(ctx) {
+        return Err(CliError::usage("deleting a passkey cannot be undone and there is no terminal to confirm it on; add --yes"));
+    }
+    let handle = open_chosen(sources, &args.key).await?;
+    let pin = args.pin.read("PIN")?;
+    let stored = until_ctrl_c(handle.list_credentials(&pin)).await?;
+    let chosen = matching(&stored, &args);
+    let listing = |cs: &[&StoredCredential]| cs.iter().map(|c| format!("\n  {}", describe(c))).collect::<String>();
+    if chosen.is_empty() {
+        let what = [args.id.as_ref().map(|i| format!("id {i}")), args.rp.as_ref().map(|r| format!("relying party {r}")), args.user.as_ref().map(|u| format!("user {u}"))]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let all: Vec<&StoredCredential> = stored.iter().collect();
+        let present = if all.is_empty() { " (the key holds no passkeys)".to_string() } else { format!("; the key holds:{}", listing(&all)) };
+        return Err(CliError::usage(format!("no passkey on {} matches {what}{present}", handle.descriptor().label())));
+    }
+    if chosen.len() > 1 && !args.all_matching {
+        return Err(CliError::usage(format!("{} passkeys match:{}", chosen.len(), listing(&chosen)))
+            .with_next_step("give a longer --id prefix, add --rp/--user, or --all-matching to delete them all"));
+    }
+    if !args.yes {
+        let question = format!("Delete {} passkey(s) from {}?{}\n[y/N]", chosen.len(), handle.descriptor().label(), listing(&chosen));
+        if !ask(&question, false) {
+            return Err(CliError::new(Exit::Cancelled, "nothing was deleted"));
+        }
+    }
+    for c in &chosen {
+        until_ctrl_c(handle.delete_credential(&pin, &c.credential_id)).await?;
+    }
+    if ctx.json() {
+        let deleted: Vec<CredentialJson<'_>> = chosen.iter().map(|c| CredentialJson::of(c)).collect();
+        let key = KeyJson::new(handle.descriptor(), Some(handle.info().aaguid_string()));
+        ctx.print_json(&serde_json::json!({ "key": key, "action": "deleted", "credentials": deleted }))?;
+    } else {
+        for c in &chosen {
+            outln!("Deleted passkey {} from {}", describe(c), handle.descriptor().label());
+        }
+    }
+    Ok(Exit::Ok)
 }

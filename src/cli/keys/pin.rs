@@ -1,5 +1,5 @@
 //! `keys set-pin`, `keys change-pin`.
-use super::{KeyChoice, open_chosen, until_ctrl_c};
+use super::{open_chosen, until_ctrl_c, KeyChoice, KeyJson};
 use crate::cli::secret_input::{NewPinSource, PinSource};
 use crate::cli::{CliContext, CliError, Exit};
 use crate::key::sources::KeySources;
@@ -25,11 +25,11 @@ pub struct ChangePinArgs {
     pub new_pin: NewPinSource,
 }
 
-fn done(ctx: &CliContext, path: &str, what: &str) -> Result<Exit, CliError> {
+fn done(ctx: &CliContext, key: &crate::key::KeyDescriptor, action: &str, what: &str) -> Result<Exit, CliError> {
     if ctx.json() {
-        ctx.print_json(&serde_json::json!({ "key": path, "result": what }))?;
+        ctx.print_json(&serde_json::json!({ "key": KeyJson::new(key, None), "action": action }))?;
     } else {
-        println!("{what}: {path}");
+        outln!("{what}: {}", key.label());
     }
     Ok(Exit::Ok)
 }
@@ -42,7 +42,7 @@ pub async fn set_pin(sources: &KeySources, args: SetPinArgs, ctx: &CliContext) -
     }
     let new_pin = args.new_pin.read(&format!("New PIN (at least {} characters)", info.min_pin_length))?;
     until_ctrl_c(handle.set_pin(&new_pin)).await?;
-    done(ctx, &handle.descriptor().path, "PIN set")
+    done(ctx, handle.descriptor(), "pin_set", "PIN set")
 }
 
 pub async fn change_pin(sources: &KeySources, args: ChangePinArgs, ctx: &CliContext) -> Result<Exit, CliError> {
@@ -50,5 +50,5 @@ pub async fn change_pin(sources: &KeySources, args: ChangePinArgs, ctx: &CliCont
     let current = args.pin.read("Current PIN")?;
     let new_pin = args.new_pin.read(&format!("New PIN (at least {} characters)", handle.info().min_pin_length))?;
     until_ctrl_c(handle.change_pin(&current, &new_pin)).await?;
-    done(ctx, &handle.descriptor().path, "PIN changed")
+    done(ctx, handle.descriptor(), "pin_changed", "PIN changed")
 }

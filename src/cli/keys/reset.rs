@@ -1,12 +1,11 @@
 //! `keys reset`: explain the 10-second window, wait for the touch, and when the window
 //! has passed, wait for a re-plug and reset at once.
-use super::{KeyChoice, choose, handle_options, until_ctrl_c};
+use super::{ask, choose, handle_options, interactive, until_ctrl_c, KeyChoice, KeyJson};
 use crate::cli::{CliContext, CliError, Exit};
 use crate::key::KeyError;
 use crate::key::sources::KeySources;
 use crate::key::worker::{KeyHandle, reset_after_replug};
 use clap::Args;
-use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 /// `keys reset` options.
@@ -26,24 +25,6 @@ pub struct ResetArgs {
     pub replug_timeout: u64,
 }
 
-fn interactive(ctx: &CliContext) -> bool {
-    !ctx.json() && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
-}
-
-/// Ask a yes/no question on the terminal; `default` when the answer is empty.
-fn ask(question: &str, default: bool) -> bool {
-    eprint!("{question} ");
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    if std::io::stdin().lock().read_line(&mut line).is_err() {
-        return false;
-    }
-    match line.trim().to_ascii_lowercase().as_str() {
-        "" => default,
-        a => a == "y" || a == "yes",
-    }
-}
-
 pub async fn run(sources: &KeySources, args: ResetArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let descriptor = choose(sources, &args.key)?;
     if !args.yes {
@@ -54,7 +35,7 @@ pub async fn run(sources: &KeySources, args: ResetArgs, ctx: &CliContext) -> Res
             return Err(CliError::new(Exit::Cancelled, "nothing was changed"));
         }
     }
-    eprintln!("A key accepts a factory reset only within 10 seconds of being plugged in. Touch the key when it blinks.");
+    errln!("A key accepts a factory reset only within 10 seconds of being plugged in. Touch the key when it blinks.");
     let io = sources.open(&descriptor)?;
     let handle = KeyHandle::open(descriptor.clone(), io, handle_options(&args.key)).await?;
     let outcome = tokio::select! {
@@ -73,16 +54,17 @@ pub async fn run(sources: &KeySources, args: ResetArgs, ctx: &CliContext) -> Res
                 ));
             }
             let timeout = Duration::from_secs(args.replug_timeout.max(1));
-            eprintln!("Unplug the key and plug it in again (waiting up to {} s); then touch it when it blinks.", timeout.as_secs());
-            until_ctrl_c(reset_after_replug(sources, &descriptor, handle_options(&args.key), timeout)).await?;
+            // Asked only once the watcher has looked, so a quick pull cannot be missed.
+            let prompt = || errln!("Unplug the key and plug it in again (waiting up to {} s); then touch it when it blinks.", timeout.as_secs());
+            until_ctrl_c(reset_after_replug(sources, &descriptor, handle_options(&args.key), timeout, prompt)).await?;
             true
         }
         Err(e) => return Err(e.into()),
     };
     if ctx.json() {
-        ctx.print_json(&serde_json::json!({ "key": descriptor.path, "result": "reset", "replugged": replugged }))?;
+        ctx.print_json(&serde_json::json!({ "key": KeyJson::new(&descriptor, None), "action": "reset", "replugged": replugged }))?;
     } else {
-        println!("Key reset: {} (no PIN, no passkeys)", descriptor.label());
+        outln!("Key reset: {} (no PIN, no passkeys)", descriptor.label());
     }
     Ok(Exit::Ok)
 }

@@ -1,7 +1,7 @@
 //! `keys list`, `keys info`, `keys watch`.
-use super::{KeyChoice, NO_KEY_MESSAGE, open_chosen};
+use super::{KeyChoice, KeyJson, NO_KEY_MESSAGE, open_chosen, serial_text};
+use crate::cli::output::stdout_closed;
 use crate::cli::{CliContext, CliError, Exit};
-use crate::key::KeyDescriptor;
 use crate::key::ctap2::{AuthenticatorInfo, PinRetries};
 use crate::key::ctaphid::InitInfo;
 use crate::key::sources::KeySources;
@@ -11,14 +11,12 @@ use clap::Args;
 use serde::Serialize;
 use std::time::Duration;
 
-/// One row of `keys list --json`.
+/// One row of `keys list --json`: the key object (docs/json.md) and its state.
 #[derive(Serialize)]
 struct ListedKey {
     index: usize,
     #[serde(flatten)]
-    descriptor: KeyDescriptor,
-    /// From getInfo; absent when the key did not answer.
-    aaguid: Option<String>,
+    key: KeyJson,
     versions: Option<Vec<String>>,
     pin_set: Option<bool>,
     /// Why getInfo failed, when it did.
@@ -39,12 +37,12 @@ pub async fn list(sources: &KeySources, ctx: &CliContext) -> Result<Exit, CliErr
             Ok(i) => (Some(i.aaguid_string()), Some(i.versions.clone()), i.option("clientPin"), None),
             Err(e) => (None, None, None, Some(e.to_string())),
         };
-        rows.push(ListedKey { index, descriptor, aaguid, versions, pin_set, error });
+        rows.push(ListedKey { index, key: KeyJson::new(&descriptor, aaguid), versions, pin_set, error });
     }
     if ctx.json() {
         ctx.print_json(&rows)?;
     } else if rows.is_empty() {
-        eprintln!("{NO_KEY_MESSAGE}");
+        errln!("{NO_KEY_MESSAGE}");
     } else {
         for r in &rows {
             let state = match (&r.error, r.pin_set) {
@@ -53,9 +51,9 @@ pub async fn list(sources: &KeySources, ctx: &CliContext) -> Result<Exit, CliErr
                 (None, Some(false)) => "no PIN".into(),
                 (None, None) => "no PIN support".into(),
             };
-            println!("{:>2}  {}  {}", r.index, r.descriptor.label(), state);
-            if let Some(a) = &r.aaguid {
-                println!("    AAGUID {a}  {}", r.versions.as_deref().unwrap_or_default().join(" "));
+            outln!("{:>2}  {}{}{}", r.index, r.key.descriptor.label(), serial_text(&r.key.descriptor), state);
+            if let Some(a) = &r.key.aaguid {
+                outln!("    AAGUID {a}  {}", r.versions.as_deref().unwrap_or_default().join(" "));
             }
         }
     }
@@ -64,7 +62,7 @@ pub async fn list(sources: &KeySources, ctx: &CliContext) -> Result<Exit, CliErr
 
 #[derive(Serialize)]
 struct InfoOutput {
-    key: KeyDescriptor,
+    key: KeyJson,
     hid: Option<InitInfo>,
     info: AuthenticatorInfo,
     pin_retries: Option<PinRetries>,
@@ -74,7 +72,7 @@ pub async fn info(sources: &KeySources, choice: &KeyChoice, ctx: &CliContext) ->
     let handle = open_chosen(sources, choice).await?;
     let info = handle.info();
     let pin_retries = if info.pin_is_set() { handle.pin_retries().await.ok() } else { None };
-    let out = InfoOutput { key: handle.descriptor().clone(), hid: handle.hid_info(), info, pin_retries };
+    let out = InfoOutput { key: KeyJson::new(handle.descriptor(), Some(info.aaguid_string())), hid: handle.hid_info(), info, pin_retries };
     if ctx.json() {
         ctx.print_json(&out)?;
         return Ok(Exit::Ok);
@@ -85,32 +83,33 @@ pub async fn info(sources: &KeySources, choice: &KeyChoice, ctx: &CliContext) ->
         Some(false) => "no",
         None => "not supported",
     };
-    println!("{}", out.key.label());
-    println!("  AAGUID                {}", i.aaguid_string());
-    println!("  versions              {}", i.versions.join(", "));
-    println!("  extensions            {}", i.extensions.join(", "));
-    println!("  PIN set               {}", yes_no(i.option("clientPin")));
+    outln!("{}", out.key.descriptor.label());
+    outln!("  serial                {}", out.key.descriptor.serial.as_deref().unwrap_or("(not exposed by the key)"));
+    outln!("  AAGUID                {}", i.aaguid_string());
+    outln!("  versions              {}", i.versions.join(", "));
+    outln!("  extensions            {}", i.extensions.join(", "));
+    outln!("  PIN set               {}", yes_no(i.option("clientPin")));
     if let Some(r) = &out.pin_retries {
         let power = if r.power_cycle_required == Some(true) { " (re-plug the key before the next attempt)" } else { "" };
-        println!("  PIN retries left      {}{power}", r.retries);
+        outln!("  PIN retries left      {}{power}", r.retries);
     }
-    println!("  minimum PIN length    {}", i.min_pin_length);
-    println!("  PIN change required   {}", if i.force_pin_change { "yes" } else { "no" });
-    println!("  alwaysUv              {}", yes_no(i.option("alwaysUv")));
-    println!("  enterprise attest.    {}", yes_no(i.option("ep")));
-    println!("  PIN/UV protocols      {:?}", i.pin_uv_auth_protocols);
-    println!("  algorithms            {:?}", i.algorithms);
+    outln!("  minimum PIN length    {}", i.min_pin_length);
+    outln!("  PIN change required   {}", if i.force_pin_change { "yes" } else { "no" });
+    outln!("  alwaysUv              {}", yes_no(i.option("alwaysUv")));
+    outln!("  enterprise attest.    {}", yes_no(i.option("ep")));
+    outln!("  PIN/UV protocols      {:?}", i.pin_uv_auth_protocols);
+    outln!("  algorithms            {:?}", i.algorithms);
     if let Some(n) = i.remaining_discoverable_credentials {
-        println!("  free passkey slots    {n}");
+        outln!("  free passkey slots    {n}");
     }
-    if let Some(v) = i.firmware_version {
-        println!("  firmware              {v:#x}");
+    if let Some(v) = i.firmware_version_text() {
+        outln!("  firmware              {v}");
     }
     if let Some(h) = &out.hid {
-        println!("  device version        {}.{}.{}", h.device_version.0, h.device_version.1, h.device_version.2);
+        outln!("  device version        {}.{}.{}", h.device_version.0, h.device_version.1, h.device_version.2);
     }
     let options: Vec<String> = i.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    println!("  options               {}", options.join(" "));
+    outln!("  options               {}", options.join(" "));
     Ok(Exit::Ok)
 }
 
@@ -126,10 +125,10 @@ pub async fn watch(sources: &KeySources, args: WatchArgs, ctx: &CliContext) -> R
     let options = WatchOptions { probe: Some(aaguid_probe(sources.clone())), ..Default::default() };
     let mut watcher = KeyWatcher::start(sources.clone(), options)?;
     if !ctx.json() {
-        eprintln!("Watching for FIDO2 keys; press Ctrl-C to stop.");
+        errln!("Watching for FIDO2 keys; press Ctrl-C to stop.");
     }
     let mut seen = 0;
-    while args.max_events.is_none_or(|max| seen < max) {
+    while args.max_events.is_none_or(|max| seen < max) && !stdout_closed() {
         let event = tokio::select! {
             e = watcher.recv() => e,
             _ = tokio::signal::ctrl_c() => None,
@@ -137,16 +136,21 @@ pub async fn watch(sources: &KeySources, args: WatchArgs, ctx: &CliContext) -> R
         let Some(event) = event else { break };
         seen += 1;
         if ctx.json() {
-            let line = serde_json::to_string(&event).map_err(|e| CliError::failure(format!("cannot encode JSON output: {e}")))?;
-            println!("{line}");
+            // One event line per change, the key flat as `keys list` shows it.
+            let (name, id) = match &event {
+                KeyEvent::Arrived(id) => ("arrived", id),
+                KeyEvent::Left(id) => ("left", id),
+            };
+            ctx.emit_event(name, &KeyJson::new(&id.descriptor, id.aaguid_string()));
         } else {
             let (what, id) = match &event {
                 KeyEvent::Arrived(id) => ("arrived", id),
                 KeyEvent::Left(id) => ("left   ", id),
             };
             let aaguid = id.aaguid_string().map(|a| format!("  AAGUID {a}")).unwrap_or_default();
-            println!("{what}  {}{aaguid}", id.descriptor.label());
+            outln!("{what}  {}{}{aaguid}", id.descriptor.label(), serial_text(&id.descriptor).trim_end());
         }
     }
+    ctx.print_json(&serde_json::json!({ "events": seen }))?;
     Ok(Exit::Ok)
 }

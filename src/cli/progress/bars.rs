@@ -44,11 +44,16 @@ impl Bars {
             .or_insert_with(|| {
                 let bar = self.multi.add(ProgressBar::new_spinner());
                 bar.set_style(ProgressStyle::with_template("  {spinner} {prefix:14} {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
-                bar.set_prefix(key.to_string());
+                bar.set_prefix(crate::text::inert(key).into_owned());
                 bar.enable_steady_tick(Duration::from_millis(120));
                 bar
             })
             .clone()
+    }
+
+    /// A key's line: one line of text, whatever a Graph message or a note contains.
+    fn show(&self, key: &str, message: impl AsRef<str>) {
+        self.key_bar(key).set_message(crate::text::inert(message.as_ref()).into_owned());
     }
 
     fn drop_key_bar(&self, key: &str) {
@@ -70,7 +75,7 @@ impl Bars {
             // Key and step lines are on the bars already.
             let chatty = matches!(event, BatchEvent::Batch(BatchNotice::KeyArrived { .. } | BatchNotice::UserAssigned { .. } | BatchNotice::KeyRemoved { .. }));
             if !chatty {
-                let _ = self.multi.println(line);
+                let _ = self.multi.println(crate::text::inert_lines(&line));
             }
         }
         match event {
@@ -79,10 +84,10 @@ impl Bars {
                     self.overall.set_length(*to_do as u64);
                     self.update_overall();
                 }
-                BatchNotice::KeyArrived { key, .. } => self.key_bar(key).set_message("plugged in"),
-                BatchNotice::KeyWaiting { key, reason } => self.key_bar(key).set_message(format!("waiting: {reason}")),
-                BatchNotice::KeyRefused { key, reason } => self.key_bar(key).set_message(format!("not used: {reason}")),
-                BatchNotice::UserAssigned { key, upn, .. } => self.key_bar(key).set_message(format!("{upn}: starting")),
+                BatchNotice::KeyArrived { key, .. } => self.show(key, "plugged in"),
+                BatchNotice::KeyWaiting { key, reason } => self.show(key, format!("waiting: {reason}")),
+                BatchNotice::KeyRefused { key, reason } => self.show(key, format!("not used: {reason}")),
+                BatchNotice::UserAssigned { key, upn, .. } => self.show(key, format!("{upn}: starting")),
                 BatchNotice::UserFinished { key, upn, state, will_retry, .. } => {
                     let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
                     match state {
@@ -101,7 +106,7 @@ impl Bars {
                         _ => {}
                     }
                     drop(c);
-                    self.key_bar(key).set_message(format!("{upn}: {} — remove the key", state.as_str().replace('_', " ")));
+                    self.show(key, format!("{upn}: {} — remove the key", state.as_str().replace('_', " ")));
                 }
                 BatchNotice::KeyRemoved { key } => self.drop_key_bar(key),
                 BatchNotice::BatchFinished { .. } => {
@@ -116,10 +121,10 @@ impl Bars {
                 let Some(key) = &e.key else { return };
                 let user = e.user.as_deref().unwrap_or("");
                 match &e.kind {
-                    EventKind::StepStarted { step } => self.key_bar(key).set_message(format!("{user}: {}", step.describe())),
-                    EventKind::TouchKey => self.key_bar(key).set_message(format!("{user}: TOUCH THE KEY")),
-                    EventKind::Note { text } => self.key_bar(key).set_message(format!("{user}: {text}")),
-                    EventKind::ReplugKey { .. } => self.key_bar(key).set_message(format!("{user}: RE-PLUG THE KEY")),
+                    EventKind::StepStarted { step } => self.show(key, format!("{user}: {}", step.describe())),
+                    EventKind::TouchKey => self.show(key, format!("{user}: TOUCH THE KEY")),
+                    EventKind::Note { text } => self.show(key, format!("{user}: {text}")),
+                    EventKind::ReplugKey { .. } => self.show(key, format!("{user}: RE-PLUG THE KEY")),
                     _ => {}
                 }
             }

@@ -17,30 +17,14 @@ pub mod table;
 
 use crate::station::batch::{BatchEvent, BatchObserver, BatchSink, Handover};
 use describe::{describe, Detail};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
-/// Write a line to standard output, ignoring a closed pipe (`keystation ... | head`):
-/// output is best effort, the run itself must go on and finish cleanly.
-pub fn out_line(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{text}");
-    let _ = out.flush();
-}
-
-/// Write text (already ending in a newline, or not) to standard output, best effort.
-pub fn out_text(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
-}
-
-/// Write a line to standard error, best effort.
-pub fn err_line(text: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{text}");
-}
+// Output helpers live in `cli::output` (inert text, closed pipes, colour); re-exported
+// for the modes that print through this module.
+pub use crate::cli::output::{err_line, err_text, out_control, out_line, out_text, tty_line};
 
 /// Which view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,8 +102,7 @@ impl BatchDisplay {
 
     fn write_slip(&self, text: &str) {
         // The controlling terminal keeps the PIN off redirected output when there is one.
-        if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
-            let _ = writeln!(tty, "{text}");
+        if tty_line(text).is_ok() {
             return;
         }
         if self.slips == SlipPolicy::ShowAll && !self.warned_no_terminal.swap(true, Ordering::SeqCst) {
@@ -151,12 +134,10 @@ impl BatchObserver for BatchDisplay {
                 }
             }
             OutputMode::Json => {
-                let mut v = serde_json::to_value(e).unwrap_or_else(|err| serde_json::json!({"event": "encoding_error", "message": err.to_string()}));
-                if let Some(map) = v.as_object_mut() {
-                    map.insert("at".into(), serde_json::Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
-                }
+                let v = serde_json::to_value(e).unwrap_or_else(|err| serde_json::json!({"event": "encoding_error", "message": err.to_string()}));
+                let name = v.get("event").and_then(|n| n.as_str()).unwrap_or("batch").to_string();
                 let _guard = self.out.lock().unwrap_or_else(|p| p.into_inner());
-                out_line(&v.to_string());
+                out_line(&crate::cli::json::event_line(&name, &v));
             }
         }
     }
@@ -170,9 +151,9 @@ impl BatchSink for BatchDisplay {
             SlipPolicy::ShowFirst => n == 0,
         };
         if self.mode == OutputMode::Json {
-            let v = serde_json::json!({"event": "handover", "line": handover.line, "user": handover.upn, "key": handover.key, "slip_shown": show});
+            let v = serde_json::json!({"line": handover.line, "user": handover.upn, "key": handover.key, "slip_shown": show});
             let _guard = self.out.lock().unwrap_or_else(|p| p.into_inner());
-            out_line(&v.to_string());
+            out_line(&crate::cli::json::event_line("handover", &v));
         }
         if !show {
             if self.mode != OutputMode::Json {

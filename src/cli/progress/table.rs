@@ -32,8 +32,10 @@ pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// Shorten `s` to `max` characters with an ellipsis.
+/// Shorten `s` to `max` characters with an ellipsis, as one line of inert text
+/// ([`crate::text::inert`]: a cell never carries a control character or a line break).
 pub fn clip(s: &str, max: usize) -> String {
+    let s = crate::text::inert(s);
     if s.chars().count() <= max {
         s.to_string()
     } else {
@@ -71,8 +73,8 @@ pub fn batch_summary(report: &BatchReport) -> String {
                 r.line.to_string(),
                 clip(r.upn.as_deref().unwrap_or("-"), 36),
                 r.status.as_str().to_string(),
-                r.serial.clone().or_else(|| r.key.clone()).unwrap_or_else(|| "-".into()),
-                detail,
+                crate::text::inert(r.serial.as_deref().or(r.key.as_deref()).unwrap_or("-")).into_owned(),
+                crate::text::inert(&detail).into_owned(),
             ]
         })
         .collect();
@@ -96,5 +98,6 @@ mod tests {
         let t = render(&["A", "LONGER"], &[vec!["xyz".into(), "1".into()], vec!["k".into(), "22".into()]]);
         assert_eq!(t, "A    LONGER\nxyz  1\nk    22\n");
         assert_eq!(clip("abcdef", 4), "abc…");
+        assert_eq!(clip("a\nb", 10), "a\\nb");
     }
 }

@@ -1,6 +1,6 @@
 //! The Graph client core: authentication, retries, request ids, error mapping, paging.
 use super::error::{classify, GraphError, GraphErrorKind};
-use super::operation::Operation;
+use super::operation::{describe_missing, missing_access, Operation, PlannedCall};
 use super::{ApiVersion, GraphConfig};
 use crate::entra::http::{new_client_request_id, read_body, HttpSender, HttpSetupError, Replay};
 use crate::entra::oauth::{OAuthError, TokenClaims, TokenProvider};
@@ -27,6 +27,26 @@ struct Inner {
     sender: HttpSender,
     graph_host: Url,
     tokens: Arc<dyn TokenProvider>,
+    last_date: std::sync::Mutex<Option<ServerDate>>,
+}
+
+/// Graph's clock as its last answer's `Date` header gave it, and ours when it arrived
+/// (for a clock check: tokens, assertions and TAPs are time-bound).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerDate {
+    /// Graph's `Date` (whole seconds).
+    pub server: chrono::DateTime<chrono::Utc>,
+    /// This machine's clock when the answer arrived.
+    pub local: chrono::DateTime<chrono::Utc>,
+}
+
+impl ServerDate {
+    /// How far this machine's clock is ahead of Graph's (negative: behind), allowing
+    /// for the header's one-second resolution.
+    pub fn skew(&self) -> chrono::Duration {
+        let d = self.local - self.server;
+        if d.num_milliseconds().abs() < 1000 { chrono::Duration::zero() } else { d }
+    }
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -78,7 +98,10 @@ impl GraphClient {
     pub fn new(config: GraphConfig, tokens: Arc<dyn TokenProvider>) -> Result<GraphClient, HttpSetupError> {
         let client = config.http.build_client()?;
         let graph_host = crate::entra::cloud::parse_service_url(config.graph_host.as_str(), "Graph").map_err(|e| HttpSetupError(e.0))?;
-        Ok(GraphClient { inner: Arc::new(Inner { sender: HttpSender::new(client, config.retry), graph_host, tokens }), api_version: config.api_version })
+        Ok(GraphClient {
+            inner: Arc::new(Inner { sender: HttpSender::new(client, config.retry), graph_host, tokens, last_date: std::sync::Mutex::new(None) }),
+            api_version: config.api_version,
+        })
     }
 
     /// The API version of this client's calls.
@@ -91,9 +114,41 @@ impl GraphClient {
         GraphClient { inner: self.inner.clone(), api_version }
     }
 
+    /// Graph's clock from the last answer that carried a `Date` header.
+    pub fn last_server_date(&self) -> Option<ServerDate> {
+        *self.inner.last_date.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The Graph host.
     pub fn graph_host(&self) -> &Url {
         &self.inner.graph_host
+    }
+
+    /// The permissions of the token this client would send now (its `roles` for an app
+    /// sign-in, `scp` for a delegated one), fetching a token if needed; `None` when the
+    /// token is not a JWT whose claims can be read.
+    pub async fn granted_permissions(&self) -> Result<Option<Vec<String>>, GraphError> {
+        let token = self.inner.tokens.access_token().await.map_err(|e| self.token_error(Operation::GetUser, e, None))?;
+        Ok(TokenClaims::peek(token.expose()).map(|c| c.permissions()))
+    }
+
+    /// Check, before anything is changed, that the token may make every call of a plan.
+    /// `Err` is a [`GraphErrorKind::MissingPermission`] error naming every permission
+    /// missing and what needs it (its hint: how to grant the first). A token whose claims
+    /// cannot be read passes: Graph will answer for itself.
+    pub async fn check_access(&self, calls: &[PlannedCall]) -> Result<(), GraphError> {
+        let Some(granted) = self.granted_permissions().await? else { return Ok(()) };
+        let missing = missing_access(calls, &granted);
+        let Some(first) = missing.first() else { return Ok(()) };
+        let mut e = self.error(
+            first.call.operation,
+            GraphErrorKind::MissingPermission,
+            format!("the station's sign-in lacks the Microsoft Graph permission {}", describe_missing(&missing)),
+            None,
+        );
+        e.api_version = first.call.api;
+        e.token_permissions = Some(granted);
+        Err(e)
     }
 
     /// `{host}/{version}/{path}`; `path` must already be encoded; `query` too.
@@ -139,6 +194,9 @@ impl GraphClient {
                     e
                 })?;
             let status = exchange.response.status().as_u16();
+            if let Some(server) = exchange.response.headers().get(reqwest::header::DATE).and_then(|v| v.to_str().ok()).and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok()) {
+                *self.inner.last_date.lock().unwrap_or_else(|p| p.into_inner()) = Some(ServerDate { server: server.with_timezone(&chrono::Utc), local: chrono::Utc::now() });
+            }
             if status == 401
                 && !reauthenticated
                 && let Some(fresh) = self.inner.tokens.renew().await.map_err(|e| self.token_error(op, e, req.user))?
@@ -183,6 +241,9 @@ impl GraphClient {
             None => (None, format!("HTTP {status} without a Graph error body"), None),
         };
         let kind = classify(op, status, code.as_deref(), &message, user);
+        // Classified on the whole text, kept capped: it is shown and journaled.
+        let message = crate::text::cap_to(&message, crate::text::SERVICE_TEXT_MAX_CHARS).into_owned();
+        let code = code.map(|c| crate::text::cap_to(&c, 100).into_owned());
         let mut e = self.error(op, kind, message, user);
         e.status = Some(status);
         e.code = code;

@@ -21,7 +21,7 @@ mod users;
 mod wire;
 
 pub use base64_tolerant::{decode_credential_id, Base64Error, DecodedId};
-pub use client::GraphClient;
+pub use client::{GraphClient, ServerDate};
 pub use config::{ApiVersion, GraphConfig};
 pub use creation_options::{
     parse_creation_options, AuthenticatorSelection, CreationOptions, CredentialDescriptor, CredentialParameter, PublicKeyOptions, RelyingParty,
@@ -29,7 +29,7 @@ pub use creation_options::{
 };
 pub use error::{GraphError, GraphErrorKind};
 pub use fido2::{Fido2Method, Fido2Registration, MAX_DISPLAY_NAME_CHARS};
-pub use operation::{Operation, RequiredAccess};
+pub use operation::{describe_missing, missing_access, MissingAccess, Operation, PlannedCall, RequiredAccess};
 pub use path::odata_string;
 pub use policy::{is_targeted, EnforcementType, Fido2Policy, KeyRestrictions, MethodTarget, PasskeyProfile, PolicyState, TapPolicy, DEFAULT_TAP_BOUNDS};
 pub use tap::{TapRequest, TemporaryAccessPass, TAP_LIFETIME_MINUTES};

@@ -46,6 +46,75 @@ pub struct RequiredAccess {
     pub delegated_roles: &'static [&'static str],
 }
 
+impl RequiredAccess {
+    /// Whether a token carrying `granted` (its `roles` or `scp` permissions) may make the
+    /// call: every least-privileged permission, or any one broader alternative.
+    pub fn is_met_by(&self, granted: &[String]) -> bool {
+        let has = |p: &str| granted.iter().any(|g| g.trim().eq_ignore_ascii_case(p));
+        self.least.iter().all(|p| has(p)) || self.alternatives.iter().any(|p| has(p))
+    }
+
+    /// "A (or B or C)" for messages.
+    pub fn describe(&self) -> String {
+        let mut text = self.least.join(" + ");
+        if !self.alternatives.is_empty() {
+            text.push_str(&format!(" (or {})", self.alternatives.join(" or ")));
+        }
+        text
+    }
+}
+
+/// One Graph call a plan will make: the operation and the API version it is made with
+/// (the permissions differ between v1.0 and beta for some calls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlannedCall {
+    /// The operation.
+    pub operation: Operation,
+    /// The API version it is sent to.
+    pub api: ApiVersion,
+}
+
+/// An operation a token may not make, with what it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingAccess {
+    /// The call.
+    pub call: PlannedCall,
+    /// What it needs.
+    pub needs: RequiredAccess,
+}
+
+/// The calls of `calls` that permissions `granted` (a token's `roles` or `scp`) do not
+/// cover, in order, each once. Application and delegated permissions have the same
+/// names; a delegated sign-in also needs the admin's directory role, which only Graph
+/// can check (its 403 names it).
+pub fn missing_access(calls: &[PlannedCall], granted: &[String]) -> Vec<MissingAccess> {
+    let mut out: Vec<MissingAccess> = Vec::new();
+    for call in calls {
+        let needs = call.operation.required_access(call.api);
+        if !needs.is_met_by(granted) && !out.iter().any(|m| m.call == *call) {
+            out.push(MissingAccess { call: *call, needs });
+        }
+    }
+    out
+}
+
+/// "the Microsoft Graph permission X (or Y) to register the FIDO2 security key; …" for
+/// every distinct requirement, the operations that need it together.
+pub fn describe_missing(missing: &[MissingAccess]) -> String {
+    let mut groups: Vec<(RequiredAccess, Vec<&'static str>)> = Vec::new();
+    for m in missing {
+        match groups.iter_mut().find(|(n, _)| *n == m.needs) {
+            Some((_, ops)) => {
+                if !ops.contains(&m.call.operation.describe()) {
+                    ops.push(m.call.operation.describe());
+                }
+            }
+            None => groups.push((m.needs, vec![m.call.operation.describe()])),
+        }
+    }
+    groups.iter().map(|(needs, ops)| format!("{} to {}", needs.describe(), ops.join(", "))).collect::<Vec<_>>().join("; ")
+}
+
 const AUTH_ADMIN_ROLES: &[&str] = &["Authentication Administrator (non-admin users)", "Privileged Authentication Administrator (any user)"];
 
 impl Operation {
@@ -154,5 +223,34 @@ mod tests {
         assert_eq!(beta.least, ["UserAuthenticationMethod.ReadWrite.All"]);
         assert_eq!(Operation::CreateTap.required_access(ApiVersion::V1).least, ["UserAuthMethod-TAP.ReadWrite.All"]);
         assert!(Operation::CreateTap.is_tap() && !Operation::CreateTap.is_fido2());
+    }
+
+    fn granted(p: &[&str]) -> Vec<String> {
+        p.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn access_is_met_by_every_least_permission_or_one_alternative() {
+        let groups = Operation::CheckMemberGroups.required_access(ApiVersion::V1);
+        assert!(!groups.is_met_by(&granted(&["User.Read.All"])), "both least permissions are needed");
+        assert!(groups.is_met_by(&granted(&["user.read.all", "GroupMember.Read.All"])), "case does not matter");
+        assert!(groups.is_met_by(&granted(&["Directory.Read.All"])));
+        let register = Operation::RegisterFido2Method.required_access(ApiVersion::V1);
+        assert!(register.is_met_by(&granted(&["UserAuthenticationMethod.ReadWrite.All"])));
+        assert!(!register.is_met_by(&granted(&["UserAuthenticationMethod.Read.All", "UserAuthMethod-Passkey.Read.All"])));
+    }
+
+    #[test]
+    fn missing_access_names_each_requirement_once() {
+        let v1 = |operation| PlannedCall { operation, api: ApiVersion::V1 };
+        let calls = [v1(Operation::GetUser), v1(Operation::ListFido2Methods), v1(Operation::Fido2CreationOptions), v1(Operation::RegisterFido2Method), v1(Operation::RegisterFido2Method)];
+        let reader = granted(&["User.Read.All", "UserAuthenticationMethod.Read.All"]);
+        let missing = missing_access(&calls, &reader);
+        assert_eq!(missing.iter().map(|m| m.call.operation).collect::<Vec<_>>(), [Operation::Fido2CreationOptions, Operation::RegisterFido2Method]);
+        assert_eq!(
+            describe_missing(&missing),
+            "UserAuthMethod-Passkey.ReadWrite.All (or UserAuthenticationMethod.ReadWrite.All) to get FIDO2 creation options, register the FIDO2 security key"
+        );
+        assert!(missing_access(&calls, &granted(&["User.Read.All", "UserAuthenticationMethod.ReadWrite.All"])).is_empty());
     }
 }

@@ -144,10 +144,12 @@ struct ErrorWire {
 /// quoted (they could be anything, e.g. a proxy page).
 fn endpoint_error(status: u16, body: &[u8], client_request_id: String, retry_after: Option<Duration>) -> TokenEndpointError {
     let wire: ErrorWire = serde_json::from_slice(body).unwrap_or_default();
-    let error = wire.error.filter(|e| !e.is_empty()).unwrap_or_else(|| format!("http_{status}"));
+    let error = wire.error.filter(|e| !e.is_empty()).map(|e| crate::text::cap_to(&e, 100).into_owned()).unwrap_or_else(|| format!("http_{status}"));
     let description = match wire.error_description {
         // Entra appends trace/correlation ids and a timestamp on further lines.
-        Some(d) => d.lines().next().unwrap_or("").trim().to_string(),
+        // A service's text is capped like any echo (a hostile or broken endpoint could
+        // send megabytes); real AADSTS lines are far shorter.
+        Some(d) => crate::text::cap_to(d.lines().next().unwrap_or("").trim(), crate::text::SERVICE_TEXT_MAX_CHARS).into_owned(),
         None => format!("HTTP {status} without an OAuth error body"),
     };
     TokenEndpointError {

@@ -82,39 +82,54 @@ impl ClientCredentialsProvider {
         self
     }
 
-    async fn acquire(&self, slot: &mut Option<TokenSet>) -> Result<SecretString, OAuthError> {
+    /// Acquire a token into `slot`; returns it and, when there is a cache, the entry to
+    /// mirror into it (after the slot's lock is released).
+    async fn acquire(&self, slot: &mut Option<TokenSet>) -> Result<(SecretString, Option<CachedToken>), OAuthError> {
         let tokens = self.oauth.client_credentials(&self.credential, &self.scopes).await?;
-        if let Some(cache) = &self.cache {
+        let entry = self.cache.as_ref().map(|_| {
             let grant = match self.credential {
                 ClientCredential::Secret(_) => GrantKind::ClientSecret,
                 ClientCredential::Certificate { .. } => GrantKind::ClientCertificate,
             };
-            let entry = CachedToken::from_tokens(self.oauth.authority(), self.oauth.client_id(), grant, self.scopes.as_slice(), &tokens);
-            cache.put(entry)?;
-        }
+            CachedToken::from_tokens(self.oauth.authority(), self.oauth.client_id(), grant, self.scopes.as_slice(), &tokens)
+        });
         let token = tokens.access_token.clone();
         *slot = Some(tokens);
+        Ok((token, entry))
+    }
+
+    /// Copy a fresh token into the cache, for `keystation whoami`. The token is already
+    /// in hand, so a cache that cannot be written (another process holding its lock past
+    /// the deadline, a full disk) is a warning, not a failed Graph call.
+    async fn mirror(&self, entry: Option<CachedToken>) {
+        if let (Some(cache), Some(entry)) = (&self.cache, entry)
+            && let Err(e) = cache.put(entry).await
+        {
+            tracing::warn!("the new app-only token was not copied to the token cache (keystation whoami will not show it): {e}");
+        }
+    }
+
+    async fn token(&self, force: bool) -> Result<SecretString, OAuthError> {
+        // Held across the request so that concurrent callers share one acquisition, but
+        // not across the cache write: callers waiting here get the token at once.
+        let mut slot = self.current.lock().await;
+        if !force && let Some(t) = slot.as_ref().filter(|t| !t.expires_within(self.margin)) {
+            return Ok(t.access_token.clone());
+        }
+        let (token, entry) = self.acquire(&mut slot).await?;
+        drop(slot);
+        self.mirror(entry).await;
         Ok(token)
     }
 }
 
 impl TokenProvider for ClientCredentialsProvider {
     fn access_token(&self) -> BoxFuture<'_, Result<SecretString, OAuthError>> {
-        Box::pin(async move {
-            // Held across the request so that concurrent callers share one acquisition.
-            let mut slot = self.current.lock().await;
-            if let Some(t) = slot.as_ref().filter(|t| !t.expires_within(self.margin)) {
-                return Ok(t.access_token.clone());
-            }
-            self.acquire(&mut slot).await
-        })
+        Box::pin(self.token(false))
     }
 
     fn renew(&self) -> BoxFuture<'_, Result<Option<SecretString>, OAuthError>> {
-        Box::pin(async move {
-            let mut slot = self.current.lock().await;
-            self.acquire(&mut slot).await.map(Some)
-        })
+        Box::pin(async move { self.token(true).await.map(Some) })
     }
 }
 
@@ -180,7 +195,7 @@ pub async fn ensure_fresh(
             // Keep the key the entry was found under, even if the token now names the
             // account differently.
             fresh.key = entry.key.clone();
-            cache.put(fresh.clone())?;
+            cache.put(fresh.clone()).await?;
             Ok(Freshness::Renewed(fresh))
         }
         None => {
@@ -190,7 +205,8 @@ pub async fn ensure_fresh(
                 tenant: Some(key.tenant.clone()),
                 client_id: Some(key.client_id.clone()),
                 account: Some(key.account.clone()),
-            })?;
+            })
+            .await?;
             Ok(Freshness::Dropped(key))
         }
     }
@@ -198,9 +214,10 @@ pub async fn ensure_fresh(
 
 impl CachedSignIn {
     /// Use the one cached sign-in that matches `filter`. Several matches are an error
-    /// unless they are for the same key; none is [`OAuthError::NotSignedIn`].
+    /// unless they are for the same key; none is [`OAuthError::NotSignedIn`]. Reads the
+    /// cache in the calling thread: for set-up code (the station opens it once).
     pub fn open(cache: TokenCache, filter: &CacheFilter, options: &OAuthOptions) -> Result<CachedSignIn, OAuthError> {
-        let found = cache.find(filter)?;
+        let found = cache.find_blocking(filter)?;
         let entry = match found.as_slice() {
             [] => {
                 return Err(OAuthError::NotSignedIn(format!(
@@ -248,9 +265,14 @@ impl CachedSignIn {
     }
 
     async fn fresh(&self, force: bool) -> Result<SecretString, OAuthError> {
+        // Waits here are all async and bounded (the network's timeouts, the cache lock's
+        // deadline); nothing blocks a runtime thread while this is held.
         let mut slot = self.current.lock().await;
+        if !force && let Some(e) = slot.as_ref().filter(|e| !e.expires_within(self.margin)) {
+            return Ok(e.access_token.clone());
+        }
         // Another process may have refreshed (and rotated) meanwhile: start from the file.
-        let entry = match self.cache.get(&self.key)? {
+        let entry = match self.cache.get(&self.key).await? {
             Some(e) => e,
             None => slot.take().ok_or_else(|| OAuthError::NotSignedIn("the cached sign-in was removed (keystation logout?); run keystation login".into()))?,
         };
@@ -279,7 +301,7 @@ impl TokenProvider for CachedSignIn {
 
     fn renew(&self) -> BoxFuture<'_, Result<Option<SecretString>, OAuthError>> {
         Box::pin(async move {
-            let can_renew = self.cache.get(&self.key)?.is_some_and(|e| e.refresh_token.is_some() || (e.grant.is_app_only() && self.credential.is_some()));
+            let can_renew = self.cache.get(&self.key).await?.is_some_and(|e| e.refresh_token.is_some() || (e.grant.is_app_only() && self.credential.is_some()));
             if !can_renew {
                 return Ok(None);
             }

@@ -78,7 +78,7 @@ pub async fn login(
         }
     };
     let entry = CachedToken::from_tokens(&authority, oauth.client_id(), grant, scopes.as_slice(), &tokens);
-    cache.put(entry.clone())?;
+    cache.put(entry.clone()).await?;
     tracing::info!(account = %entry.key.account, grant = grant.name(), "signed in; token cached");
     Ok(entry)
 }
@@ -160,7 +160,7 @@ pub struct WhoamiEntry {
 /// `margin` and dropping those that cannot be renewed.
 pub async fn whoami(cache: &TokenCache, filter: &CacheFilter, options: &OAuthOptions, margin: Duration) -> Result<Vec<WhoamiEntry>, OAuthError> {
     let mut out = Vec::new();
-    for entry in cache.find(filter)? {
+    for entry in cache.find(filter).await? {
         let before = SignInSummary::of(&entry);
         let oauth = client_for_key(&entry.key, options)?;
         let found = match ensure_fresh(&oauth, cache, entry, None, margin).await? {
@@ -175,9 +175,9 @@ pub async fn whoami(cache: &TokenCache, filter: &CacheFilter, options: &OAuthOpt
 
 /// Remove cached sign-ins. With an empty filter and `all == false`, only a single
 /// cached sign-in is removed; several are an error that lists them.
-pub fn logout(cache: &TokenCache, filter: &CacheFilter, all: bool) -> Result<Vec<CacheKey>, OAuthError> {
+pub async fn logout(cache: &TokenCache, filter: &CacheFilter, all: bool) -> Result<Vec<CacheKey>, OAuthError> {
     if filter.is_empty() && !all {
-        let entries = cache.entries()?;
+        let entries = cache.entries().await?;
         if entries.len() > 1 {
             let names: Vec<String> = entries.iter().map(|e| format!("{} ({}, client {})", e.key.account, e.key.tenant, e.key.client_id)).collect();
             return Err(OAuthError::Config(format!(
@@ -187,5 +187,5 @@ pub fn logout(cache: &TokenCache, filter: &CacheFilter, all: bool) -> Result<Vec
             )));
         }
     }
-    cache.remove(filter)
+    cache.remove(filter).await
 }

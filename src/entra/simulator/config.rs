@@ -116,6 +116,46 @@ pub enum TapUsableOnceDefault {
     False,
 }
 
+/// Which Security-info UI the simulator's pages serve.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub enum SecurityInfoUi {
+    /// Since Microsoft's August 2024 "Add sign-in method picker" update: a list of
+    /// methods ("Passkey", ...) → Next → ceremony → "Let's name your passkey" → "Passkey
+    /// created" → Done.
+    #[default]
+    #[serde(rename = "2026")]
+    Ui2026,
+    /// Before it: a combobox → "Security key" → Add → "USB device" → Next → ceremony →
+    /// "Name your security key" → "You're all set" → Done.
+    #[serde(rename = "2023")]
+    Ui2023,
+}
+
+/// The "More information required" interrupt for every user (drift switch).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ProofUpDrift {
+    /// Only users flagged `proof_up_required` see it (mandatory).
+    #[default]
+    Off,
+    /// Everyone; "Skip for now" lets the sign-in continue.
+    Skippable,
+    /// Everyone; no way past it.
+    Mandatory,
+}
+
+/// The language of the simulator's pages.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub enum PageLocale {
+    /// English (United States).
+    #[default]
+    #[serde(rename = "en-US")]
+    EnUs,
+    /// German (Germany).
+    #[serde(rename = "de-DE")]
+    DeDe,
+}
+
 /// Behaviour switches. Every field has a default (in brackets), so a tenant file's
 /// `[behaviour]` table only names what it changes.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -154,6 +194,36 @@ pub struct Behaviour {
     pub show_kmsi: bool,
     /// Tenant-wide default `/fido/create` variant; a user's `ceremony` wins [same-tab].
     pub ceremony_variant: CeremonyVariant,
+    /// Which Security-info UI the pages serve [2026]: `2026` (the "Add sign-in method"
+    /// picker list since August 2024) or `2023` (the combobox → Add → USB device dialog).
+    pub security_info_ui: SecurityInfoUi,
+    /// UI drift: "Stay signed in?" No (`#idBtn_Back`) is an `<input type="button">` whose
+    /// script submits the form, as in most copies of Microsoft's template [false: a
+    /// submit input].
+    pub kmsi_no_is_button: bool,
+    /// UI drift: the 2026 picker lists "Passkey" only after "Show more options" [false].
+    pub passkey_behind_show_more: bool,
+    /// UI drift: after the pass is accepted, the interrupts — a skippable "More information
+    /// required", "Stay signed in?" (twice) and "Pick an account" (a second sign-in
+    /// prompt) — come in a random order [false: only the configured ones, proof-up first].
+    pub interrupts_random_order: bool,
+    /// UI drift: a Temporary Access Pass reaches sign-in only this many seconds after it
+    /// was issued; until then the user name leads to the password view, and "Other ways
+    /// to sign in" does not offer the pass [0].
+    pub tap_sign_in_delay_secs: u64,
+    /// UI drift: sign-in shows the password view first even when the pass is usable; the
+    /// pass is under "Other ways to sign in" → "Use your Temporary Access Pass" [false].
+    pub tap_behind_other_ways: bool,
+    /// UI drift: "More information required" for every user after the pass [off]:
+    /// `skippable` ("Skip for now", days remaining) or `mandatory` (no way past it). The
+    /// user flag `proof_up_required` is always mandatory.
+    pub proof_up: ProofUpDrift,
+    /// UI drift: the language of the pages [en-US]; `de-DE` changes every visible text and
+    /// nothing else.
+    pub page_locale: PageLocale,
+    /// UI drift: an interstitial no flow knows ("Review the updated terms", a Continue
+    /// button) after the pass is accepted [false].
+    pub unknown_interstitial: bool,
     /// Graph permission table.
     pub permissions: PermissionTable,
 }
@@ -177,6 +247,15 @@ impl Default for Behaviour {
             one_time_tap_registration_window_minutes: 10,
             show_kmsi: true,
             ceremony_variant: CeremonyVariant::SameTab,
+            security_info_ui: SecurityInfoUi::Ui2026,
+            kmsi_no_is_button: false,
+            passkey_behind_show_more: false,
+            interrupts_random_order: false,
+            tap_sign_in_delay_secs: 0,
+            tap_behind_other_ways: false,
+            proof_up: ProofUpDrift::Off,
+            page_locale: PageLocale::EnUs,
+            unknown_interstitial: false,
             permissions: PermissionTable::default(),
         }
     }

@@ -47,6 +47,7 @@ pub fn routes() -> Router<Arc<Sim>> {
         .route("/behaviour", get(get_behaviour).patch(patch_behaviour))
         .route("/ceremony", put(put_ceremony))
         .route("/trusted-roots", post(add_trusted_root))
+        .route("/apps/{client_id}", patch(patch_app))
         .route("/apps/{client_id}/certificates", post(add_app_certificate))
 }
 
@@ -523,6 +524,42 @@ async fn add_trusted_root(State(sim): S, body: axum::body::Bytes) -> Response {
             Json(json!({"added": n})).into_response()
         }
         Err(e) => bad(e),
+    }
+}
+
+/// What an administrator's consent changes on an app registration: the permissions
+/// granted to it. Tokens issued afterwards carry the new set (tokens already issued keep
+/// theirs until they expire, as in Entra).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AppPatch {
+    /// Admin-consented delegated permissions (replaces the list).
+    pub delegated_scopes: Option<Vec<String>>,
+    /// Granted application permissions (replaces the list).
+    pub application_roles: Option<Vec<String>>,
+}
+
+/// Change an app's granted permissions (consent given or revoked).
+pub fn patch_app_consent(sim: &Sim, client_id: &str, p: &AppPatch) -> Result<(), String> {
+    let mut st = sim.state();
+    let app = st.dir.app_mut(client_id).ok_or_else(|| format!("no app {client_id}"))?;
+    if let Some(v) = &p.delegated_scopes {
+        app.delegated_scopes = v.clone();
+    }
+    if let Some(v) = &p.application_roles {
+        app.application_roles = v.clone();
+    }
+    Ok(())
+}
+
+async fn patch_app(State(sim): S, Path(client_id): Path<String>, body: axum::body::Bytes) -> Response {
+    let p: AppPatch = match body_json(&body) {
+        Ok(p) => p,
+        Err(e) => return bad(e),
+    };
+    match patch_app_consent(&sim, &client_id, &p) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => err(StatusCode::NOT_FOUND, e),
     }
 }
 

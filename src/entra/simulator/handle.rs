@@ -180,6 +180,12 @@ impl SimulatorHandle {
         Ok(())
     }
 
+    /// Change the permissions granted to an app (admin consent given or revoked); tokens
+    /// issued from now on carry them.
+    pub fn set_app_permissions(&self, client_id: &str, application_roles: Option<Vec<String>>, delegated_scopes: Option<Vec<String>>) -> Result<(), String> {
+        control::patch_app_consent(&self.sim, client_id, &control::AppPatch { application_roles, delegated_scopes })
+    }
+
     /// Force a `/fido/create` variant for every user (None: per-user/tenant default).
     pub fn set_ceremony_variant(&self, variant: Option<CeremonyVariant>) {
         self.sim.state().pages.ceremony_override = variant;

@@ -35,7 +35,7 @@ pub mod tokens;
 pub mod webauthn;
 
 pub use certs::GeneratedCertificate;
-pub use config::{Behaviour, ExcludeCredentialEncoding, SimulatorConfig, TapUsableOnceDefault, V1ChallengeTimeout};
+pub use config::{Behaviour, ExcludeCredentialEncoding, PageLocale, ProofUpDrift, SecurityInfoUi, SimulatorConfig, TapUsableOnceDefault, V1ChallengeTimeout};
 pub use faults::{FaultConfig, FaultKind, FaultRule};
 pub use handle::SimulatorHandle;
 pub use seed::{CeremonyVariant, TenantSeed};

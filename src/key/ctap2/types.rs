@@ -35,7 +35,8 @@ pub struct AuthenticatorInfo {
     pub force_pin_change: bool,
     /// 0x0D, in Unicode code points; 4 when absent.
     pub min_pin_length: u8,
-    /// 0x0E
+    /// 0x0E (in JSON as text, e.g. "5.7.4": [`firmware_version_text`]).
+    #[serde(serialize_with = "serialize_firmware")]
     pub firmware_version: Option<u64>,
     /// 0x0F
     pub max_cred_blob_length: Option<u32>,
@@ -64,6 +65,11 @@ pub fn format_aaguid(a: &[u8; 16]) -> String {
 }
 
 impl AuthenticatorInfo {
+    /// The firmware version as people read it ("5.7.4"), when the key reports one.
+    pub fn firmware_version_text(&self) -> Option<String> {
+        self.firmware_version.map(firmware_version_text)
+    }
+
     /// An option's value; `None` when the key does not list the option at all.
     pub fn option(&self, name: &str) -> Option<bool> {
         self.options.get(name).copied()
@@ -121,7 +127,7 @@ pub struct RpEntity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UserEntity {
     /// The user handle.
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "b64url_bytes")]
     pub id: Vec<u8>,
     /// Account name (e.g. the UPN).
     pub name: Option<String>,
@@ -196,12 +202,12 @@ pub struct StoredCredential {
     /// The RP id, when the key reports it.
     pub rp_id: Option<String>,
     /// SHA-256 of the RP id.
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "b64url_bytes")]
     pub rp_id_hash: Vec<u8>,
     /// The account the credential belongs to.
     pub user: UserEntity,
     /// The credential id.
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "b64url_bytes")]
     pub credential_id: Vec<u8>,
     /// credProtect level (1..=3), when reported.
     pub cred_protect: Option<u8>,
@@ -225,8 +231,34 @@ pub struct PinRetries {
     pub power_cycle_required: Option<bool>,
 }
 
-mod hex_bytes {
+/// Binary values in JSON (credential ids, user handles, hashes) are base64url without
+/// padding, as WebAuthn and Microsoft Graph write credential ids (docs/json.md).
+mod b64url_bytes {
     pub fn serialize<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(b))
+        s.serialize_str(&super::credential_id_text(b))
+    }
+}
+
+/// A credential id (or any binary id) as keystation writes it everywhere: base64url
+/// without padding.
+pub fn credential_id_text(id: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id)
+}
+
+/// A firmware version (getInfo 0x0E) as people read it: 0x050704 → "5.7.4"; values that
+/// do not fit three bytes stay hexadecimal.
+pub fn firmware_version_text(v: u64) -> String {
+    if v <= 0xFF_FF_FF {
+        format!("{}.{}.{}", (v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF)
+    } else {
+        format!("0x{v:x}")
+    }
+}
+
+fn serialize_firmware<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_some(&firmware_version_text(*v)),
+        None => s.serialize_none(),
     }
 }

@@ -11,7 +11,7 @@
 //! [`AttestationCa::load_or_create`] keeps the CA in a directory so that separate
 //! processes (`keystation simulator` and a station run with `--virtual`) share it.
 use super::error::VirtualKeyError;
-use super::lockfile::{FileLock, LockError};
+use crate::lockfile::{FileLock, LockError};
 use p256::ecdsa::SigningKey;
 use rcgen::{
     BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType, IsCa, Issuer, KeyPair,

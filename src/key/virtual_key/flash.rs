@@ -12,7 +12,7 @@
 //! after every CTAPHID message that changed the store, and a side lock file keeps two
 //! processes from driving the same key at once.
 use super::error::VirtualKeyError;
-use super::lockfile::{FileLock, LockError};
+use crate::lockfile::{FileLock, LockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

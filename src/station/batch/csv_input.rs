@@ -20,6 +20,7 @@
 //! number and the other rows go on. Only a file that cannot be read at all (missing, not
 //! UTF-8, no UPN column) is an error.
 use super::upn::check_upn;
+use crate::text::{cap, Echo};
 use crate::station::config::{display_width, DISPLAY_NAME_MAX};
 use crate::station::pin::{PinAlphabet, PinSource};
 use crate::station::pipeline::PinPolicyOverride;
@@ -183,15 +184,15 @@ pub fn parse_batch(path: &Path, bytes: &[u8]) -> Result<BatchFile, BatchFileErro
                     return Err(format_err(format!(
                         "line {first_line}: the column `{}` appears twice (as `{}` and `{}`); keep one",
                         column_name(*c),
-                        &first[columns[c]],
-                        &first[i]
+                        Echo(&first[columns[c]]),
+                        Echo(&first[i])
                     )));
                 }
                 Some(c) => {
                     columns.insert(*c, i);
                 }
                 None if first[i].is_empty() => {}
-                None => ignored.push(format!("`{}`", &first[i])),
+                None => ignored.push(format!("`{}`", Echo(&first[i]))),
             }
         }
         if !ignored.is_empty() {
@@ -217,7 +218,9 @@ pub fn parse_batch(path: &Path, bytes: &[u8]) -> Result<BatchFile, BatchFileErro
     for (line, record) in data {
         let cell = |c: Column| columns.get(&c).and_then(|i| record.get(*i)).filter(|s| !s.is_empty());
         let upn = cell(Column::Upn);
-        let problem = |message: String| RowProblem { line: *line, upn: upn.map(str::to_string), message };
+        // The cell as the operator wrote it, but capped: it is echoed in the summary and
+        // the JSON report, and a bad row can be megabytes long.
+        let problem = |message: String| RowProblem { line: *line, upn: upn.map(|u| cap(u).into_owned()), message };
         match check_row(upn, &cell) {
             Err(message) => problems.push(problem(message)),
             Ok(row) => {
@@ -242,7 +245,7 @@ fn check_row<'a>(upn: Option<&'a str>, cell: &dyn Fn(Column) -> Option<&'a str>)
         None => None,
         Some(text) if text.chars().any(char::is_control) => return Err("display_name contains a tab or another invisible character".into()),
         Some(text) if display_width(text) > DISPLAY_NAME_MAX => {
-            return Err(format!("display_name `{text}` has {} characters; Entra allows {DISPLAY_NAME_MAX}", display_width(text)));
+            return Err(format!("display_name `{}` has {} characters; Entra allows {DISPLAY_NAME_MAX}", Echo(text), display_width(text)));
         }
         Some(text) => Some(text.to_string()),
     };
@@ -256,7 +259,7 @@ fn check_row<'a>(upn: Option<&'a str>, cell: &dyn Fn(Column) -> Option<&'a str>)
     if let Some(text) = cell(Column::PinLength) {
         let n = match text.parse::<u32>() {
             Ok(n) if (4..=63).contains(&n) => n,
-            _ => return Err(format!("pin_length `{text}` is not a whole number from 4 to 63")),
+            _ => return Err(format!("pin_length `{}` is not a whole number from 4 to 63", Echo(text))),
         };
         if pin.length.is_some_and(|l| l != n) {
             return Err(format!("pin_length {n} disagrees with the length in pin_policy; keep one"));
@@ -267,7 +270,7 @@ fn check_row<'a>(upn: Option<&'a str>, cell: &dyn Fn(Column) -> Option<&'a str>)
         let a = match text.to_ascii_lowercase().as_str() {
             "digits" | "digit" | "numeric" => PinAlphabet::Digits,
             "alphanumeric" => PinAlphabet::Alphanumeric,
-            _ => return Err(format!("pin_alphabet `{text}` is not `digits` or `alphanumeric`")),
+            _ => return Err(format!("pin_alphabet `{}` is not `digits` or `alphanumeric`", Echo(text))),
         };
         if pin.alphabet.is_some_and(|x| x != a) {
             return Err("pin_alphabet disagrees with the alphabet in pin_policy; keep one".into());

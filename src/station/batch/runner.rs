@@ -20,6 +20,7 @@
 //!   each got, so a re-run resumes them).
 use super::events::{BatchEvent, BatchNotice, BatchObserver};
 use super::plan::{BatchPlan, Disposition, PlannedRow};
+use super::precheck::precheck_batch;
 use super::report::{BatchReport, RowResult, RowStatus};
 use super::tracker::KeyTracker;
 use crate::ceremony::RegistrationPath;
@@ -141,6 +142,10 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
         r.reason = Some(p.message.clone());
         results.insert(p.line, r);
     }
+    // Every user to provision is checked against the tenant before the first key, so a
+    // user the tenant refuses never gets one.
+    let check = precheck_batch(&station, &plan, options.via).await;
+    let mut refused = Vec::new();
     let mut queue: VecDeque<Work> = VecDeque::new();
     let mut resume_first = Vec::new();
     for planned in &plan.rows {
@@ -149,7 +154,15 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
                 results.insert(planned.row.line, r.clone());
             }
             Disposition::Resume(_) => resume_first.push(Work { planned: planned.clone(), attempt: 1 }),
-            Disposition::Provision => queue.push_back(Work { planned: planned.clone(), attempt: 1 }),
+            Disposition::Provision => match check.refused.get(&planned.row.line) {
+                Some(e) => {
+                    let mut r = RowResult::new(planned.row.line, Some(planned.row.upn.clone()), RowStatus::Failed);
+                    r.reason = Some(format!("refused before any key was used: {}", e.journal_text()));
+                    refused.push((planned.row.upn.clone(), r.clone()));
+                    results.insert(planned.row.line, r);
+                }
+                None => queue.push_back(Work { planned: planned.clone(), attempt: 1 }),
+            },
         }
     }
     for w in resume_first.into_iter().rev() {
@@ -173,6 +186,19 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
         if let Disposition::Skip(r) = &planned.disposition {
             notice(BatchNotice::RowSkipped { line: r.line, upn: planned.row.upn.clone(), status: r.status, reason: r.reason.clone().unwrap_or_default() });
         }
+    }
+    for (upn, r) in &refused {
+        notice(BatchNotice::RowSkipped { line: r.line, upn: upn.clone(), status: r.status, reason: r.reason.clone().unwrap_or_default() });
+    }
+    if let Some(e) = &check.station_wide {
+        // Sign-in or permissions: every user would fail the same way; no key is touched.
+        notice(BatchNotice::Stopping { pending: queue.len(), reason: format!("{}; this would fail for every user: fix it and re-run the batch", e.journal_text()) });
+        for w in queue.drain(..) {
+            let mut r = RowResult::new(w.planned.row.line, Some(w.planned.row.upn.clone()), RowStatus::NotStarted);
+            r.reason = Some("not started: the station could not check users with the tenant; fix the sign-in or permissions and re-run the batch".into());
+            results.insert(r.line, r);
+        }
+        return finish(&plan, results, &control, started, &sink);
     }
 
     // Resume items that need no key (e.g. finish a handed-over job) run right away.

@@ -8,43 +8,41 @@
 //! Accepted: `alice@contoso.com`, `conor.o'brien@contoso.com`, `$kiosk@contoso.com`,
 //! guest UPNs such as `gina_fabrikam.com#EXT#@contoso.com`.
 
+use crate::text::Echo;
+
 /// Entra's longest userPrincipalName (64 characters before the `@`, and 113 in total).
 pub const UPN_MAX_LEN: usize = 113;
 
 /// Check `text` (already trimmed) and return it unchanged, or a sentence saying what is
-/// wrong with it. The message never repeats more than the text itself.
+/// wrong with it. The message repeats the text as [`Echo`]: capped, control characters
+/// shown as escapes, so a hostile cell can neither flood nor drive the terminal.
 pub fn check_upn(text: &str) -> Result<&str, String> {
     if text.is_empty() {
         return Err("the user is empty; give a user principal name such as alice@contoso.com".into());
     }
     if let Some(c) = text.chars().find(|c| c.is_whitespace() || c.is_control()) {
         let what = if c == ' ' { "a space".to_string() } else { format!("the invisible character U+{:04X}", c as u32) };
-        return Err(format!("`{}` contains {what}; a user principal name has none", printable(text)));
+        return Err(format!("`{}` contains {what}; a user principal name has none", Echo(text)));
     }
     let Some((local, domain)) = text.rsplit_once('@') else {
-        return Err(format!("`{}` is not a user principal name: it has no `@` (expected name@domain, e.g. alice@contoso.com)", printable(text)));
+        return Err(format!("`{}` is not a user principal name: it has no `@` (expected name@domain, e.g. alice@contoso.com)", Echo(text)));
     };
     if local.is_empty() {
-        return Err(format!("`{text}` has nothing before the `@`"));
+        return Err(format!("`{}` has nothing before the `@`", Echo(text)));
     }
     if local.contains('@') && !local.contains("#EXT#") {
-        return Err(format!("`{text}` has more than one `@`"));
+        return Err(format!("`{}` has more than one `@`", Echo(text)));
     }
     if domain.is_empty() || !domain.contains('.') || domain.split('.').any(str::is_empty) {
-        return Err(format!("`{text}` does not end in a domain such as contoso.com"));
+        return Err(format!("`{}` does not end in a domain such as contoso.com", Echo(text)));
     }
     if let Some(c) = domain.chars().find(|c| !(c.is_alphanumeric() || *c == '-' || *c == '.')) {
-        return Err(format!("`{text}`: the domain contains `{c}`, which no domain name has"));
+        return Err(format!("`{}`: the domain contains `{}`, which no domain name has", Echo(text), Echo(c.encode_utf8(&mut [0; 4]))));
     }
     if local.chars().count() > 64 || text.chars().count() > UPN_MAX_LEN {
-        return Err(format!("`{}…` is longer than a user principal name can be (64 characters before the `@`, {UPN_MAX_LEN} in all)", text.chars().take(40).collect::<String>()));
+        return Err(format!("`{}` is longer than a user principal name can be (64 characters before the `@`, {UPN_MAX_LEN} in all)", Echo(text)));
     }
     Ok(text)
-}
-
-/// The text with control characters replaced, so an error message stays on one line.
-fn printable(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { '?' } else { c }).take(120).collect()
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ pub enum ValueKind {
     List,
     /// A display-name template.
     Template,
+    /// A national cloud by name (`global`, `us-gov`, …, with the aliases of
+    /// [`crate::entra::cloud::Cloud::from_name`]); stored under its one spelling.
+    CloudName,
 }
 
 /// One key that may be set outside the file.
@@ -46,7 +49,7 @@ pub const SETTABLE_KEYS: &[SettableKey] = &[
     key("use_tenant", Text),
     key("tenant.id", Text),
     key("tenant.client_id", Text),
-    key("tenant.cloud", Choice(&["global", "us-gov", "us-gov-dod", "china"])),
+    key("tenant.cloud", CloudName),
     key("tenant.authority_host", Text),
     key("tenant.graph_host", Text),
     key("tenant.api_version", Choice(&["v1.0", "beta"])),
@@ -87,6 +90,18 @@ pub const SETTABLE_KEYS: &[SettableKey] = &[
     key("browser.fallback_to_manual", Bool),
     key("batch.concurrency", Count),
     key("preflight.attestation", Choice(&["warn", "refuse"])),
+    key("network.ca_bundle", Path),
+    key("network.ca_bundle_only", Bool),
+    key("network.proxy", Text),
+    key("network.timeout_seconds", Count),
+    key("network.connect_timeout_seconds", Count),
+    key("console.listen", Text),
+    key("console.hostnames", List),
+    key("console.tls_certificate", Path),
+    key("console.tls_private_key", Path),
+    key("console.password_file", Path),
+    key("console.operator_pin_file", Path),
+    key("console.exit_sequence_file", Path),
 ];
 
 /// `KEYSTATION_*` variables that belong to the command line itself (global options),
@@ -97,6 +112,8 @@ pub(crate) const CLI_ENV_VARS: &[&str] = &[
     "KEYSTATION_VIRTUAL",
     "KEYSTATION_VIRTUAL_STATE",
     "KEYSTATION_LOG_FILE",
+    // `--ca-bundle` (the `network.ca_bundle` setting is KEYSTATION_NETWORK_CA_BUNDLE).
+    "KEYSTATION_CA_BUNDLE",
     // The pipeline's crash-test hook (docs/pipeline.md), not a setting.
     "KEYSTATION_TEST_CRASH_AFTER",
 ];
@@ -124,6 +141,10 @@ impl ValueKind {
         match self {
             Text | Path => Ok(Value::String(text.to_string())),
             Template => DisplayNameTemplate::parse(raw).map(|_| Value::String(raw.to_string())),
+            CloudName => crate::entra::cloud::Cloud::from_name(text).map(|c| Value::String(c.name().to_string())).ok_or_else(|| {
+                let names: Vec<&str> = crate::entra::cloud::Cloud::ALL.iter().map(|c| c.name()).collect();
+                format!("`{text}` is not a cloud; use one of: {}", names.join(", "))
+            }),
             Count => text
                 .parse::<u32>()
                 .map(|n| Value::Integer(i64::from(n)))
@@ -177,5 +198,9 @@ mod tests {
             Ok(Value::Array(vec![Value::String("age1x".into()), Value::String("age1y".into()), Value::String("age1z".into())]))
         );
         assert!(Template.parse("{nope}").is_err());
+        // One spelling stored, the old ones accepted.
+        assert_eq!(CloudName.parse("usgov"), Ok(Value::String("us-gov".into())));
+        assert_eq!(CloudName.parse("US-Gov-DoD"), Ok(Value::String("us-gov-dod".into())));
+        assert!(CloudName.parse("mars").unwrap_err().contains("us-gov"));
     }
 }

@@ -5,6 +5,7 @@
 //! (their errors name the variable or the option), then the merged result is validated
 //! as a whole; those errors name the key and where its value came from.
 use super::keys::{self, ValueKind, CLI_ENV_VARS};
+use super::{legacy, signed_in};
 use super::{validate, RegistrationPath, ResetPolicy, StationConfig, DEFAULT_TENANT, EMBEDDED_DEFAULT};
 use crate::station::pin::PinSource;
 use std::collections::BTreeMap;
@@ -26,6 +27,9 @@ pub enum Origin {
     Env(String),
     /// This command-line option.
     Flag(String),
+    /// The tenant of the last `keystation login` (this file in the state directory),
+    /// used because no tenant is configured.
+    SignedIn(PathBuf),
 }
 
 impl fmt::Display for Origin {
@@ -36,6 +40,7 @@ impl fmt::Display for Origin {
             Origin::Embedded => f.write_str("embedded default configuration"),
             Origin::Env(v) => write!(f, "environment variable {v}"),
             Origin::Flag(o) => write!(f, "command-line option {o}"),
+            Origin::SignedIn(p) => write!(f, "the last `keystation login` ({})", p.display()),
         }
     }
 }
@@ -87,8 +92,18 @@ impl ConfigError {
 /// into error messages.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConfigOverrides {
-    /// `--tenant NAME`: which configured tenant to use.
+    /// `--use-tenant NAME`: which configured tenant to use.
     pub tenant: Option<String>,
+    /// `--cloud NAME`.
+    pub cloud: Option<String>,
+    /// Deprecated `--tenant X` (a configured tenant's name in the station commands, a
+    /// tenant id in `login`): a configured name selects that tenant, anything else is the
+    /// tenant id. Warned about.
+    pub legacy_tenant: Option<String>,
+    /// Deprecated `--authority CLOUD|URL`: `--cloud` or `--authority-host`. Warned about.
+    pub legacy_authority: Option<String>,
+    /// Deprecated `--graph URL`: `--graph-host`. Warned about.
+    pub legacy_graph: Option<String>,
     /// `--tenant-id`: the selected tenant's id or domain.
     pub tenant_id: Option<String>,
     /// `--client-id`.
@@ -130,6 +145,7 @@ impl ConfigOverrides {
                 out.push((path, flag, v));
             }
         };
+        push("tenant.cloud", "--cloud", self.cloud.clone());
         push("tenant.id", "--tenant-id", self.tenant_id.clone());
         push("tenant.client_id", "--client-id", self.client_id.clone());
         push("tenant.authority_host", "--authority-host", self.authority_host.clone());
@@ -187,6 +203,12 @@ impl Provenance {
     pub fn overridden(&self) -> &BTreeMap<String, Origin> {
         &self.overridden
     }
+
+    /// Record that `path` was set by `origin` (a layer below the file's, e.g. the
+    /// signed-in tenant).
+    pub(super) fn note(&mut self, path: &str, origin: Origin) {
+        self.overridden.insert(path.to_string(), origin);
+    }
 }
 
 /// A loaded, validated configuration.
@@ -215,6 +237,7 @@ pub struct ConfigLoader {
     file: FileSource,
     env: Vec<(String, String)>,
     overrides: ConfigOverrides,
+    signed_in: Option<PathBuf>,
 }
 
 impl Default for ConfigLoader {
@@ -223,26 +246,55 @@ impl Default for ConfigLoader {
     }
 }
 
-/// `<config dir>/keystation/keystation.toml` (e.g. `~/.config/keystation/keystation.toml`).
+/// `<config dir>/keystation/keystation.toml` (e.g. `~/.config/keystation/keystation.toml`):
+/// the user's own configuration.
 pub fn default_config_path() -> Option<PathBuf> {
     dirs::config_dir().map(|d| d.join("keystation").join("keystation.toml"))
+}
+
+/// The system-wide configuration the Debian package installs (a conffile).
+pub const SYSTEM_CONFIG_PATH: &str = "/etc/keystation/keystation.toml";
+
+/// Where a configuration file is looked for when none is named, in order: the user's
+/// ([`default_config_path`]), then the system's ([`SYSTEM_CONFIG_PATH`]). The first
+/// that exists is read; none is an error.
+pub fn config_search_path() -> Vec<PathBuf> {
+    default_config_path().into_iter().chain(std::iter::once(PathBuf::from(SYSTEM_CONFIG_PATH))).collect()
+}
+
+/// The file [`ConfigLoader::for_cli`] reads: the explicit one, else the first of
+/// [`config_search_path`] that exists.
+pub fn config_file_in_use(explicit: Option<&Path>) -> Option<PathBuf> {
+    match explicit {
+        Some(p) => Some(p.to_path_buf()),
+        None => config_search_path().into_iter().find(|p| p.exists()),
+    }
 }
 
 impl ConfigLoader {
     /// No file, no environment, no overrides: built-in defaults.
     pub fn new() -> ConfigLoader {
-        ConfigLoader { file: FileSource::None, env: Vec::new(), overrides: ConfigOverrides::default() }
+        ConfigLoader { file: FileSource::None, env: Vec::new(), overrides: ConfigOverrides::default(), signed_in: None }
     }
 
     /// What every command uses: the file given with `--config` / `KEYSTATION_CONFIG`
-    /// (must exist), else the default location if a file is there; then the process
-    /// environment.
+    /// (must exist), else the user's file, else `/etc/keystation/keystation.toml`, if
+    /// there is one ([`config_file_in_use`]); then the process environment.
     pub fn for_cli(explicit: Option<PathBuf>) -> ConfigLoader {
         let loader = match explicit {
             Some(p) => ConfigLoader::new().file(p),
-            None => ConfigLoader::new().file_if_exists(default_config_path()),
+            None => ConfigLoader::new().file_if_exists(config_file_in_use(None)),
         };
         loader.process_env()
+    }
+
+    /// When no tenant is configured (the `[tenant]` table has neither `id` nor
+    /// `client_id` after every layer), take it from the record the last `keystation
+    /// login` wrote ([`signed_in::record_path`]), so that `login` and the commands after
+    /// it share one tenant without a configuration file.
+    pub fn signed_in_tenant(mut self, record: impl Into<PathBuf>) -> Self {
+        self.signed_in = Some(record.into());
+        self
     }
 
     /// Read this file; a missing file is an error.
@@ -310,15 +362,22 @@ impl ConfigLoader {
         let mut prov = Provenance { file_table: Some(table.clone()), file_origin: Some(origin.clone()), overridden: BTreeMap::new() };
         let mut warnings = Vec::new();
 
+        // Old spellings of this release's names: mapped onto the new ones, with a warning.
+        let configured: Vec<String> = std::iter::once(DEFAULT_TENANT.to_string())
+            .chain(table.get("tenants").and_then(Value::as_table).map(|t| t.keys().cloned().collect::<Vec<_>>()).unwrap_or_default())
+            .collect();
+        let mut overrides = self.overrides.clone();
+        legacy::map_flags(&mut overrides, &configured, &mut warnings);
+        let mut env: Vec<(String, String)> = legacy::map_env(self.env.clone(), &mut warnings);
+
         // The tenant selection decides where `tenant.*` keys go, so it is settled first.
-        let mut env: Vec<(String, String)> = self.env.clone();
         env.sort();
         let env_tenant = env.iter().find(|(k, _)| k == "KEYSTATION_USE_TENANT").map(|(_, v)| v.trim().to_string());
-        let set_tenant = self.overrides.set.iter().rev().find_map(|item| {
+        let set_tenant = overrides.set.iter().rev().find_map(|item| {
             let (k, v) = item.split_once('=')?;
             (k.trim() == "use_tenant").then(|| v.trim().to_string())
         });
-        let selected = match (&self.overrides.tenant, set_tenant, env_tenant) {
+        let selected = match (&overrides.tenant, set_tenant, env_tenant) {
             (Some(t), _, _) => Some((t.trim().to_string(), Origin::Flag("--tenant".into()))),
             (None, Some(t), _) => Some((t, Origin::Flag("--set use_tenant".into()))),
             (None, None, Some(t)) => Some((t, Origin::Env("KEYSTATION_USE_TENANT".into()))),
@@ -359,11 +418,11 @@ impl ConfigLoader {
         }
 
         let mut flagged: Vec<(String, String, ValueKind, String)> = Vec::new();
-        for (path, flag, value) in self.overrides.typed() {
+        for (path, flag, value) in overrides.typed() {
             let kind = keys::find(path).map(|k| k.kind).unwrap_or(ValueKind::Text);
             flagged.push((path.to_string(), flag.to_string(), kind, value));
         }
-        for item in &self.overrides.set {
+        for item in &overrides.set {
             let (k, v) = item.split_once('=').ok_or_else(|| ConfigError::Invalid {
                 origin: Origin::Flag("--set".into()),
                 key: item.clone(),
@@ -390,6 +449,12 @@ impl ConfigLoader {
             prov.overridden.insert(real, origin);
         }
 
+        if tenant_name == DEFAULT_TENANT
+            && let Some(path) = &self.signed_in
+        {
+            signed_in::fill_unconfigured_tenant(&mut table, path, &mut prov, &mut warnings);
+        }
+
         let mut config: StationConfig = Value::Table(table).try_into().map_err(|e: toml::de::Error| ConfigError::Parse {
             origin: Origin::Default,
             message: format!("the merged configuration is not valid: {e}"),
@@ -399,6 +464,15 @@ impl ConfigLoader {
                 t.resolve_paths(base);
             }
             config.journal.resolve_paths(base);
+            // A CA bundle named in the file is relative to the file; one given on the
+            // command line or in the environment, to the working directory.
+            if let Some(p) = config.network.ca_bundle.as_mut()
+                && p.is_relative()
+                && matches!(prov.origin_of("network.ca_bundle"), Origin::File(_))
+            {
+                *p = base.join(&*p);
+            }
+            config.console.resolve_paths(base, |key| matches!(prov.origin_of(key), Origin::File(_)));
         }
         validate::validate(&config, &prov)?;
         Ok(LoadedConfig { config, provenance: prov, warnings, file: file_path })

@@ -9,15 +9,19 @@
 //!     .overrides(overrides)                        // from the command line
 //!     .load()?;                                    // validated StationConfig
 //! ```
+mod console;
 mod keys;
+mod legacy;
 mod load;
+pub mod signed_in;
 mod plan;
 mod template;
 mod tenant;
 mod validate;
 
+pub use console::{parse_listen, ConsoleConfig, DEFAULT_LISTEN};
 pub use keys::{env_var_for, SettableKey, SETTABLE_KEYS};
-pub use load::{default_config_path, ConfigError, ConfigLoader, ConfigOverrides, LoadedConfig, Origin, Provenance};
+pub use load::{config_file_in_use, config_search_path, default_config_path, ConfigError, ConfigLoader, ConfigOverrides, LoadedConfig, Origin, Provenance, SYSTEM_CONFIG_PATH};
 pub use plan::{Plan, PlanInput, PlanKey, PlanStep, PlanTenant, Touches};
 pub use template::{width as display_width, DisplayNameInput, DisplayNameTemplate, Field, DISPLAY_NAME_MAX};
 pub use tenant::{ApiVersion, Cloud, RegistrationPath, SecretSource, SignIn, SignInConfig, SignInMethod, TenantConfig};
@@ -63,6 +67,10 @@ pub struct StationConfig {
     pub batch: BatchConfig,
     /// Checks made before a key is touched.
     pub preflight: PreflightConfig,
+    /// How keystation reaches Entra and Graph (CA bundle, proxy, timeouts).
+    pub network: NetworkConfig,
+    /// The web console (`keystation console`).
+    pub console: ConsoleConfig,
     /// Extra AAGUID → model names.
     pub models: Vec<ModelEntry>,
 }
@@ -82,6 +90,8 @@ impl Default for StationConfig {
             browser: BrowserConfig::default(),
             batch: BatchConfig::default(),
             preflight: PreflightConfig::default(),
+            network: NetworkConfig::default(),
+            console: ConsoleConfig::default(),
             models: Vec::new(),
         }
     }
@@ -392,4 +402,47 @@ pub struct PreflightConfig {
     /// not in the FIDO metadata service), or a key reporting no AAGUID, is `warn`ed
     /// about or `refuse`d.
     pub attestation: AttestationPreflight,
+}
+
+/// `[network]`: how every command reaches the sign-in service and Graph.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    /// Extra trusted CA certificates (PEM bundle), e.g. a TLS-inspecting proxy's.
+    /// Certificate checks can never be switched off.
+    pub ca_bundle: Option<PathBuf>,
+    /// Trust only `ca_bundle`, not the system's roots.
+    pub ca_bundle_only: bool,
+    /// `none`, or a proxy URL (`http://proxy.example:3128`); absent: the environment's
+    /// `HTTPS_PROXY` / `NO_PROXY`.
+    pub proxy: Option<String>,
+    /// Deadline of one HTTP exchange, in seconds.
+    pub timeout_seconds: u32,
+    /// Deadline for opening a connection, in seconds.
+    pub connect_timeout_seconds: u32,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig { ca_bundle: None, ca_bundle_only: false, proxy: None, timeout_seconds: 60, connect_timeout_seconds: 15 }
+    }
+}
+
+impl NetworkConfig {
+    /// The HTTP client settings every connection to Entra is built with.
+    pub fn http_options(&self) -> crate::entra::http::HttpOptions {
+        use crate::entra::http::{HttpOptions, ProxyChoice};
+        let proxy = match self.proxy.as_deref().map(str::trim) {
+            None | Some("") => ProxyChoice::Environment,
+            Some(p) if p.eq_ignore_ascii_case("none") => ProxyChoice::None,
+            Some(p) => ProxyChoice::Url(p.to_string()),
+        };
+        HttpOptions {
+            ca_bundle: self.ca_bundle.clone(),
+            ca_bundle_only: self.ca_bundle_only,
+            request_timeout: std::time::Duration::from_secs(u64::from(self.timeout_seconds.max(1))),
+            connect_timeout: std::time::Duration::from_secs(u64::from(self.connect_timeout_seconds.max(1))),
+            proxy,
+        }
+    }
 }

@@ -89,9 +89,23 @@ pub(super) fn validate(cfg: &StationConfig, prov: &Provenance) -> Result<(), Con
     }
     c.range("journal.lease_s", cfg.journal.lease_s, 5, 3600, "seconds a station holds a queued user without renewing")?;
     c.range("batch.concurrency", cfg.batch.concurrency, 1, 32, "keys provisioned at once")?;
+    let n = &cfg.network;
+    c.range("network.timeout_seconds", n.timeout_seconds, 1, 600, "one HTTP exchange with Entra")?;
+    c.range("network.connect_timeout_seconds", n.connect_timeout_seconds, 1, 300, "opening a connection")?;
+    if n.ca_bundle_only && n.ca_bundle.is_none() {
+        return Err(c.fail("network.ca_bundle_only", "= true needs network.ca_bundle (the only certificates to trust)"));
+    }
+    if let Some(p) = n.proxy.as_deref().map(str::trim).filter(|p| !p.is_empty() && !p.eq_ignore_ascii_case("none")) {
+        // The value may hold credentials: never quote it.
+        let ok = reqwest::Url::parse(p).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+        if !ok {
+            return Err(c.fail("network.proxy", "is not a proxy URL: write it like http://proxy.example:3128, or \"none\" to ignore the environment's proxy"));
+        }
+    }
     if let Err(e) = cfg.model_table() {
         return Err(c.fail("models", e));
     }
+    cfg.console.check().map_err(|(key, message)| c.fail(key, message))?;
     Ok(())
 }
 

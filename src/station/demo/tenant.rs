@@ -8,11 +8,11 @@ use crate::entra::simulator::{self, FaultConfig, SimulatorConfig, SimulatorHandl
 use crate::key::sources::KeySources;
 use crate::key::virtual_key::{AttestationCa, Touch, VirtualAttestation, VirtualKey, VirtualKeyConfig};
 use crate::station::config::{ConfigLoader, ConfigOverrides, StationConfig};
-use crate::entra::oauth::{Authority, ClientCredential, ClientCredentialsProvider, OAuthClient, OAuthOptions, Scopes, TokenCache};
+use crate::entra::oauth::{Authority, ClientCredential, ClientCredentialsProvider, OAuthClient, Scopes, TokenCache};
 use crate::secret::SecretString;
 use crate::station::journal::{Journal, SharedJournal};
 use crate::station::pipeline::{ConnectOptions, Station, StationError, StationSetup};
-use crate::station::setup::graph_client;
+use crate::station::setup::Connection;
 use url::Url;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -166,17 +166,17 @@ impl SimulatedTenant {
         adjust: impl FnOnce(&mut StationSetup),
     ) -> Result<Arc<Station>, StationError> {
         let config = self.station_config(state_dir, extra).map_err(StationError::Config)?;
-        let tenant = config.require_tenant().map_err(StationError::Config)?.clone();
+        let connection = Connection::new(&config, &ConnectOptions::default())?;
         let journal = SharedJournal::new(Journal::open(config.journal.resolve(state_dir))?);
         // The token is for the Graph resource (as in Entra), while the calls go to the
         // simulator's address.
         let config_err = |e: crate::entra::oauth::OAuthError| StationError::Config(e.to_string());
         let authority = Authority::new(self.sim.authority_host(), self.sim.tenant_id()).map_err(config_err)?;
-        let oauth = OAuthClient::new(authority, DEMO_CLIENT_ID, &OAuthOptions::default()).map_err(config_err)?;
+        let oauth = OAuthClient::new(authority, DEMO_CLIENT_ID, &connection.oauth_options()).map_err(config_err)?;
         let resource = Url::parse(GRAPH_RESOURCE).map_err(|e| StationError::Config(e.to_string()))?;
         let tokens = ClientCredentialsProvider::new(oauth, ClientCredential::Secret(SecretString::new(DEMO_CLIENT_SECRET)), Scopes::graph_default(&resource))
             .with_cache(TokenCache::in_state_dir(state_dir));
-        let graph = graph_client(&tenant, Arc::new(tokens), &ConnectOptions::default())?;
+        let graph = connection.graph_client(Arc::new(tokens))?;
         let mut setup = StationSetup::new(config, state_dir, journal, graph)?;
         setup.sources = sources;
         adjust(&mut setup);

@@ -216,6 +216,24 @@ pub(crate) fn parse_stamp(s: &str) -> Result<DateTime<Utc>, JournalError> {
     DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| JournalError::Corrupt(format!("timestamp {s:?}")))
 }
 
+/// `file:` URI of `path` opened as immutable (no locks, no -shm).
+fn immutable_uri(path: &Path) -> String {
+    let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let text = abs.to_string_lossy().replace('\\', "/");
+    let mut out = String::from("file:");
+    if !text.starts_with('/') {
+        out.push('/');
+    }
+    for c in text.chars() {
+        match c {
+            '%' | '?' | '#' => out.push_str(&format!("%{:02X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push_str("?immutable=1");
+    out
+}
+
 #[cfg(unix)]
 fn create_private(path: &Path) -> Result<(), String> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -288,7 +306,7 @@ impl Journal {
         Journal::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
     }
 
-    /// Open a journal that must already exist (reports never create one).
+    /// Open a journal that must already exist, for writing (migrated like [`Journal::open`]).
     pub fn open_existing(path: impl AsRef<Path>) -> Result<Journal, JournalError> {
         let path = path.as_ref().to_path_buf();
         if !path.exists() {
@@ -315,6 +333,47 @@ impl Journal {
 
     fn with_backend(db: Box<dyn Backend>, path: PathBuf) -> Journal {
         Journal { db: RefCell::new(db), path, clock: Box::new(Utc::now), stats: CommitStats::default(), identity: StationIdentity::this_host(), held: HashMap::new() }
+    }
+
+    /// Open an existing journal for reading only (reports): nothing is
+    /// written, not even the WAL switch or a migration, so it works on a read-only state
+    /// directory and alongside a running station. Every write through it fails.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Journal, JournalError> {
+        let path = path.as_ref().to_path_buf();
+        if !path.exists() {
+            return Err(JournalError::Missing { path });
+        }
+        let open_err = |e: rusqlite::Error| JournalError::Open { path: path.clone(), message: e.to_string() };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let readable = |conn: &Connection| conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0));
+        let conn = match Connection::open_with_flags(&path, flags).and_then(|c| readable(&c).map(|_| c)) {
+            Ok(c) => c,
+            // A WAL database needs its -shm file, which a read-only directory cannot
+            // get: then nobody can be writing it either, and it is read as immutable.
+            Err(_) => {
+                let uri = immutable_uri(&path);
+                let c = Connection::open_with_flags(&uri, flags | OpenFlags::SQLITE_OPEN_URI).map_err(open_err)?;
+                readable(&c).map_err(open_err)?;
+                c
+            }
+        };
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        conn.execute_batch("PRAGMA query_only = ON;").map_err(open_err)?;
+        let mut db = SqliteBackend::new(conn, &path);
+        // A station that has just created the file migrates it within milliseconds.
+        let mut found = schema::version(&mut db)?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while found == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            found = schema::version(&mut db)?;
+        }
+        if found > schema::LATEST {
+            return Err(JournalError::NewerSchema { path, found, supported: schema::LATEST });
+        }
+        if found == 0 {
+            return Err(JournalError::Open { path, message: "this file is not a keystation journal (it has no schema)".into() });
+        }
+        Ok(Journal::with_backend(Box::new(db), path))
     }
 
     fn connect(path: PathBuf, flags: OpenFlags) -> Result<Journal, JournalError> {

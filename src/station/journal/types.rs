@@ -102,7 +102,7 @@ pub struct KeyFacts {
 pub struct NewJob {
     /// Mode.
     pub mode: JobMode,
-    /// Configured tenant name.
+    /// The tenant id (GUID or verified domain, as configured).
     pub tenant: Option<String>,
     /// Batch and CSV line, in batch mode.
     pub batch: Option<BatchRef>,

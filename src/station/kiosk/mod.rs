@@ -231,7 +231,7 @@ impl Kiosk {
             }
             match check_upn(text) {
                 Ok(upn) => return Ask::User(upn.to_string()),
-                Err(message) => self.display.show(&KioskView::BadUser { input: text.chars().take(120).collect(), message }),
+                Err(message) => self.display.show(&KioskView::BadUser { input: crate::text::cap(text).into_owned(), message }),
             }
         }
     }

@@ -5,7 +5,7 @@
 //! functions over Graph's policy objects, so every rule has a unit test.
 use super::events::Step;
 use super::failure::Failure;
-use crate::entra::graph::{EnforcementType, Fido2Policy, MethodTarget, PolicyState, TapPolicy};
+use crate::entra::graph::{EnforcementType, Fido2Policy, KeyRestrictions, MethodTarget, PasskeyProfile, PolicyState, TapPolicy};
 
 /// Group ids that decide targeting (every include/exclude target but `all_users`).
 pub(crate) fn target_group_ids(include: &[MethodTarget], exclude: &[MethodTarget]) -> Vec<String> {
@@ -79,12 +79,7 @@ pub(crate) fn check_fido2(policy: &Fido2Policy, upn: &str, member_of: &[String],
             if let Some(kr) = &policy.key_restrictions
                 && !kr.allows(aaguid)
             {
-                let list = match kr.enforcement_type {
-                    Some(EnforcementType::Allow) => "it is not on the allow list",
-                    Some(EnforcementType::Block) => "it is on the block list",
-                    _ => "the key restrictions have an enforcement type this keystation does not know",
-                };
-                return Err(blocked(list.to_string()));
+                return Err(blocked(restriction_refusal(kr).to_string()));
             }
         }
         Some(profiles) => {
@@ -92,14 +87,7 @@ pub(crate) fn check_fido2(policy: &Fido2Policy, upn: &str, member_of: &[String],
             let assigned = profiles.iter().filter(|p| {
                 targets.iter().any(|t| t.allowed_passkey_profiles.as_ref().is_none_or(|ids| ids.iter().any(|i| i.eq_ignore_ascii_case(&p.id))))
             });
-            let mut accepting = Vec::new();
-            for p in assigned {
-                let device_bound = p.passkey_types.as_deref().is_none_or(|t| t.split(',').any(|x| x.trim().eq_ignore_ascii_case("deviceBound")));
-                let aaguid_ok = p.key_restrictions.as_ref().is_none_or(|kr| kr.allows(aaguid));
-                if device_bound && aaguid_ok {
-                    accepting.push(p);
-                }
-            }
+            let accepting: Vec<&PasskeyProfile> = assigned.filter(|p| profile_accepts(p, aaguid)).collect();
             if accepting.is_empty() {
                 return Err(blocked("no passkey profile assigned to the user accepts it".into()));
             }
@@ -108,6 +96,21 @@ pub(crate) fn check_fido2(policy: &Fido2Policy, upn: &str, member_of: &[String],
         }
     }
     Ok(Fido2Verdict { attestation_enforced: enforced })
+}
+
+/// Why key restrictions refuse a model, in words.
+pub(crate) fn restriction_refusal(kr: &KeyRestrictions) -> &'static str {
+    match kr.enforcement_type {
+        Some(EnforcementType::Allow) => "it is not on the allow list",
+        Some(EnforcementType::Block) => "it is on the block list",
+        _ => "the key restrictions have an enforcement type this keystation does not know",
+    }
+}
+
+/// Does a passkey profile take a device-bound key (a security key) with `aaguid`?
+pub(crate) fn profile_accepts(p: &PasskeyProfile, aaguid: &str) -> bool {
+    let device_bound = p.passkey_types.as_deref().is_none_or(|t| t.split(',').any(|x| x.trim().eq_ignore_ascii_case("deviceBound")));
+    device_bound && p.key_restrictions.as_ref().is_none_or(|kr| kr.allows(aaguid))
 }
 
 /// Check the TAP policy before a TAP is issued for `purpose` ("the browser registration",
@@ -144,7 +147,6 @@ pub(crate) fn check_tap(policy: &TapPolicy, upn: &str, member_of: &[String], lif
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entra::graph::{KeyRestrictions, PasskeyProfile};
 
     fn target(id: &str) -> MethodTarget {
         MethodTarget { target_type: Some("group".into()), id: id.into(), is_registration_required: None, allowed_passkey_profiles: None }

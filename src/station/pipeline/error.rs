@@ -18,6 +18,10 @@ pub enum StationError {
     /// The journal failed.
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// The state directory cannot be used: another station holds it, it is a file, or
+    /// it cannot be written.
+    #[error(transparent)]
+    StateDir(#[from] crate::station::state_dir::StateDirError),
     /// Graph failed (boxed: a Graph error carries ids and a hint and is large).
     #[error(transparent)]
     Graph(Box<GraphError>),

@@ -15,14 +15,8 @@ use crate::station::journal::{FailureKind, JobUpdate, KeyFacts, KeyQuery, Operat
 use crate::station::pin::{check_user_pin, PinRequirements, PinSource};
 use super::spec::CurrentPinRequest;
 
-/// Firmware version as people read it: 0x050704 → "5.7.4".
-pub(crate) fn firmware_text(v: u64) -> String {
-    if v <= 0xFF_FF_FF {
-        format!("{}.{}.{}", (v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF)
-    } else {
-        format!("0x{v:x}")
-    }
-}
+// One spelling of firmware versions everywhere (keys info, journal, report, JSON).
+pub(crate) use crate::key::ctap2::firmware_version_text as firmware_text;
 
 /// The key facts the journal stores, from the handle's descriptor and getInfo.
 pub(crate) fn key_facts(run: &mut Run<'_>, info: &AuthenticatorInfo) -> KeyFacts {
@@ -68,6 +62,14 @@ impl Run<'_> {
         let facts = key_facts(self, &info);
         let aaguid = facts.aaguid.clone().unwrap_or_else(|| info.aaguid_string());
         let model_name = facts.model.clone().unwrap_or_else(|| "unknown model".into());
+
+        // The station's permissions for every call this job will make: a write permission
+        // found missing only after the PIN is set would leave a key nobody can use.
+        self.check_cancel(Step::Inspect)?;
+        tokio::select! {
+            r = st.check_permissions(self.spec.via) => r?,
+            _ = self.cancel.cancelled() => return Err(Failure::cancelled(Step::Inspect).into()),
+        }
 
         // The user.
         let user = self.graph_read(Step::Inspect, st.setup.graph.resolve_user(&self.spec.user)).await?;

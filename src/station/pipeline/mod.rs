@@ -43,7 +43,8 @@
 //!
 //! [`SharedJournal`]: crate::station::journal::SharedJournal
 #![warn(missing_docs)]
-mod checks;
+mod access;
+pub(crate) mod checks;
 pub mod crash;
 mod error;
 mod events;
@@ -60,10 +61,12 @@ mod run;
 mod spec;
 
 pub use crate::ceremony::webauthn::CancelToken;
+pub use access::planned_calls;
 pub use crash::{CrashPoint, CRASH_ENV};
 pub use error::StationError;
 pub use events::{key_handle_options, EventKind, NoEvents, StationEvent, StationEvents, Step};
 pub use outcome::{JobOutcome, KeySummary, OutcomeClass, OutcomeError, StepTiming, UserSummary};
+pub use precheck::{check_user_scope, tap_needed, PolicyScope, UserCheck};
 pub use spec::{CurrentPinRequest, DeskPrompt, FinishWhen, JobSpec, NewPinRequest, PinChoice, PinPolicyOverride};
 pub use crate::station::setup::{ConnectOptions, Registrars, StationOptions, StationSetup};
 

@@ -58,6 +58,27 @@ pub struct OutcomeError {
     pub station_wide: bool,
 }
 
+impl OutcomeError {
+    /// How to classify this error (exit codes); what [`JobOutcome::class`] says for a
+    /// job that ended with it, and what a dry run's refusal exits with.
+    pub fn class(&self) -> OutcomeClass {
+        if self.missing_component {
+            return OutcomeClass::Environment;
+        }
+        if self.policy {
+            return OutcomeClass::Policy;
+        }
+        match self.kind {
+            FailureKind::Key => OutcomeClass::Key,
+            FailureKind::Entra => OutcomeClass::Entra,
+            FailureKind::Policy => OutcomeClass::Policy,
+            FailureKind::Config | FailureKind::UserInput => OutcomeClass::Config,
+            FailureKind::Cancelled => OutcomeClass::Cancelled,
+            FailureKind::Interrupted | FailureKind::Internal => OutcomeClass::Internal,
+        }
+    }
+}
+
 /// The user as resolved.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct UserSummary {
@@ -192,22 +213,10 @@ impl JobOutcome {
         if self.state == JobState::NeedsOperator {
             return OutcomeClass::NeedsOperator;
         }
-        let Some(e) = &self.error else {
-            return if self.is_success() { OutcomeClass::Ok } else { OutcomeClass::Internal };
-        };
-        if e.missing_component {
-            return OutcomeClass::Environment;
-        }
-        if e.policy {
-            return OutcomeClass::Policy;
-        }
-        match e.kind {
-            FailureKind::Key => OutcomeClass::Key,
-            FailureKind::Entra => OutcomeClass::Entra,
-            FailureKind::Policy => OutcomeClass::Policy,
-            FailureKind::Config | FailureKind::UserInput => OutcomeClass::Config,
-            FailureKind::Cancelled => OutcomeClass::Cancelled,
-            FailureKind::Interrupted | FailureKind::Internal => OutcomeClass::Internal,
+        match &self.error {
+            Some(e) => e.class(),
+            None if self.is_success() => OutcomeClass::Ok,
+            None => OutcomeClass::Internal,
         }
     }
 

@@ -16,7 +16,9 @@ impl Run<'_> {
         let facts = key_facts(self, &info);
         let new = NewJob {
             mode: self.spec.mode,
-            tenant: Some(self.st.setup.config.use_tenant.clone()),
+            // The tenant id (GUID or domain, as configured), not the configuration's name
+            // for it: reports from several stations must agree (docs/json.md).
+            tenant: Some(self.st.setup.config.tenant().and_then(|t| t.id.clone()).unwrap_or_else(|| self.st.setup.config.use_tenant.clone())),
             batch: self.spec.batch.clone(),
             user: UserRef { upn: Some(self.spec.user.trim().to_string()).filter(|u| !u.is_empty()), object_id: None },
             key: facts,

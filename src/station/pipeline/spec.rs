@@ -1,5 +1,6 @@
 //! What the caller asks the pipeline to do for one key: [`JobSpec`], and the desk
 //! prompts ([`DeskPrompt`]) interactive modes answer when the pipeline needs a person.
+use crate::text::Echo;
 use crate::ceremony::webauthn::BoxFuture;
 use crate::ceremony::RegistrationPath;
 use crate::secret::SecretString;
@@ -67,13 +68,13 @@ impl PinPolicyOverride {
                 None => match item.to_ascii_lowercase().as_str() {
                     "digits" | "alphanumeric" => ("alphabet".to_string(), item.to_ascii_lowercase()),
                     "random" | "user-at-desk" => ("source".to_string(), item.to_ascii_lowercase()),
-                    other => return Err(format!("PIN policy item `{other}` is not understood; use e.g. `length=8`, `alphabet=digits`, `digits`, `alphanumeric`, `random`, `user-at-desk` or a number")),
+                    other => return Err(format!("PIN policy item `{}` is not understood; use e.g. `length=8`, `alphabet=digits`, `digits`, `alphanumeric`, `random`, `user-at-desk` or a number", Echo(other))),
                 },
             };
             let number = |v: &str| -> Result<u32, String> {
-                let n: u32 = v.parse().map_err(|_| format!("`{key}={v}` is not a whole number"))?;
+                let n: u32 = v.parse().map_err(|_| format!("`{}={}` is not a whole number", Echo(&key), Echo(v)))?;
                 if !(4..=63).contains(&n) {
-                    return Err(format!("`{key}={n}` is out of range: allowed 4 to 63 (FIDO2 PINs are 4 to 63 characters)"));
+                    return Err(format!("`{}={n}` is out of range: allowed 4 to 63 (FIDO2 PINs are 4 to 63 characters)", Echo(&key)));
                 }
                 Ok(n)
             };
@@ -84,17 +85,17 @@ impl PinPolicyOverride {
                     o.alphabet = Some(match value.as_str() {
                         "digits" => PinAlphabet::Digits,
                         "alphanumeric" => PinAlphabet::Alphanumeric,
-                        other => return Err(format!("PIN alphabet `{other}` is not allowed; use digits or alphanumeric")),
+                        other => return Err(format!("PIN alphabet `{}` is not allowed; use digits or alphanumeric", Echo(other))),
                     })
                 }
                 "source" => {
                     o.source = Some(match value.as_str() {
                         "random" => PinSource::Random,
                         "user-at-desk" | "user_at_desk" => PinSource::UserAtDesk,
-                        other => return Err(format!("PIN source `{other}` is not allowed; use random or user-at-desk")),
+                        other => return Err(format!("PIN source `{}` is not allowed; use random or user-at-desk", Echo(other))),
                     })
                 }
-                other => return Err(format!("PIN policy key `{other}` is unknown; use length, min_length, alphabet or source")),
+                other => return Err(format!("PIN policy key `{}` is unknown; use length, min_length, alphabet or source", Echo(other))),
             }
         }
         Ok(o)

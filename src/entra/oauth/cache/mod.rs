@@ -4,6 +4,13 @@
 //! Writers lock the directory and replace the file atomically, so several keystation
 //! processes can share it. Entries whose access token has expired and that have no
 //! refresh token are dropped whenever the file is written.
+//!
+//! The API is async and safe to call from the runtime: file work runs on tokio's
+//! blocking pool, and the lock is never waited for in a blocking call. Another process
+//! holding the lock delays a writer at most [`DEFAULT_LOCK_TIMEOUT`] (or
+//! [`TokenCache::with_lock_timeout`]); then the write fails with an error naming the lock
+//! file and its holder. Readers never take the lock (the file is replaced atomically).
+//! [`TokenCache::entries_blocking`] is for synchronous set-up code outside the runtime.
 mod store;
 
 use super::claims::TokenClaims;
@@ -16,6 +23,9 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroize;
 
 const FILE_NAME: &str = "token-cache.json";
+
+/// How long a writer waits for another process to release the cache lock.
+pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 const FORMAT_VERSION: u32 = 1;
 
 /// The account name of app-only entries (there is no user).
@@ -177,6 +187,7 @@ impl CacheFilter {
 #[derive(Debug, Clone)]
 pub struct TokenCache {
     path: PathBuf,
+    lock_timeout: std::time::Duration,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -251,12 +262,18 @@ impl EntryWire {
 impl TokenCache {
     /// The station's cache: `{state_dir}/tokens/token-cache.json`.
     pub fn in_state_dir(state_dir: &Path) -> TokenCache {
-        TokenCache { path: state_dir.join("tokens").join(FILE_NAME) }
+        TokenCache::at(state_dir.join("tokens").join(FILE_NAME))
     }
 
     /// A cache at an explicit path (its directory is created 0700 when first written).
     pub fn at(path: PathBuf) -> TokenCache {
-        TokenCache { path }
+        TokenCache { path, lock_timeout: DEFAULT_LOCK_TIMEOUT }
+    }
+
+    /// Wait at most `timeout` for another process's lock before a write fails.
+    pub fn with_lock_timeout(mut self, timeout: std::time::Duration) -> TokenCache {
+        self.lock_timeout = timeout;
+        self
     }
 
     /// Where the file is.
@@ -264,76 +281,114 @@ impl TokenCache {
         &self.path
     }
 
-    fn dir(&self) -> &Path {
-        self.path.parent().unwrap_or_else(|| Path::new("."))
+    fn dir(&self) -> PathBuf {
+        self.path.parent().unwrap_or_else(|| Path::new(".")).to_path_buf()
+    }
+
+    /// Every entry (including expired ones that can still be refreshed), read in the
+    /// calling thread: for synchronous set-up code, not for the async runtime.
+    pub fn entries_blocking(&self) -> Result<Vec<CachedToken>, OAuthError> {
+        read_entries(&self.path)
+    }
+
+    /// [`TokenCache::find`], read in the calling thread (see [`TokenCache::entries_blocking`]).
+    pub fn find_blocking(&self, filter: &CacheFilter) -> Result<Vec<CachedToken>, OAuthError> {
+        Ok(select(self.entries_blocking()?, filter))
     }
 
     /// Every entry (including expired ones that can still be refreshed).
-    pub fn entries(&self) -> Result<Vec<CachedToken>, OAuthError> {
-        let Some(bytes) = store::read_file(&self.path).map_err(OAuthError::Cache)? else {
-            return Ok(Vec::new());
-        };
-        let wire: FileWire = serde_json::from_slice(&bytes).map_err(|e| {
-            OAuthError::Cache(format!("{} is damaged ({e}); delete it (keystation logout --all) and sign in again", self.path.display()))
-        })?;
-        if wire.version != FORMAT_VERSION {
-            return Err(OAuthError::Cache(format!(
-                "{} has format version {} but this keystation reads version {FORMAT_VERSION}; sign in again after keystation logout --all",
-                self.path.display(),
-                wire.version
-            )));
-        }
-        Ok(wire.entries.iter().map(EntryWire::to_entry).collect())
+    pub async fn entries(&self) -> Result<Vec<CachedToken>, OAuthError> {
+        let path = self.path.clone();
+        off_runtime(move || read_entries(&path)).await
     }
 
     /// Entries matching `filter`, most recently updated first.
-    pub fn find(&self, filter: &CacheFilter) -> Result<Vec<CachedToken>, OAuthError> {
-        let mut found: Vec<CachedToken> = self.entries()?.into_iter().filter(|e| filter.matches(e)).collect();
-        found.sort_by_key(|e| std::cmp::Reverse(e.updated_at));
-        Ok(found)
+    pub async fn find(&self, filter: &CacheFilter) -> Result<Vec<CachedToken>, OAuthError> {
+        Ok(select(self.entries().await?, filter))
     }
 
     /// The entry with exactly this key.
-    pub fn get(&self, key: &CacheKey) -> Result<Option<CachedToken>, OAuthError> {
-        Ok(self.entries()?.into_iter().find(|e| &e.key == key))
+    pub async fn get(&self, key: &CacheKey) -> Result<Option<CachedToken>, OAuthError> {
+        Ok(self.entries().await?.into_iter().find(|e| &e.key == key))
     }
 
     /// Insert or replace the entry with `entry.key`.
-    pub fn put(&self, entry: CachedToken) -> Result<(), OAuthError> {
-        self.update(|entries| {
+    pub async fn put(&self, entry: CachedToken) -> Result<(), OAuthError> {
+        self.update(move |entries| {
             entries.retain(|e| e.key != entry.key);
             entries.push(entry);
         })
+        .await
     }
 
     /// Remove the entries matching `filter`; returns their keys.
-    pub fn remove(&self, filter: &CacheFilter) -> Result<Vec<CacheKey>, OAuthError> {
-        let mut removed = Vec::new();
-        self.update(|entries| {
+    pub async fn remove(&self, filter: &CacheFilter) -> Result<Vec<CacheKey>, OAuthError> {
+        let filter = filter.clone();
+        self.update(move |entries| {
+            let mut removed = Vec::new();
             entries.retain(|e| {
                 let hit = filter.matches(e);
                 if hit {
                     removed.push(e.key.clone());
                 }
                 !hit
-            })
-        })?;
-        Ok(removed)
+            });
+            removed
+        })
+        .await
     }
 
     /// Locked read-modify-write. Dead entries (expired, no refresh token) are dropped.
-    fn update(&self, change: impl FnOnce(&mut Vec<CachedToken>)) -> Result<(), OAuthError> {
-        store::ensure_private_dir(self.dir()).map_err(OAuthError::Cache)?;
-        let _lock = store::CacheLock::acquire(self.dir()).map_err(OAuthError::Cache)?;
-        let mut entries = self.entries()?;
-        change(&mut entries);
-        entries.retain(|e| !e.is_dead());
-        let wire = FileWire { version: FORMAT_VERSION, entries: entries.iter().map(EntryWire::from_entry).collect() };
-        let text = zeroize::Zeroizing::new(
-            serde_json::to_vec_pretty(&wire).map_err(|e| OAuthError::Cache(format!("cannot encode the cache: {e}")))?,
-        );
-        store::write_file(&self.path, &text).map_err(OAuthError::Cache)
+    /// The lock is awaited without blocking (at most the lock timeout); the file work
+    /// runs on the blocking pool with the lock held.
+    async fn update<R: Send + 'static>(&self, change: impl FnOnce(&mut Vec<CachedToken>) -> R + Send + 'static) -> Result<R, OAuthError> {
+        let dir = self.dir();
+        let made = dir.clone();
+        off_runtime(move || store::ensure_private_dir(&made).map_err(OAuthError::Cache)).await?;
+        let lock = store::CacheLock::acquire(&dir, self.lock_timeout).await.map_err(OAuthError::Cache)?;
+        let path = self.path.clone();
+        off_runtime(move || {
+            lock.say_who_holds_it();
+            let mut entries = read_entries(&path)?;
+            let result = change(&mut entries);
+            entries.retain(|e| !e.is_dead());
+            let wire = FileWire { version: FORMAT_VERSION, entries: entries.iter().map(EntryWire::from_entry).collect() };
+            let text = zeroize::Zeroizing::new(
+                serde_json::to_vec_pretty(&wire).map_err(|e| OAuthError::Cache(format!("cannot encode the cache: {e}")))?,
+            );
+            store::write_file(&path, &text).map_err(OAuthError::Cache)?;
+            drop(lock);
+            Ok(result)
+        })
+        .await
     }
+}
+
+/// Run file work on tokio's blocking pool.
+async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> Result<T, OAuthError> + Send + 'static) -> Result<T, OAuthError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| OAuthError::Cache(format!("the token cache task failed: {e}")))?
+}
+
+fn read_entries(path: &Path) -> Result<Vec<CachedToken>, OAuthError> {
+    let Some(bytes) = store::read_file(path).map_err(OAuthError::Cache)? else {
+        return Ok(Vec::new());
+    };
+    let wire: FileWire = serde_json::from_slice(&bytes)
+        .map_err(|e| OAuthError::Cache(format!("{} is damaged ({e}); delete it (keystation logout --all) and sign in again", path.display())))?;
+    if wire.version != FORMAT_VERSION {
+        return Err(OAuthError::Cache(format!(
+            "{} has format version {} but this keystation reads version {FORMAT_VERSION}; sign in again after keystation logout --all",
+            path.display(),
+            wire.version
+        )));
+    }
+    Ok(wire.entries.iter().map(EntryWire::to_entry).collect())
+}
+
+fn select(entries: Vec<CachedToken>, filter: &CacheFilter) -> Vec<CachedToken> {
+    let mut found: Vec<CachedToken> = entries.into_iter().filter(|e| filter.matches(e)).collect();
+    found.sort_by_key(|e| std::cmp::Reverse(e.updated_at));
+    found
 }
 
 #[cfg(test)]

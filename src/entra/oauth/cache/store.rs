@@ -5,6 +5,8 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use crate::lockfile::{FileLock, LockError};
+use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 /// Create `dir` (and parents) with mode 0700; tighten it if it exists more open.
@@ -68,37 +70,77 @@ pub(super) fn write_file(path: &Path, contents: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// An exclusive advisory lock on `{dir}/.lock`, held until dropped. Serialises
+/// An exclusive lock on `{dir}/.lock` ([`FileLock`]), held until dropped. Serialises
 /// read-modify-write cycles of several keystation processes.
+///
+/// It is never waited for in a blocking call: [`CacheLock::acquire`] tries without
+/// blocking (on the blocking pool) and sleeps between tries on the async runtime's timer
+/// until a deadline, then gives up with an error that names the lock file and, when the
+/// holder is a keystation, which process holds it (each holder writes its PID, program
+/// and start time into the lock file while it holds it).
 pub(super) struct CacheLock {
-    _file: File,
+    path: PathBuf,
+    // Dropped after `Drop::drop` has cleared the holder line.
+    _lock: FileLock,
+}
+
+/// What a holder writes into the lock file: its PID, program and since when.
+fn holder_line() -> String {
+    let program = std::env::args_os()
+        .next()
+        .and_then(|a| Path::new(&a).file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "unknown program".into());
+    format!("pid {} ({}) since {}", std::process::id(), crate::text::cap_to(&program, 80), chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 impl CacheLock {
-    pub(super) fn acquire(dir: &Path) -> Result<CacheLock, String> {
+    /// Take the lock, waiting at most `deadline` for another holder to let go.
+    pub(super) async fn acquire(dir: &Path, deadline: Duration) -> Result<CacheLock, String> {
         let path: PathBuf = dir.join(".lock");
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).truncate(false).read(true).write(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(&path).map_err(|e| format!("cannot open the lock file {}: {e}", path.display()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::io::AsRawFd;
-            loop {
-                // SAFETY: flock on a file descriptor we own; no memory is involved.
-                let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-                if rc == 0 {
-                    break;
-                }
-                let err = std::io::Error::last_os_error();
-                if err.kind() != std::io::ErrorKind::Interrupted {
-                    return Err(format!("cannot lock {}: {err}", path.display()));
-                }
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(5);
+        loop {
+            let attempt = path.clone();
+            let tried = tokio::task::spawn_blocking(move || FileLock::try_acquire(&attempt))
+                .await
+                .map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
+            match tried {
+                Ok(lock) => return Ok(CacheLock { path, _lock: lock }),
+                Err(LockError::Busy) => {}
+                Err(LockError::Io(e)) => return Err(format!("cannot lock {}: {e}", path.display())),
             }
+            if started.elapsed() >= deadline {
+                let read = path.clone();
+                let holder = tokio::task::spawn_blocking(move || std::fs::read_to_string(read).ok())
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty());
+                return Err(format!(
+                    "the token cache is locked by another process ({}) and was not released within {} s (lock file {}); \
+                     wait for that process to finish, or stop it, then try again",
+                    holder.map(|h| crate::text::echo(&h)).unwrap_or_else(|| "it did not say which".into()),
+                    deadline.as_secs_f32(),
+                    path.display()
+                ));
+            }
+            tokio::time::sleep(pause.min(deadline.saturating_sub(started.elapsed()))).await;
+            pause = (pause * 2).min(Duration::from_millis(100));
         }
-        // Elsewhere the atomic rename alone protects readers; concurrent writers may then
-        // lose an update, which only costs a sign-in.
-        Ok(CacheLock { _file: file })
+    }
+
+    /// Write this process into the lock file (blocking file work: call it off the
+    /// runtime, where the locked read-modify-write runs). Best effort: the lock works
+    /// without it, only a waiter's message is poorer.
+    pub(super) fn say_who_holds_it(&self) {
+        let _ = std::fs::write(&self.path, holder_line());
+    }
+}
+
+impl Drop for CacheLock {
+    fn drop(&mut self) {
+        // Leave no stale holder behind (the lock itself goes with `FileLock`).
+        let _ = std::fs::OpenOptions::new().write(true).truncate(true).open(&self.path);
     }
 }

@@ -25,19 +25,19 @@ fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
 
-#[test]
-fn file_is_0600_in_a_0700_directory_and_round_trips() {
+#[tokio::test]
+async fn file_is_0600_in_a_0700_directory_and_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let cache = TokenCache::in_state_dir(&dir.path().join("state"));
-    assert!(cache.entries().unwrap().is_empty(), "no file yet means no entries");
-    cache.put(entry("contoso.com", "C1", "Admin@Contoso.com", 3600, true)).unwrap();
+    assert!(cache.entries().await.unwrap().is_empty(), "no file yet means no entries");
+    cache.put(entry("contoso.com", "C1", "Admin@Contoso.com", 3600, true)).await.unwrap();
     #[cfg(unix)]
     {
         assert_eq!(mode(cache.path()), 0o600);
         assert_eq!(mode(cache.path().parent().unwrap()), 0o700);
         assert_eq!(mode(&cache.path().parent().unwrap().join(".lock")), 0o600);
     }
-    let all = cache.entries().unwrap();
+    let all = cache.entries().await.unwrap();
     assert_eq!(all.len(), 1);
     let e = &all[0];
     assert_eq!(e.key.account, "admin@contoso.com");
@@ -50,87 +50,112 @@ fn file_is_0600_in_a_0700_directory_and_round_trips() {
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
 }
 
-#[test]
-fn entries_are_keyed_by_authority_tenant_client_and_account() {
+#[tokio::test]
+async fn entries_are_keyed_by_authority_tenant_client_and_account() {
     let dir = tempfile::tempdir().unwrap();
     let cache = TokenCache::in_state_dir(dir.path());
-    cache.put(entry("t1", "c1", "a@x", 3600, true)).unwrap();
-    cache.put(entry("t1", "c1", "b@x", 3600, true)).unwrap();
-    cache.put(entry("t2", "c1", "a@x", 3600, true)).unwrap();
-    cache.put(entry("t1", "c2", "a@x", 3600, true)).unwrap();
-    cache.put(entry("t1", "c1", APP_ONLY_ACCOUNT, 3600, false)).unwrap();
-    assert_eq!(cache.entries().unwrap().len(), 5);
+    cache.put(entry("t1", "c1", "a@x", 3600, true)).await.unwrap();
+    cache.put(entry("t1", "c1", "b@x", 3600, true)).await.unwrap();
+    cache.put(entry("t2", "c1", "a@x", 3600, true)).await.unwrap();
+    cache.put(entry("t1", "c2", "a@x", 3600, true)).await.unwrap();
+    cache.put(entry("t1", "c1", APP_ONLY_ACCOUNT, 3600, false)).await.unwrap();
+    assert_eq!(cache.entries().await.unwrap().len(), 5);
     // Same key (case-insensitively) replaces.
     let mut again = entry("T1", "C1", "A@X", 7200, true);
     again.access_token = SecretString::new("AT-new");
-    cache.put(again).unwrap();
-    assert_eq!(cache.entries().unwrap().len(), 5);
-    let hit = cache.find(&CacheFilter { tenant: Some("t1".into()), client_id: Some("c1".into()), account: Some("a@x".into()), ..Default::default() }).unwrap();
+    cache.put(again).await.unwrap();
+    assert_eq!(cache.entries().await.unwrap().len(), 5);
+    let hit = cache.find(&CacheFilter { tenant: Some("t1".into()), client_id: Some("c1".into()), account: Some("a@x".into()), ..Default::default() }).await.unwrap();
     assert_eq!(hit.len(), 1);
     assert_eq!(hit[0].access_token.expose(), "AT-new");
     // The tenant id (tid) selects too.
-    assert_eq!(cache.find(&CacheFilter { tenant: Some("tid-t2".into()), ..Default::default() }).unwrap().len(), 1);
-    let removed = cache.remove(&CacheFilter { account: Some("a@x".into()), ..Default::default() }).unwrap();
+    assert_eq!(cache.find(&CacheFilter { tenant: Some("tid-t2".into()), ..Default::default() }).await.unwrap().len(), 1);
+    let removed = cache.remove(&CacheFilter { account: Some("a@x".into()), ..Default::default() }).await.unwrap();
     assert_eq!(removed.len(), 3);
-    assert_eq!(cache.entries().unwrap().len(), 2);
-    cache.remove(&CacheFilter::default()).unwrap();
-    assert!(cache.entries().unwrap().is_empty());
+    assert_eq!(cache.entries().await.unwrap().len(), 2);
+    cache.remove(&CacheFilter::default()).await.unwrap();
+    assert!(cache.entries().await.unwrap().is_empty());
 }
 
-#[test]
-fn expired_entries_without_refresh_tokens_are_dropped_on_write() {
+#[tokio::test]
+async fn expired_entries_without_refresh_tokens_are_dropped_on_write() {
     let dir = tempfile::tempdir().unwrap();
     let cache = TokenCache::in_state_dir(dir.path());
-    cache.put(entry("t", "c", APP_ONLY_ACCOUNT, -10, false)).unwrap();
-    assert!(cache.entries().unwrap().is_empty(), "an expired app-only token is useless");
-    cache.put(entry("t", "c", "u@x", -10, true)).unwrap();
-    let kept = cache.entries().unwrap();
+    cache.put(entry("t", "c", APP_ONLY_ACCOUNT, -10, false)).await.unwrap();
+    assert!(cache.entries().await.unwrap().is_empty(), "an expired app-only token is useless");
+    cache.put(entry("t", "c", "u@x", -10, true)).await.unwrap();
+    let kept = cache.entries().await.unwrap();
     assert_eq!(kept.len(), 1, "an expired token with a refresh token can still be renewed");
     assert!(kept[0].expires_within(Duration::ZERO));
 }
 
 #[cfg(unix)]
-#[test]
-fn a_cache_readable_by_others_is_refused() {
+#[tokio::test]
+async fn a_cache_readable_by_others_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let cache = TokenCache::in_state_dir(dir.path());
-    cache.put(entry("t", "c", "u@x", 3600, true)).unwrap();
+    cache.put(entry("t", "c", "u@x", 3600, true)).await.unwrap();
     std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
-    let err = cache.entries().unwrap_err().to_string();
+    let err = cache.entries().await.unwrap_err().to_string();
     assert!(err.contains("other users") && err.contains("644"), "{err}");
 }
 
-#[test]
-fn a_damaged_file_gives_an_actionable_error() {
+#[tokio::test]
+async fn a_damaged_file_gives_an_actionable_error() {
     let dir = tempfile::tempdir().unwrap();
     let cache = TokenCache::in_state_dir(dir.path());
-    cache.put(entry("t", "c", "u@x", 3600, true)).unwrap();
+    cache.put(entry("t", "c", "u@x", 3600, true)).await.unwrap();
     super::store::write_file(cache.path(), b"{not json").unwrap();
-    let err = cache.entries().unwrap_err().to_string();
+    let err = cache.entries().await.unwrap_err().to_string();
     assert!(err.contains("logout --all"), "{err}");
 }
 
-#[test]
-fn concurrent_writers_do_not_lose_updates() {
+#[tokio::test]
+async fn concurrent_writers_do_not_lose_updates() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
     let threads: Vec<_> = (0..8)
         .map(|i| {
             let path = path.clone();
             std::thread::spawn(move || {
-                // Each writer opens its own handle (as separate processes would).
+                // Each writer opens its own handle and runtime (as separate processes would).
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 let cache = TokenCache::in_state_dir(&path);
-                for j in 0..5 {
-                    cache.put(entry("t", "c", &format!("user{i}-{j}@x"), 3600, true)).unwrap();
-                }
+                rt.block_on(async {
+                    for j in 0..5 {
+                        cache.put(entry("t", "c", &format!("user{i}-{j}@x"), 3600, true)).await.unwrap();
+                    }
+                })
             })
         })
         .collect();
     for t in threads {
         t.join().unwrap();
     }
-    assert_eq!(TokenCache::in_state_dir(&path).entries().unwrap().len(), 40);
+    assert_eq!(TokenCache::in_state_dir(&path).entries().await.unwrap().len(), 40);
+}
+
+#[tokio::test]
+async fn a_writer_gives_up_on_a_held_lock_and_names_the_holder_while_readers_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = TokenCache::in_state_dir(dir.path()).with_lock_timeout(Duration::from_millis(300));
+    cache.put(entry("t", "c", "u@x", 3600, true)).await.unwrap();
+    // Another holder (its own open file, as another process would have).
+    let held = store::CacheLock::acquire(&cache.dir(), Duration::from_secs(1)).await.unwrap();
+    held.say_who_holds_it();
+    let started = std::time::Instant::now();
+    let err = cache.put(entry("t", "c", "v@x", 3600, true)).await.unwrap_err().to_string();
+    assert!(started.elapsed() < Duration::from_secs(10), "gave up after {:?}", started.elapsed());
+    assert!(err.contains("locked by another process") && err.contains(&format!("pid {}", std::process::id())), "{err}");
+    assert!(err.contains(".lock"), "names the lock file: {err}");
+    // Readers do not take the lock.
+    assert_eq!(cache.entries().await.unwrap().len(), 1);
+    drop(held);
+    cache.put(entry("t", "c", "v@x", 3600, true)).await.unwrap();
+    assert_eq!(cache.entries().await.unwrap().len(), 2);
+    let lock_file = std::fs::read_to_string(cache.dir().join(".lock")).unwrap();
+    assert_eq!(lock_file, "", "no stale holder is left in the lock file");
 }
 
 #[test]

@@ -139,6 +139,9 @@ pub fn with_graph_headers(mut resp: Response, ids: &RequestIds) -> Response {
         r#"{"ServerInfo":{"DataCenter":"Local","Slice":"E","Ring":"0","ScaleUnit":"000","RoleInstance":"keystation-simulator"}}"#,
     );
     set("odata-version", "4.0");
+    // Graph's own clock, as every HTTP answer carries it (RFC 7231 IMF-fixdate); it
+    // follows the simulator's clock, so an advanced clock looks like a skewed station.
+    set("date", &ids.date.format("%a, %d %b %Y %H:%M:%S GMT").to_string());
     if has_body {
         set("content-type", "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8");
     }

@@ -185,7 +185,7 @@ pub async fn new_fido(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Byt
         return fail(&mut st, "RequestExpired", "the Security-info session ended".into());
     };
     if let Some(code) = registration_refusal(&st, &user, &session, now) {
-        let text = banner_text(&st, Some(&user), code);
+        let text = banner_text(&st, Some(&user), code, &super::i18n::EN_US);
         return fail(&mut st, code, text);
     }
     let decode = |k: &str| f.get(k).and_then(|v| b64::decode_b64url_lenient(v));

@@ -40,17 +40,30 @@ input[type=submit],button{background:#0067b8;color:#fff;border:0;padding:6px 18p
 [role=combobox]{border:1px solid #666;padding:6px;cursor:pointer}\
 table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:6px;border-bottom:1px solid #ddd}\
 #ms-banner{background:#fde7e9;padding:8px;margin-bottom:12px}\
-iframe#FidoFrame{width:100%;height:360px;border:1px solid #ccc}";
+iframe#FidoFrame{width:100%;height:360px;border:1px solid #ccc}\
+[role=dialog].ms-Dialog{border:1px solid #ccc;padding:16px;margin-top:16px}\
+.ms-Button--default{background:#fff;color:#000;border:1px solid #8a8886}\
+.ms-MessageBar{background:#fde7e9;padding:8px;margin-bottom:12px}\
+.method-option{display:block;width:100%;text-align:left;background:#fff;color:#000;border:1px solid #ddd;margin:4px 0;padding:8px}\
+.method-option[aria-selected=true]{border-color:#0067b8;background:#e6f2fb}\
+.method-option .desc{font-size:12px;color:#605e5c}\
+.ms-Link{background:none;color:#0067b8;border:0;padding:0;min-width:0}";
 
 /// A full page: title, `$Config`, body, optional script.
 pub fn page(title: &str, config: &Value, body: &str, script: &str, wide: bool) -> Response {
+    document(title, "en", Some(config), body, script, wide)
+}
+
+/// A full page in language `lang`; `config` None leaves out the inline `$Config` (the
+/// Security-info single-page app of the 2026 UI has none).
+pub fn document(title: &str, lang: &str, config: Option<&Value>, body: &str, script: &str, wide: bool) -> Response {
+    let config = config.map(|c| format!("<script>//<![CDATA[\n$Config={};\n//]]></script>", script_json(c))).unwrap_or_default();
     let html = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-<meta name=\"robots\" content=\"none\"><style>{STYLE}</style>\
-<script>//<![CDATA[\n$Config={config};\n//]]></script></head>\
+        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+<meta name=\"robots\" content=\"none\"><style>{STYLE}</style>{config}</head>\
 <body><main{class}>{body}</main>{script_tag}</body></html>\n",
+        lang = esc(lang),
         title = esc(title),
-        config = script_json(config),
         class = if wide { " class=\"wide\"" } else { "" },
         script_tag = if script.is_empty() { String::new() } else { format!("<script>\n{script}\n</script>") },
     );

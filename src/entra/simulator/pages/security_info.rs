@@ -1,9 +1,12 @@
-//! Security info on the "mysignins" origin: the method list, "Add sign-in method" dialog
-//! (combobox → Security key / Passkey → Add → USB/NFC → Next), the
-//! `/api/authenticationmethods/new` call that starts a provisioning request, and naming.
-use super::html::{self, esc, hidden};
+//! Security info on the "mysignins" origin: the method list and "Add sign-in method" in
+//! one of two UIs (`security_info_2026.rs`, the default; `security_info_2023.rs`), the
+//! `/api/authenticationmethods/new` call that starts a provisioning request, naming, and
+//! the error banners both UIs share.
+use super::html;
+use super::i18n::{texts, Texts};
 use super::{cookie, form, on_login_host, PORTAL_COOKIE};
 use crate::entra::simulator::graph::fido2::new_server_challenge;
+use crate::entra::simulator::config::SecurityInfoUi;
 use crate::entra::simulator::seed::CeremonyVariant;
 use crate::entra::simulator::sim::Sim;
 use crate::entra::simulator::state::directory::User;
@@ -22,8 +25,11 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Banner/error codes of the Security-info pages and their texts.
-pub fn banner_text(st: &TenantState, user: Option<&User>, code: &str) -> String {
+/// Banner/error codes of the Security-info pages and their texts (in the pages' language).
+pub fn banner_text(st: &TenantState, user: Option<&User>, code: &str, t: &Texts) -> String {
+    if t.lang == "de" {
+        return banner_text_de(st, user, code);
+    }
     match code {
         "KeyLimitReached" => {
             let n = user.map(|u| st.key_limit(u)).unwrap_or(st.max_keys_per_user);
@@ -40,6 +46,26 @@ pub fn banner_text(st: &TenantState, user: Option<&User>, code: &str) -> String 
         "AlreadyRegistered" => "This security key is already registered to your account.".into(),
         "RequestExpired" => "The request to add a security key has expired. Start again.".into(),
         _ => "Something went wrong. Try again.".into(),
+    }
+}
+
+fn banner_text_de(st: &TenantState, user: Option<&User>, code: &str) -> String {
+    match code {
+        "KeyLimitReached" => {
+            let n = user.map(|u| st.key_limit(u)).unwrap_or(st.max_keys_per_user);
+            format!("Sie haben bereits die Höchstzahl von {n} Sicherheitsschlüsseln erreicht. Löschen Sie einen, bevor Sie einen weiteren hinzufügen.")
+        }
+        "MfaRequired" => "Um einen Sicherheitsschlüssel einzurichten, müssen Sie sich mit zweistufiger Authentifizierung anmelden.".into(),
+        "RegistrationWindowExpired" => {
+            "Ihre Anmeldung ist zu alt, um einen Sicherheitsschlüssel hinzuzufügen. Melden Sie sich mit einem neuen befristeten Zugriffspass erneut an.".into()
+        }
+        "MethodNotAllowed" => "Ihre Organisation lässt das Hinzufügen dieser Anmeldemethode nicht zu.".into(),
+        "KeyNotAllowed" => "Dieser Sicherheitsschlüssel ist in Ihrer Organisation nicht zulässig. Verwenden Sie einen anderen Sicherheitsschlüssel.".into(),
+        "CeremonyFailed" => "Ihr Sicherheitsschlüssel konnte nicht hinzugefügt werden: Der Browser hat keine Anmeldeinformationen erstellt.".into(),
+        "VerificationFailed" => "Ihr Sicherheitsschlüssel konnte nicht überprüft werden. Versuchen Sie es erneut.".into(),
+        "AlreadyRegistered" => "Dieser Sicherheitsschlüssel ist bereits für Ihr Konto registriert.".into(),
+        "RequestExpired" => "Die Anforderung zum Hinzufügen eines Sicherheitsschlüssels ist abgelaufen. Beginnen Sie erneut.".into(),
+        _ => "Etwas ist schiefgelaufen. Versuchen Sie es erneut.".into(),
     }
 }
 
@@ -64,92 +90,74 @@ pub async fn root(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Response {
     html::found("/security-info")
 }
 
-const SPA_SCRIPT: &str = r#"
-(function () {
-  var cfg = $Config;
-  var banner = document.getElementById('ms-banner');
-  function showBanner(text) { banner.textContent = text; banner.hidden = false; }
-  var dialog = document.getElementById('AddMethodDialog');
-  var combo = document.getElementById('MethodCombobox');
-  var list = document.getElementById('MethodOptions');
-  var step1 = document.getElementById('AddStep1');
-  var step2 = document.getElementById('AddStep2');
-  var chosen = null, transport = 'usb';
-  if (cfg.strBannerMessage) { showBanner(cfg.strBannerMessage); }
-  if (!dialog) {
-    document.getElementById('AddMethodButton').addEventListener('click', function () { window.location.href = '/security-info'; });
-    return;
-  }
-  document.getElementById('AddMethodButton').addEventListener('click', function () {
-    dialog.hidden = false; step1.hidden = false; step2.hidden = true;
-  });
-  combo.addEventListener('click', function () {
-    list.hidden = !list.hidden; combo.setAttribute('aria-expanded', String(!list.hidden));
-  });
-  combo.addEventListener('keydown', function (e) { if (e.key === 'Enter' || e.key === ' ') { combo.click(); e.preventDefault(); } });
-  Array.prototype.forEach.call(list.querySelectorAll('[role=option]'), function (o) {
-    o.addEventListener('click', function () {
-      Array.prototype.forEach.call(list.querySelectorAll('[role=option]'), function (x) { x.setAttribute('aria-selected', 'false'); });
-      o.setAttribute('aria-selected', 'true');
-      chosen = parseInt(o.getAttribute('data-type'), 10);
-      combo.textContent = o.textContent; list.hidden = true; combo.setAttribute('aria-expanded', 'false');
+/// Starts a ceremony from either UI: `POST /api/authenticationmethods/new`, then the
+/// form POST of `requestData` to `provisionUrl` (same tab, an iframe or a popup).
+pub const START_CEREMONY_JS: &str = r#"
+function startCeremony(type, transport, onError) {
+  fetch('/api/authenticationmethods/new', {
+    method: 'POST', credentials: 'same-origin',
+    headers: {'Content-Type': 'application/json'},
+    body: JSON.stringify({Type: type, Transport: transport})
+  }).then(function (r) { return r.json(); }).then(function (j) {
+    if (j.ErrorCode) { onError(j.ErrorMessage, j.ErrorCode); return; }
+    var data = JSON.parse(j.Data);
+    var f = document.createElement('form');
+    f.method = 'POST'; f.action = data.provisionUrl; f.id = 'FidoProvisionForm';
+    Object.keys(data.requestData).forEach(function (k) {
+      var i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = data.requestData[k]; f.appendChild(i);
     });
-  });
-  document.getElementById('AddButton').addEventListener('click', function () {
-    if (!chosen) { showBanner('Choose a method first.'); return; }
-    step1.hidden = true; step2.hidden = false;
-    document.getElementById('TransportChoice').hidden = (chosen !== 12);
-  });
-  Array.prototype.forEach.call(document.querySelectorAll('[data-transport]'), function (b) {
-    b.addEventListener('click', function () {
-      transport = b.getAttribute('data-transport');
-      Array.prototype.forEach.call(document.querySelectorAll('[data-transport]'), function (x) { x.setAttribute('aria-pressed', 'false'); });
-      b.setAttribute('aria-pressed', 'true');
-    });
-  });
-  document.getElementById('NextButton').addEventListener('click', function () {
-    fetch('/api/authenticationmethods/new', {
-      method: 'POST', credentials: 'same-origin',
-      headers: {'Content-Type': 'application/json'},
-      body: JSON.stringify({Type: chosen, Transport: transport})
-    }).then(function (r) { return r.json(); }).then(function (j) {
-      if (j.ErrorCode) { dialog.hidden = true; showBanner(j.ErrorMessage); return; }
-      var data = JSON.parse(j.Data);
-      var f = document.createElement('form');
-      f.method = 'POST'; f.action = data.provisionUrl; f.id = 'FidoProvisionForm';
-      Object.keys(data.requestData).forEach(function (k) {
-        var i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = data.requestData[k]; f.appendChild(i);
-      });
-      if (data.ceremony === 'iframe') {
-        var fr = document.createElement('iframe');
-        fr.name = 'fidoFrame'; fr.id = 'FidoFrame'; fr.setAttribute('allow', 'publickey-credentials-create *');
-        document.getElementById('CeremonyHost').appendChild(fr);
-        f.target = 'fidoFrame';
-      } else if (data.ceremony === 'popup') {
-        window.open('about:blank', 'fidoPopup', 'width=520,height=640');
-        f.target = 'fidoPopup';
-      }
-      document.body.appendChild(f);
-      f.submit();
-    }).catch(function (e) { showBanner('Something went wrong: ' + e); });
-  });
-})();
+    if (data.ceremony === 'iframe') {
+      var fr = document.createElement('iframe');
+      fr.name = 'fidoFrame'; fr.id = 'FidoFrame'; fr.setAttribute('allow', 'publickey-credentials-create *');
+      document.getElementById('CeremonyHost').appendChild(fr);
+      f.target = 'fidoFrame';
+    } else if (data.ceremony === 'popup') {
+      window.open('about:blank', 'fidoPopup', 'width=520,height=640');
+      f.target = 'fidoPopup';
+    }
+    document.body.appendChild(f);
+    f.submit();
+  }).catch(function (e) { onError('Something went wrong: ' + e, 'Unknown'); });
+}
 "#;
 
-fn method_rows(st: &TenantState, user: &User) -> String {
-    let rows: String = st
-        .methods_of(&user.id)
-        .iter()
-        .map(|m| {
-            format!(
-                "<tr data-method-id=\"{}\"><td>Security key</td><td class=\"method-name\">{}</td><td>{}</td></tr>",
-                esc(&m.id),
-                esc(&m.display_name),
-                esc(m.model.as_deref().unwrap_or(""))
-            )
-        })
-        .collect();
-    format!("<table id=\"MethodList\"><thead><tr><th>Method</th><th>Name</th><th>Model</th></tr></thead><tbody>{rows}</tbody></table>")
+/// The naming step of a view.
+pub struct Naming {
+    /// The new method.
+    pub method_id: String,
+    /// Its current name.
+    pub current: String,
+    /// Why the last name was refused.
+    pub error: Option<String>,
+}
+
+/// What a Security-info page shows, for either UI.
+pub struct View {
+    pub upn: String,
+    pub tenant_id: String,
+    pub methods: Vec<crate::entra::simulator::state::fido2::Fido2Method>,
+    pub key_limit: u32,
+    pub variant: CeremonyVariant,
+    /// (code, text) of the error banner.
+    pub banner: Option<(String, String)>,
+    pub naming: Option<Naming>,
+    pub passkey_behind_show_more: bool,
+    pub texts: &'static Texts,
+}
+
+fn view(sim: &Sim, st: &TenantState, user: &User) -> View {
+    let behaviour = sim.behaviour();
+    View {
+        upn: user.upn.clone(),
+        tenant_id: st.tenant_id.clone(),
+        methods: st.methods_of(&user.id).to_vec(),
+        key_limit: st.key_limit(user),
+        variant: variant_for(st, user, behaviour.ceremony_variant),
+        banner: None,
+        naming: None,
+        passkey_behind_show_more: behaviour.passkey_behind_show_more,
+        texts: texts(behaviour.page_locale),
+    }
 }
 
 /// `GET /security-info`: sign-in redirect, the page, the naming step, error banners.
@@ -157,77 +165,23 @@ pub async fn page(State(sim): State<Arc<Sim>>, headers: HeaderMap, OriginalUri(u
     if on_login_host(&sim, &headers) {
         return html::found(&sim.urls.main_url(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/security-info")));
     }
-    let behaviour = sim.behaviour();
+    let ui = sim.behaviour().security_info_ui;
     let st = sim.state();
     let Some((_, session)) = session(&st, &headers) else {
         return html::found(&super::signin_url(&sim, &st.tenant_id));
     };
     let Some(user) = st.dir.user(&session.user_id).cloned() else { return html::found(&super::signin_url(&sim, &st.tenant_id)) };
-    let banner = q.get("error").map(|code| banner_text(&st, Some(&user), code));
-    let naming = q.get("step").map(String::as_str) == Some("name");
-    let method_id = q.get("method").cloned().unwrap_or_default();
-    let variant = variant_for(&st, &user, behaviour.ceremony_variant);
-    let config = json!({
-        "pgid": if naming { "SecurityInfoName" } else { "SecurityInfo" },
-        "iErrorCode": 0,
-        "strServiceExceptionMessage": "",
-        "strBannerMessage": banner.clone().unwrap_or_default(),
-        "sBannerCode": q.get("error").cloned().unwrap_or_default(),
-        "sUserPrincipalName": user.upn,
-        "sTenantId": st.tenant_id,
-        "sFidoCeremony": variant.as_str(),
-        "iSecurityKeyCount": st.methods_of(&user.id).len(),
-        "iSecurityKeyLimit": st.key_limit(&user),
-    });
-    let name_dialog = if naming {
-        let current = st.methods_of(&user.id).iter().find(|m| m.id == method_id).map(|m| m.display_name.clone()).unwrap_or_default();
-        name_form(&method_id, &current, q.get("nameError").map(String::as_str))
-    } else {
-        String::new()
-    };
-    let body = format!(
-        "<h1 id=\"SecurityInfoTitle\">Security info</h1>\
-<div id=\"ms-banner\" role=\"alert\" {banner_hidden}>{banner_text}</div>\
-<p>These are the methods you use to sign into your account or reset your password. Signed in as <span id=\"SignedInUser\">{upn}</span>.</p>\
-<button type=\"button\" name=\"Add method\" id=\"AddMethodButton\">+ Add sign-in method</button>\
-{rows}{add_dialog}{name_dialog}",
-        banner_hidden = if banner.is_some() { "" } else { "hidden" },
-        banner_text = esc(banner.as_deref().unwrap_or("")),
-        upn = esc(&user.upn),
-        rows = method_rows(&st, &user),
-        add_dialog = if naming { String::new() } else { ADD_DIALOG.to_string() },
-    );
-    html::page("My Sign-Ins | Security Info", &config, &body, SPA_SCRIPT, true)
-}
-
-/// The "Add a method" dialog (hidden until "Add sign-in method" is clicked).
-const ADD_DIALOG: &str = "<div id=\"AddMethodDialog\" role=\"dialog\" aria-label=\"Add a method\" hidden>\
-<div id=\"AddStep1\"><h2>Add a method</h2><p>Which method would you like to add?</p>\
-<div id=\"MethodCombobox\" role=\"combobox\" aria-label=\"Authentication method options\" aria-haspopup=\"listbox\" aria-controls=\"MethodOptions\" aria-expanded=\"false\" tabindex=\"0\">Choose a method</div>\
-<div id=\"MethodOptions\" role=\"listbox\" hidden>\
-<div role=\"option\" data-type=\"12\" aria-selected=\"false\">Security key</div>\
-<div role=\"option\" data-type=\"18\" aria-selected=\"false\">Passkey</div></div>\
-<button type=\"button\" id=\"AddButton\">Add</button></div>\
-<div id=\"AddStep2\" hidden><h2>Security key</h2>\
-<div id=\"TransportChoice\"><p>Choose the type of security key that you have.</p>\
-<button type=\"button\" data-transport=\"usb\" aria-pressed=\"true\">USB device</button>\
-<button type=\"button\" data-transport=\"nfc\" aria-pressed=\"false\">NFC device</button></div>\
-<p>Have your key ready. You will be directed to sign in to your account and complete the setup.</p>\
-<button type=\"button\" id=\"NextButton\">Next</button></div></div>\
-<div id=\"CeremonyHost\"></div>";
-
-fn name_form(method_id: &str, current: &str, error: Option<&str>) -> String {
-    format!(
-        "<div id=\"NameDialog\" role=\"dialog\" aria-label=\"Name your security key\"><h2>Name your security key</h2>\
-<form method=\"post\" action=\"/security-info/name\">\
-<label for=\"SecurityKeyNameTextField\">Name</label>\
-<input type=\"text\" id=\"SecurityKeyNameTextField\" name=\"name\" maxlength=\"30\" value=\"{current}\" aria-describedby=\"NameError\">\
-<div id=\"NameError\" role=\"alert\">{err}</div>{hidden}\
-<button type=\"submit\" id=\"NameNextButton\">Next</button></form></div>",
-        current = esc(current),
-        err = esc(error.unwrap_or("")),
-        hidden = hidden(&[("method", method_id)]),
-    )
+    let mut v = view(&sim, &st, &user);
+    v.banner = q.get("error").map(|code| (code.clone(), banner_text(&st, Some(&user), code, v.texts)));
+    if q.get("step").map(String::as_str) == Some("name") {
+        let method_id = q.get("method").cloned().unwrap_or_default();
+        let current = v.methods.iter().find(|m| m.id == method_id).map(|m| m.display_name.clone()).unwrap_or_default();
+        v.naming = Some(Naming { method_id, current, error: q.get("nameError").cloned() });
+    }
+    match ui {
+        SecurityInfoUi::Ui2023 => super::security_info_2023::overview(&v),
+        SecurityInfoUi::Ui2026 => super::security_info_2026::overview(&v),
+    }
 }
 
 /// `POST /security-info/name`: set the key's displayName (1–30 characters), then "Done".
@@ -235,6 +189,7 @@ pub async fn name(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) 
     let f = form(&body);
     let method_id = f.get("method").cloned().unwrap_or_default();
     let new_name = f.get("name").map(|s| s.trim().to_string()).unwrap_or_default();
+    let ui = sim.behaviour().security_info_ui;
     let mut st = sim.state();
     let Some((_, session)) = session(&st, &headers) else {
         return html::found(&super::signin_url(&sim, &st.tenant_id));
@@ -252,15 +207,14 @@ pub async fn name(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) 
         return html::see_other("/security-info?error=Unknown");
     };
     m.display_name = new_name.clone();
-    let config = json!({"pgid": "SecurityInfoDone", "iErrorCode": 0, "strServiceExceptionMessage": "", "sMethodId": method_id, "sDisplayName": new_name});
-    let body = format!(
-        "<h1 id=\"SecurityInfoTitle\">Security info</h1><div id=\"DoneDialog\" role=\"dialog\"><h2>You're all set</h2>\
-<p id=\"DoneMessage\">You can now use your security key <span class=\"method-name\">{}</span> instead of a password to sign in.</p>\
-<button type=\"button\" id=\"DoneButton\" onclick=\"window.location.href='/security-info'\">Done</button>\
-<noscript><a href=\"/security-info\">Done</a></noscript></div>",
-        esc(&new_name)
-    );
-    html::page("My Sign-Ins | Security Info", &config, &body, "", true)
+    match ui {
+        SecurityInfoUi::Ui2023 => super::security_info_2023::done(&method_id, &new_name),
+        SecurityInfoUi::Ui2026 => {
+            let Some(user) = st.dir.user(&session.user_id).cloned() else { return html::see_other("/security-info") };
+            let v = view(&sim, &st, &user);
+            super::security_info_2026::done(&v, &new_name)
+        }
+    }
 }
 
 /// `POST /api/authenticationmethods/new` `{"Type": 12|18}`: check the rules, start a
@@ -282,7 +236,7 @@ pub async fn new_method(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: B
         return (StatusCode::UNAUTHORIZED, Json(json!({"Data": null, "ErrorCode": "SessionExpired", "ErrorMessage": "Sign in again."}))).into_response();
     };
     if let Some(code) = registration_refusal(&st, &user, &session, now) {
-        let message = banner_text(&st, Some(&user), code);
+        let message = banner_text(&st, Some(&user), code, texts(behaviour.page_locale));
         return Json(json!({"Data": null, "ErrorCode": code, "ErrorMessage": message})).into_response();
     }
     let server_challenge = new_server_challenge();

@@ -1,0 +1,39 @@
+// The sign-in page. The link keystation prints carries its token after '#', which the
+// browser never sends to a server; it is posted once, then removed from the address
+// (and so from the history) before anything else happens.
+'use strict';
+
+async function signIn(body) {
+  const r = await fetch('/api/session', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), credentials: 'same-origin', cache: 'no-store' });
+  let data = {};
+  try { data = await r.json(); } catch (e) { /* no body */ }
+  if (!r.ok) throw new Error(data.error || ('the console answered ' + r.status));
+}
+
+function help(message) {
+  KS.text('login-status', 'Not signed in.');
+  KS.show('login-help', true);
+  KS.text('login-error', message || '');
+}
+
+document.addEventListener('DOMContentLoaded', async () => {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const token = params.get('token');
+  history.replaceState(null, '', location.pathname);
+  if (token) {
+    try { await signIn({ token }); location.replace(location.pathname); return; }
+    catch (e) { help(e.message); }
+  } else {
+    help('');
+  }
+  const go = async () => {
+    const input = KS.$('password');
+    const password = input.value;
+    input.value = '';
+    if (!password) return;
+    try { await signIn({ password }); location.replace(location.pathname); }
+    catch (e) { KS.text('login-error', e.message); }
+  };
+  KS.$('password-go').addEventListener('click', go);
+  KS.$('password').addEventListener('keydown', (e) => { if (e.key === 'Enter') go(); });
+});
