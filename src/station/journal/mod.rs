@@ -360,10 +360,11 @@ impl Journal {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         conn.execute_batch("PRAGMA query_only = ON;").map_err(open_err)?;
         let mut db = SqliteBackend::new(conn, &path);
-        // A station that has just created the file migrates it within milliseconds.
+        // A station that has just created (or upgraded) the file migrates it within
+        // milliseconds.
         let mut found = schema::version(&mut db)?;
         let deadline = std::time::Instant::now() + Duration::from_secs(2);
-        while found == 0 && std::time::Instant::now() < deadline {
+        while found < schema::LATEST && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
             found = schema::version(&mut db)?;
         }
@@ -372,6 +373,12 @@ impl Journal {
         }
         if found == 0 {
             return Err(JournalError::Open { path, message: "this file is not a keystation journal (it has no schema)".into() });
+        }
+        if found < schema::LATEST {
+            return Err(JournalError::Open {
+                path,
+                message: format!("it was written by an older keystation (schema version {found}; this one reads {}): run a station command (enroll, batch) once to upgrade it", schema::LATEST),
+            });
         }
         Ok(Journal::with_backend(Box::new(db), path))
     }
