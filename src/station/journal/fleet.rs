@@ -304,6 +304,15 @@ impl Journal {
         Ok(rows.first().map(|r| r.int(0)).transpose()?.map(|left| Duration::from_millis(left.max(0) as u64)))
     }
 
+    /// Refuse (with [`JournalError::LeaseLost`]) unless the claim's lease has at least
+    /// `margin` left: a side effect never starts on a lease about to end.
+    pub fn require_lease(&self, claim: &Claim, margin: Duration) -> Result<(), JournalError> {
+        match self.lease_left(claim)? {
+            Some(left) if left >= margin => Ok(()),
+            _ => Err(JournalError::LeaseLost(claim.upn.clone())),
+        }
+    }
+
     /// Give the user up or back: done, parked, or pending again. Fenced like a job write.
     pub fn finish_item(&mut self, claim: &Claim, end: &ItemEnd) -> Result<(), JournalError> {
         let now = self.now();

@@ -100,10 +100,7 @@ impl RegistrationObserver for JobObserver<'_> {
                 .run(move |j| {
                     // No POST on a lease about to end (see `Run::intent`).
                     if let Some(c) = &claim {
-                        match j.lease_left(c)? {
-                            Some(left) if left >= margin => {}
-                            _ => return Err(JournalError::LeaseLost(c.upn.clone())),
-                        }
+                        j.require_lease(c, margin)?;
                     }
                     if let Some(m) = make {
                         j.resolve_intent(job, m, &IntentOutcome::Done(Some(serde_json::json!({ "credential_id": credential_id }))))?;

@@ -163,10 +163,7 @@ impl<'s> Run<'s> {
             .journal
             .run(move |j| {
                 if let Some(c) = &claim {
-                    match j.lease_left(c)? {
-                        Some(left) if left >= margin => {}
-                        _ => return Err(JournalError::LeaseLost(c.upn.clone())),
-                    }
+                    j.require_lease(c, margin)?;
                 }
                 j.record_intent_with(job, &intent, &update)
             })

@@ -288,6 +288,18 @@ impl PgBackend {
         self.unreachable(text)
     }
 
+    /// The result of a call that ran under a deadline: `None` is the deadline passing.
+    fn settle<T>(&mut self, r: Option<Result<T, tokio_postgres::Error>>, what: &str) -> Result<T, JournalError> {
+        match r {
+            None => Err(self.broken(self.unreachable(format!("no answer {what} within the deadline")))),
+            Some(Err(e)) => {
+                let e = self.classify(e);
+                Err(self.broken(e))
+            }
+            Some(Ok(v)) => Ok(v),
+        }
+    }
+
     fn broken(&mut self, e: JournalError) -> JournalError {
         if matches!(e, JournalError::Unreachable { .. }) {
             self.client = None;
@@ -304,14 +316,7 @@ impl PgBackend {
         let rendered = super::render(Dialect::Postgres, sql).into_owned();
         let client = self.client.as_ref().expect("connected");
         let r = self.wait(self.settings.statement_timeout, client.prepare(&rendered));
-        let stmt = match r {
-            None => return Err(self.broken(self.unreachable("no answer while preparing a statement"))),
-            Some(Err(e)) => {
-                let e = self.classify(e);
-                return Err(self.broken(e));
-            }
-            Some(Ok(s)) => s,
-        };
+        let stmt = self.settle(r, "while preparing a statement")?;
         self.statements.insert(sql.to_string(), stmt.clone());
         Ok(stmt)
     }
@@ -319,28 +324,16 @@ impl PgBackend {
     fn run_batch(&mut self, sql: &str) -> Result<(), JournalError> {
         self.ensure_connected()?;
         let client = self.client.as_ref().expect("connected");
-        match self.wait(self.settings.statement_timeout, client.batch_execute(sql)) {
-            None => Err(self.broken(self.unreachable("no answer within the statement deadline"))),
-            Some(Err(e)) => {
-                let e = self.classify(e);
-                Err(self.broken(e))
-            }
-            Some(Ok(())) => Ok(()),
-        }
+        let r = self.wait(self.settings.statement_timeout, client.batch_execute(sql));
+        self.settle(r, "to a statement")
     }
 
     fn rows(&mut self, sql: &str, params: &[Value]) -> Result<Vec<tokio_postgres::Row>, JournalError> {
         let stmt = self.prepared(sql)?;
         let client = self.client.as_ref().expect("connected");
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        match self.wait(self.settings.statement_timeout, client.query(&stmt, &refs)) {
-            None => Err(self.broken(self.unreachable("no answer within the statement deadline"))),
-            Some(Err(e)) => {
-                let e = self.classify(e);
-                Err(self.broken(e))
-            }
-            Some(Ok(rows)) => Ok(rows),
-        }
+        let r = self.wait(self.settings.statement_timeout, client.query(&stmt, &refs));
+        self.settle(r, "to a query")
     }
 }
 
@@ -393,14 +386,8 @@ impl Backend for PgBackend {
         let stmt = self.prepared(sql)?;
         let client = self.client.as_ref().expect("connected");
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        match self.wait(self.settings.statement_timeout, client.execute(&stmt, &refs)) {
-            None => Err(self.broken(self.unreachable("no answer within the statement deadline"))),
-            Some(Err(e)) => {
-                let e = self.classify(e);
-                Err(self.broken(e))
-            }
-            Some(Ok(n)) => Ok(n),
-        }
+        let r = self.wait(self.settings.statement_timeout, client.execute(&stmt, &refs));
+        self.settle(r, "to a statement")
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, JournalError> {
