@@ -83,6 +83,7 @@ pub async fn run(args: SimulatorArgs, ctx: &CliContext) -> Result<Exit, CliError
         return Ok(Exit::Ok);
     }
     let cfg = build_config(&args)?;
+    let stop = StopSignals::new();
     let sim = simulator::start(cfg).await.map_err(|e| match e {
         simulator::SimulatorError::Config(_) | simulator::SimulatorError::Bind { .. } => CliError::usage(e.to_string()),
         other => CliError::failure(other.to_string()),
@@ -108,7 +109,7 @@ pub async fn run(args: SimulatorArgs, ctx: &CliContext) -> Result<Exit, CliError
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    wait_for_stop().await;
+    stop.wait().await;
     sim.shutdown().await;
     if !ctx.json() {
         errln!("simulator stopped");
@@ -116,19 +117,35 @@ pub async fn run(args: SimulatorArgs, ctx: &CliContext) -> Result<Exit, CliError
     Ok(Exit::Ok)
 }
 
-async fn wait_for_stop() {
+/// Ctrl-C or SIGTERM, listened for from the moment this is made: a supervisor that
+/// stops the simulator right after its "started" line gets a clean stop, not a kill.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    fn new() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            StopSignals { signals: signal(SignalKind::interrupt()).ok().zip(signal(SignalKind::terminate()).ok()) }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut int, mut term)) = self.signals {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn s<'a>(v: &'a serde_json::Value, k: &str) -> &'a str {
