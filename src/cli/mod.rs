@@ -26,6 +26,7 @@ pub mod secret_input;
 pub mod keys;
 pub mod auth;
 pub mod simulator;
+pub mod stop;
 pub mod virtual_key;
 pub mod enroll;
 pub mod batch;
