@@ -26,6 +26,7 @@ pub mod secret_input;
 pub mod keys;
 pub mod auth;
 pub mod simulator;
+pub mod stop;
 pub mod virtual_key;
 pub mod enroll;
 pub mod batch;
@@ -33,6 +34,7 @@ pub mod kiosk;
 pub mod console;
 pub mod report;
 pub mod jobs;
+pub mod queue;
 pub mod demo;
 pub mod bench;
 pub mod progress;
@@ -80,6 +82,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Jobs that need an operator or were interrupted: list, show, retry, resolve.
     Jobs(jobs::JobsArgs),
+    /// A fleet's shared queue of users: load a CSV into it, watch its progress.
+    Queue(queue::QueueArgs),
     /// Check the tenant, users and this station before imaging (PASS/WARN/FAIL with the fix).
     Doctor(doctor::DoctorArgs),
     /// Run the whole job on a simulated tenant with virtual keys (no hardware, no tenant).
@@ -236,6 +240,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Console(_) => "console",
         Command::Report(_) => "report",
         Command::Jobs(_) => "jobs",
+        Command::Queue(_) => "queue",
         Command::Doctor(_) => "doctor",
         Command::Demo(_) => "demo",
         Command::Bench(_) => "bench",
@@ -308,6 +313,7 @@ async fn dispatch(command: Command, ctx: &CliContext) -> Result<Exit, CliError> 
         Command::Console(a) => console::run(a, ctx).await,
         Command::Report(a) => report::run(a, ctx).await,
         Command::Jobs(a) => jobs::run(a, ctx).await,
+        Command::Queue(a) => queue::run(a, ctx).await,
         Command::Doctor(a) => doctor::run(a, ctx).await,
         Command::Demo(a) => demo::run(a, ctx).await,
         Command::Bench(a) => bench::run(a, ctx).await,

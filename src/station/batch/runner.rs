@@ -123,7 +123,7 @@ struct Running {
     replug_pending: bool,
 }
 
-enum Signal {
+pub(super) enum Signal {
     ReplugRequested { key: String },
     Replugged { key: String, path: String },
 }
@@ -220,7 +220,7 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
         };
         let mut outcome = match task.await {
             Ok(o) => o,
-            Err(e) => contained(&station, &work, &events, e, options.mode).await,
+            Err(e) => contained(&station, &work.planned.row.upn, work.planned.row.line, &events, e, options.mode).await,
         };
         deliver_slip(&sink, &mut outcome, planned.row.line, &planned.row.upn, "");
         if outcome.state == JobState::Failed && retryable(&outcome, &control) {
@@ -371,7 +371,7 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
                     }
                     Err(e) => {
                         let Some((path, work, events)) = in_flight.remove(&e.id()) else { continue };
-                        let outcome = contained(&station, &work, &events, e, options.mode).await;
+                        let outcome = contained(&station, &work.planned.row.upn, work.planned.row.line, &events, e, options.mode).await;
                         (path, work, outcome)
                     }
                 };
@@ -472,7 +472,7 @@ fn finish(plan: &BatchPlan, results: HashMap<u64, RowResult>, control: &BatchCon
 }
 
 /// The job for a row: random PIN (nobody is at the desk), the row's name and PIN policy.
-fn job_spec(plan: &BatchPlan, planned: &PlannedRow, options: &BatchOptions) -> JobSpec {
+pub(super) fn job_spec(plan: &BatchPlan, planned: &PlannedRow, options: &BatchOptions) -> JobSpec {
     let row = &planned.row;
     let mut spec = JobSpec::new(options.mode, row.upn.clone());
     spec.display_name = row.display_name.clone();
@@ -489,7 +489,7 @@ fn job_spec(plan: &BatchPlan, planned: &PlannedRow, options: &BatchOptions) -> J
 /// resumes it) with the panic recorded as an internal failure, and the row gets an
 /// outcome like any other. The panic message is capped and made inert; panics never
 /// carry secrets (secrets have no `Display`, and their `Debug` is redacted).
-async fn contained(station: &Station, work: &Work, events: &JobEvents, e: tokio::task::JoinError, mode: JobMode) -> JobOutcome {
+pub(super) async fn contained(station: &Station, upn: &str, line: u64, events: &JobEvents, e: tokio::task::JoinError, mode: JobMode) -> JobOutcome {
     let what = if e.is_panic() {
         let payload = e.into_panic();
         let text = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_else(|| "no message".into());
@@ -497,8 +497,8 @@ async fn contained(station: &Station, work: &Work, events: &JobEvents, e: tokio:
     } else {
         "the job's task was stopped before it ended".to_string()
     };
-    tracing::error!(line = work.planned.row.line, "{what}");
-    let mut outcome = JobOutcome::new(mode, &work.planned.row.upn, JobState::Failed);
+    tracing::error!(line, "{what}");
+    let mut outcome = JobOutcome::new(mode, upn, JobState::Failed);
     let mut error = OutcomeError::internal(what.clone());
     if let Some(job) = events.job() {
         outcome.job = Some(job);
@@ -512,7 +512,7 @@ async fn contained(station: &Station, work: &Work, events: &JobEvents, e: tokio:
             outcome.key.path = r.key.path.clone();
         }
         if record.as_ref().is_some_and(|r| r.state.is_in_progress()) {
-            error = error.next("re-run the batch: the job is resumed where it stopped; report the panic message to keystation's maintainers");
+            error = error.next("re-run the batch (or, with a queue, let the lease end): the job is resumed where it stopped; report the panic message to keystation's maintainers");
             let journal_error = JobError::new(FailureKind::Internal, error.journal_text());
             if let Err(e) = station.setup().journal.run(move |j| j.record_interruption(job, &journal_error)).await {
                 tracing::error!("the journal could not record the internal failure of job {job}: {e}");
@@ -525,7 +525,7 @@ async fn contained(station: &Station, work: &Work, events: &JobEvents, e: tokio:
 
 /// Worth another key in this run? The pipeline knows (key pulled out, no touch, Graph
 /// throttled or down); nothing is retried once the operator stopped the run.
-fn retryable(outcome: &JobOutcome, control: &BatchControl) -> bool {
+pub(super) fn retryable(outcome: &JobOutcome, control: &BatchControl) -> bool {
     if control.abort.is_cancelled() || control.stop.is_cancelled() {
         return false;
     }
@@ -534,12 +534,12 @@ fn retryable(outcome: &JobOutcome, control: &BatchControl) -> bool {
 
 /// A failure every other user would hit too (configuration, sign-in, a missing
 /// component): the batch stops taking keys instead of failing the whole list.
-fn station_wide(outcome: &JobOutcome) -> Option<String> {
+pub(super) fn station_wide(outcome: &JobOutcome) -> Option<String> {
     let e = outcome.error.as_ref()?;
     (e.kind == FailureKind::Config || e.station_wide || e.missing_component || matches!(outcome.class(), OutcomeClass::Environment)).then(|| e.message.clone())
 }
 
-fn outcome_message(outcome: &JobOutcome) -> Option<String> {
+pub(super) fn outcome_message(outcome: &JobOutcome) -> Option<String> {
     if let Some(m) = &outcome.operator_message {
         return Some(m.clone());
     }
@@ -549,7 +549,7 @@ fn outcome_message(outcome: &JobOutcome) -> Option<String> {
     })
 }
 
-fn row_result(upn: &str, line: u64, outcome: &JobOutcome, key: Option<&str>, attempt: u32) -> RowResult {
+pub(super) fn row_result(upn: &str, line: u64, outcome: &JobOutcome, key: Option<&str>, attempt: u32) -> RowResult {
     let status = if outcome.is_success() {
         RowStatus::Done
     } else if outcome.state == JobState::NeedsOperator {
@@ -571,13 +571,13 @@ fn row_result(upn: &str, line: u64, outcome: &JobOutcome, key: Option<&str>, att
     r
 }
 
-fn deliver_slip(sink: &Arc<dyn BatchSink>, outcome: &mut JobOutcome, line: u64, upn: &str, key: &str) {
+pub(super) fn deliver_slip(sink: &Arc<dyn BatchSink>, outcome: &mut JobOutcome, line: u64, upn: &str, key: &str) {
     if let Some(slip) = outcome.take_slip() {
         sink.handover(Handover { line, upn: upn.to_string(), key: key.to_string(), slip });
     }
 }
 
-async fn open_key(sources: &KeySources, key: &KeyIdentity, events: Arc<JobEvents>, touch_timeout: Duration) -> Result<Arc<KeyHandle>, String> {
+pub(super) async fn open_key(sources: &KeySources, key: &KeyIdentity, events: Arc<JobEvents>, touch_timeout: Duration) -> Result<Arc<KeyHandle>, String> {
     let io = sources.open(&key.descriptor).map_err(|e| e.to_string())?;
     let options = key_handle_options(events, touch_timeout);
     KeyHandle::open(key.descriptor.clone(), io, options).await.map(Arc::new).map_err(|e| e.to_string())
@@ -610,7 +610,7 @@ fn no_fresh_key(sources: &KeySources, used: &HashSet<String>) -> bool {
 
 /// The pipeline's events for one job: tagged with the key and user, forwarded to the
 /// sink, and re-plug requests passed to the scheduler.
-struct JobEvents {
+pub(super) struct JobEvents {
     sink: Arc<dyn BatchSink>,
     key: String,
     upn: String,
@@ -620,11 +620,11 @@ struct JobEvents {
 }
 
 impl JobEvents {
-    fn new(sink: &Arc<dyn BatchSink>, key: &str, upn: &str, signals: Option<UnboundedSender<Signal>>) -> JobEvents {
+    pub(super) fn new(sink: &Arc<dyn BatchSink>, key: &str, upn: &str, signals: Option<UnboundedSender<Signal>>) -> JobEvents {
         JobEvents { sink: Arc::clone(sink), key: key.to_string(), upn: upn.to_string(), signals, job: std::sync::Mutex::new(None) }
     }
 
-    fn job(&self) -> Option<JobId> {
+    pub(super) fn job(&self) -> Option<JobId> {
         *self.job.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
