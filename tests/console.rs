@@ -45,9 +45,11 @@ fn scenarios() -> Vec<(&'static str, bool, Scenario)> {
         ("desk::user_outside_policy_refusal_stays", true, |s| Box::pin(desk::user_outside_policy_refusal_stays(s))),
         ("desk::key_pulled_mid_job", true, |s| Box::pin(desk::key_pulled_mid_job(s))),
         ("desk::operator_exit", true, |s| Box::pin(desk::operator_exit(s))),
+        ("desk::exit_sequence_unlocks", true, |s| Box::pin(desk::exit_sequence_unlocks(s))),
         ("hub::sixteen_keys", true, |s| Box::pin(hub::sixteen_keys(s))),
         ("journal::search_timeline_export", true, |s| Box::pin(journal::search_timeline_export(s))),
         ("cli::console_command", false, |s| Box::pin(cli::console_command(s))),
+        ("cli::console_refuses_a_network_address", false, |s| Box::pin(cli::console_refuses_a_network_address(s))),
         ("cli::demo_console", false, |s| Box::pin(cli::demo_console(s))),
     ]
 }

@@ -33,16 +33,16 @@ pub async fn guard(State(app): State<Arc<App>>, mut req: Request, next: Next) ->
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let mut resp = match check(&app, &mut req) {
-        Ok(()) => next.run(req).await,
-        Err(refusal) => refusal,
+    let mut resp = match refusal(&app, &mut req) {
+        None => next.run(req).await,
+        Some(refusal) => refusal,
     };
     headers::secure(&mut resp, app.tls);
     tracing::debug!(%method, path = %path, status = resp.status().as_u16(), millis = started.elapsed().as_millis() as u64, "console request");
     resp
 }
 
-fn header_str<'a>(req: &'a Request, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(req: &Request, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -50,30 +50,32 @@ fn is_page(path: &str) -> bool {
     matches!(path, "/" | "/desk" | "/hub" | "/journal")
 }
 
-fn check(app: &App, req: &mut Request) -> Result<(), Response> {
+/// Why this request is refused (the answer to send), or `None` to let it through
+/// (with its [`SessionInfo`] added).
+fn refusal(app: &App, req: &mut Request) -> Option<Response> {
     let path = req.uri().path();
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD);
 
     // 1. Host.
     let host_ok = header_str(req, header::HOST).is_some_and(|h| app.origins.host_allowed(h));
     if !host_ok {
-        return Err(fail(StatusCode::MISDIRECTED_REQUEST, "refused: this console answers only to its own address; open the link keystation printed"));
+        return Some(fail(StatusCode::MISDIRECTED_REQUEST, "refused: this console answers only to its own address; open the link keystation printed"));
     }
     // 2. Origin.
     match header_str(req, header::ORIGIN) {
-        Some(o) if !app.origins.origin_allowed(o) => return Err(fail(StatusCode::FORBIDDEN, "refused: the request came from another site")),
-        None if changes_state => return Err(fail(StatusCode::FORBIDDEN, "refused: a change without an Origin header (use the console's pages)")),
+        Some(o) if !app.origins.origin_allowed(o) => return Some(fail(StatusCode::FORBIDDEN, "refused: the request came from another site")),
+        None if changes_state => return Some(fail(StatusCode::FORBIDDEN, "refused: a change without an Origin header (use the console's pages)")),
         _ => {}
     }
     if path.starts_with("/api/") && req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|s| s == "cross-site") {
-        return Err(fail(StatusCode::FORBIDDEN, "refused: the request came from another site"));
+        return Some(fail(StatusCode::FORBIDDEN, "refused: the request came from another site"));
     }
     // 3. Session.
     if path.starts_with(assets::PREFIX) || (path == "/api/session" && *req.method() == Method::POST) {
-        return Ok(());
+        return None;
     }
     let Some(session) = app.auth.session_from_cookies(header_str(req, header::COOKIE)) else {
-        return Err(if is_page(path) && !changes_state {
+        return Some(if is_page(path) && !changes_state {
             page(StatusCode::UNAUTHORIZED, assets::LOGIN_PAGE)
         } else {
             fail(StatusCode::UNAUTHORIZED, "not signed in: open the link keystation printed (or sign in with the operator password)")
@@ -83,19 +85,19 @@ fn check(app: &App, req: &mut Request) -> Result<(), Response> {
     if changes_state {
         let sent = header_str(req, header::HeaderName::from_static(CSRF_HEADER)).unwrap_or("");
         if !super::auth::same_secret(sent, &session.csrf) {
-            return Err(fail(StatusCode::FORBIDDEN, "refused: the request has no valid CSRF token; reload the page"));
+            return Some(fail(StatusCode::FORBIDDEN, "refused: the request has no valid CSRF token; reload the page"));
         }
     }
     // 5. The desk lock.
     if session.role == Role::Desk && !desk_may(req.method(), path) {
-        return Err(if is_page(path) && !changes_state {
+        return Some(if is_page(path) && !changes_state {
             super::reply::redirect("/desk")
         } else {
             fail(StatusCode::FORBIDDEN, "this screen is locked to the enrollment desk; the operator unlocks it")
         });
     }
     req.extensions_mut().insert::<SessionInfo>(session);
-    Ok(())
+    None
 }
 
 /// What a session locked to the desk may reach.

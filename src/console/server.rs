@@ -135,7 +135,10 @@ async fn serve(listener: TcpListener, router: Router, tls: Option<tokio_rustls::
         let svc = TowerToHyperService::new(router.clone());
         let (stop, tls) = (stop.clone(), tls.clone());
         tokio::spawn(async move {
-            let builder = hyper::server::conn::http1::Builder::new();
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            // A client that opens a connection and never finishes its request headers
+            // does not hold it (and a task) forever.
+            builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(Duration::from_secs(30));
             match tls {
                 Some(acceptor) => {
                     // A client that never finishes its handshake must not hold a task forever.

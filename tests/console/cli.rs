@@ -127,3 +127,21 @@ pub async fn demo_console(_: Shared) {
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.expect("the demo stops on Ctrl-C").unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+/// A network address without HTTPS and an operator password: refused before anything
+/// starts (exit 2), saying what to configure.
+pub async fn console_refuses_a_network_address(_: Shared) {
+    let tenant = SimulatedTenant::start(SimulatedTenantOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let secret = tenant.write_secret(&state).unwrap();
+    let config = dir.path().join("keystation.toml");
+    std::fs::write(&config, tenant.config_toml(&secret, "")).unwrap();
+    let out = keystation(&config, &state, 1, None).args(["--json", "console", "--listen", "0.0.0.0:0"]).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let envelope: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let message = envelope["error"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("console.listen") && message.contains("tls_certificate") && message.contains("password_file"), "{message}");
+    assert!(!state.join(keystation::console::launch::LINK_FILE).exists(), "no link was made");
+}

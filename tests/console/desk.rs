@@ -5,13 +5,18 @@ use super::support::{log_lines_with, pin_on_slip, secret_file, Page, Shared, Wor
 use keystation::key::virtual_key::Touch;
 use std::time::Duration;
 
-/// A world with an open desk and a page signed in and locked to it.
+/// A world with an open desk and a page signed in and locked to it; with an operator
+/// PIN and an exit sequence when given.
 async fn open_desk(shared: &Shared, set: &[&str], operator_pin: Option<&str>) -> (World, Page) {
-    let pin = operator_pin.map(str::to_string);
+    open_desk_with(shared, set, operator_pin, None).await
+}
+
+async fn open_desk_with(shared: &Shared, set: &[&str], operator_pin: Option<&str>, exit_sequence: Option<&str>) -> (World, Page) {
+    let (pin, sequence) = (operator_pin.map(str::to_string), exit_sequence.map(str::to_string));
     let world = World::new(0, set, move |o, dir| {
-        if let Some(pin) = pin {
-            o.secrets.operator_pin = Some(keystation::console::options::read_secret("console.operator_pin_file", &secret_file(dir, "operator-pin", &pin)).expect("operator pin"));
-        }
+        let read = |key: &str, name: &str, value: &str| keystation::console::options::read_secret(key, &secret_file(dir, name, value)).expect("secret file");
+        o.secrets.operator_pin = pin.map(|p| read("console.operator_pin_file", "operator-pin", &p));
+        o.secrets.exit_sequence = sequence.map(|s| read("console.exit_sequence_file", "exit-sequence", &s));
     })
     .await;
     let page = shared.page();
@@ -182,8 +187,25 @@ pub async fn operator_exit(shared: Shared) {
     page.click("exit-go").await;
     page.wait_js("return location.pathname === '/' && !!document.getElementById('activity')", "the console's start page").await;
     world.console.idle().await;
+    page.goto(&format!("{}/", world.base())).await;
+    page.wait_js("return document.getElementById('activity').textContent === 'nothing running'", "the start page, desk closed").await;
+    page.screenshot("home").await;
     page.goto(&format!("{}/journal", world.base())).await;
     page.wait_js("return location.pathname === '/journal'", "the journal, now unlocked").await;
     assert!(log_lines_with(&shared.logs, "7Q2X9KPM").is_empty(), "the operator PIN is in the log: {:?}", log_lines_with(&shared.logs, "7Q2X9KPM"));
+    world.stop().await;
+}
+
+/// The exit sequence (an operator badge) scanned into the name field unlocks the screen
+/// like the operator's PIN, and is never shown or logged.
+pub async fn exit_sequence_unlocks(shared: Shared) {
+    let (world, page) = open_desk_with(&shared, &[], None, Some("OPS-BADGE-73Q1")).await;
+    page.click("operator").await;
+    assert!(page.text("exit-how").await.contains("exit sequence"), "the dialog says how to unlock");
+    page.click("exit-cancel").await;
+    enter_user(&page, "OPS-BADGE-73Q1").await;
+    page.wait_js("return location.pathname === '/' && !!document.getElementById('activity')", "the console's start page").await;
+    world.console.idle().await;
+    assert!(log_lines_with(&shared.logs, "OPS-BADGE-73Q1").is_empty(), "the exit sequence is in the log");
     world.stop().await;
 }

@@ -19,6 +19,10 @@ pub async fn sixteen_keys(shared: Shared) {
     std::fs::write(&file, &csv).unwrap();
 
     let page = shared.page();
+    // Without the link: the sign-in page (401), which asks for the link or the password.
+    page.goto(&format!("{}/hub", world.base())).await;
+    page.wait_js("return !document.getElementById('login-help').classList.contains('hidden')", "the sign-in page").await;
+    page.screenshot("login").await;
     page.sign_in(&world, "hub").await;
     page.wait_js("return document.getElementById('concurrency').options.length > 0", "the hub page").await;
     page.driver.find(thirtyfour::By::Id("csv")).await.unwrap().send_keys(file.display().to_string()).await.expect("choose the file");

@@ -6,32 +6,62 @@ use keystation::key::sources::KeySources;
 use keystation::key::virtual_key::Touch;
 use keystation::key::worker::KeyHandle;
 use keystation::station::journal::{JobFilter, JobMode};
-use keystation::station::pipeline::{key_handle_options, CancelToken, JobSpec, NoEvents};
+use keystation::station::pipeline::{key_handle_options, CancelToken, EventKind, JobSpec, NoEvents, StationEvent, StationEvents};
 use keystation::station::report::{self, ReportFormat, ReportRow};
 use keystation::station::state::JobState;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Provision `user` on a fresh key through the library (as `keystation enroll` does).
-async fn enroll(world: &World, user: &str) -> JobState {
-    let path = world.plug(Touch::Instant);
+/// Provision `user` on a fresh key through the library (as `keystation enroll` does);
+/// with `pull`, the key is pulled out when it asks for the touch.
+async fn enroll(world: &World, user: &str, pull: bool) -> JobState {
+    let path = world.plug(if pull { Touch::Never } else { Touch::Instant });
     let sources = KeySources::virtual_hub(world.hub.clone());
     let d = sources.enumerate().unwrap().into_iter().find(|d| d.path == path).expect("key present");
-    let key = Arc::new(KeyHandle::open(d.clone(), sources.open(&d).unwrap(), key_handle_options(Arc::new(NoEvents), Duration::from_secs(30))).await.unwrap());
-    let outcome = world.station.provision(key, JobSpec::new(JobMode::Enroll, user), Arc::new(NoEvents), CancelToken::new()).await;
+    let events: Arc<dyn StationEvents> = if pull {
+        let (hub, path) = (world.hub.clone(), path.clone());
+        Arc::new(move |e: &StationEvent| {
+            if e.kind == EventKind::TouchKey {
+                hub.remove(&path);
+            }
+        })
+    } else {
+        Arc::new(NoEvents)
+    };
+    let key = Arc::new(KeyHandle::open(d.clone(), sources.open(&d).unwrap(), key_handle_options(events.clone(), Duration::from_secs(30))).await.unwrap());
+    let outcome = world.station.provision(key, JobSpec::new(JobMode::Enroll, user), events, CancelToken::new()).await;
     world.hub.remove(&path);
     outcome.state
 }
 
 pub async fn search_timeline_export(shared: Shared) {
     let world = World::new(0, &[], |_, _| {}).await;
-    assert_eq!(enroll(&world, "alice@contoso.test").await, JobState::Done);
-    assert_eq!(enroll(&world, "dave@contoso.test").await, JobState::Done);
-    assert_eq!(enroll(&world, "oscar.outside@contoso.test").await, JobState::Failed);
+    assert_eq!(enroll(&world, "alice@contoso.test", false).await, JobState::Done);
+    assert_eq!(enroll(&world, "dave@contoso.test", false).await, JobState::Done);
+    assert_eq!(enroll(&world, "oscar.outside@contoso.test", false).await, JobState::Failed);
+    assert_eq!(enroll(&world, "bob@contoso.test", true).await, JobState::NeedsOperator);
 
     let page = shared.page();
     page.sign_in(&world, "journal").await;
-    page.wait_js("return document.querySelectorAll('#results tr').length === 3", "all three jobs").await;
+    page.wait_js("return document.querySelectorAll('#results tr').length === 4", "all four jobs").await;
+
+    // The key that needs IT staff, with what to do, and its timeline.
+    page.wait_js("return !document.getElementById('parked-section').classList.contains('hidden') && document.querySelectorAll('#parked tr').length === 1", "the parked job").await;
+    let parked = page.text("parked").await;
+    let bob = world.station.setup().journal.run(|j| j.jobs_for_user("bob@contoso.test")).await.unwrap().pop().unwrap();
+    let what = bob.operator_reason.as_ref().unwrap().message();
+    assert!(parked.contains("bob@contoso.test") && parked.contains(&what), "{parked}");
+    page.js("document.querySelector('#parked tr').click()").await;
+    page.wait_js("return !document.getElementById('detail-operator').classList.contains('hidden')", "the operator message").await;
+    assert_eq!(page.text("detail-operator").await, format!("What to do: {what}"));
+    assert!(page.text("timeline").await.contains("needs operator"), "the timeline ends parked");
+
+    // By key: alice's key serial.
+    let alice = world.station.setup().journal.run(|j| j.jobs_for_user("alice@contoso.test")).await.unwrap().pop().unwrap();
+    page.type_into("q-key", alice.key.serial.as_deref().unwrap()).await;
+    page.click("search").await;
+    page.wait_js("const r = document.querySelectorAll('#results tr'); return r.length === 1 && r[0].textContent.includes('alice@contoso.test')", "the job of alice's key").await;
+    page.type_into("q-key", "").await;
 
     // By user.
     page.type_into("q-user", "ALICE@contoso.test").await;
@@ -61,7 +91,7 @@ pub async fn search_timeline_export(shared: Shared) {
     page.wait_js("return document.getElementById('search-error').textContent.includes('not before')", "the refusal of an empty date range").await;
     page.js("document.getElementById('q-since').value = ''; document.getElementById('q-until').value = ''; document.getElementById('q-state').value = ''").await;
     page.click("search").await;
-    page.wait_js("return document.querySelectorAll('#results tr').length === 3", "all jobs again").await;
+    page.wait_js("return document.querySelectorAll('#results tr').length === 4", "all jobs again").await;
 
     // The export links carry exactly the search; what they return is report's output.
     let href = page.js("return document.getElementById('export-csv').getAttribute('href')").await;

@@ -186,6 +186,6 @@ pub async fn network_needs_tls_and_password(_: Shared) {
     let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
     assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{cookie}");
     // Plain HTTP to the HTTPS port gets nothing.
-    assert!(http().get(format!("http://localhost:{port}/hub")).send().await.map(|r| r.status().is_success()).unwrap_or(false) == false);
+    assert!(!http().get(format!("http://localhost:{port}/hub")).send().await.map(|r| r.status().is_success()).unwrap_or(false));
     console.shutdown().await;
 }

@@ -43,10 +43,17 @@ const KS = {
   },
 
   // Live updates: onSnapshot(state) first (and after falling behind), then onUpdate(msg).
+  // The browser reconnects a dropped stream by itself; when the console has restarted
+  // (the session is gone) the page goes back to the sign-in page instead.
   live(path, onSnapshot, onUpdate) {
     const es = new EventSource(path, { withCredentials: true });
     es.addEventListener('snapshot', (e) => onSnapshot(JSON.parse(e.data)));
     es.addEventListener('update', (e) => onUpdate(JSON.parse(e.data)));
+    es.addEventListener('error', () => {
+      fetch('/api/session', { credentials: 'same-origin', cache: 'no-store' })
+        .then((r) => { if (r.status === 401) { es.close(); location.reload(); } })
+        .catch(() => { /* the console is down: the stream keeps trying */ });
+    });
     return es;
   },
 

@@ -125,7 +125,11 @@ async function fetchSlip() {
 
 async function send(path, body, input) {
   KS.text('desk-error', '');
-  try { await KS.post(path, body); }
+  try {
+    const r = await KS.post(path, body);
+    // The exit sequence typed as a name unlocks the screen: the console says where to go.
+    if (r && r.go) location.replace(r.go);
+  }
   catch (e) { KS.text('desk-error', e.message); }
   finally { if (input) input.value = ''; }
 }

@@ -68,7 +68,8 @@ impl ConsoleConfig {
             let missing = if self.tls_certificate.is_none() { "console.tls_certificate" } else { "console.tls_private_key" };
             return Err((missing, "is missing: HTTPS needs both tls_certificate and tls_private_key".into()));
         }
-        if !addr.ip().is_loopback() && !(self.tls() && self.password_file.is_some()) {
+        let protected = self.tls() && self.password_file.is_some();
+        if !addr.ip().is_loopback() && !protected {
             return Err((
                 "console.listen",
                 format!(
