@@ -25,3 +25,5 @@ mod doctor;
 mod permissions;
 #[path = "station/retries.rs"]
 mod retries;
+#[path = "station/lab.rs"]
+mod lab;

@@ -187,6 +187,12 @@ pub fn parse_service_url(text: &str, what: &str) -> Result<Url, EndpointError> {
     Ok(url)
 }
 
+/// Whether a service URL points at this machine (127.0.0.0/8, ::1 or `localhost`): the
+/// local simulator, never a real tenant.
+pub fn is_loopback_url(text: &str) -> bool {
+    Url::parse(text.trim()).ok().and_then(|u| u.host_str().map(is_loopback)).unwrap_or(false)
+}
+
 fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")

@@ -42,6 +42,7 @@ pub mod pin;
 pub mod handover;
 pub mod journal;
 pub mod jobs;
+pub mod lab;
 pub mod models;
 pub mod report;
 pub mod pipeline;

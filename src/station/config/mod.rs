@@ -71,6 +71,8 @@ pub struct StationConfig {
     pub network: NetworkConfig,
     /// The web console (`keystation console`).
     pub console: ConsoleConfig,
+    /// Lab settings (test machinery allowed on purpose; file only).
+    pub lab: LabConfig,
     /// Extra AAGUID → model names.
     pub models: Vec<ModelEntry>,
 }
@@ -92,6 +94,7 @@ impl Default for StationConfig {
             preflight: PreflightConfig::default(),
             network: NetworkConfig::default(),
             console: ConsoleConfig::default(),
+            lab: LabConfig::default(),
             models: Vec::new(),
         }
     }
@@ -445,6 +448,17 @@ pub enum AttestationPreflight {
     Warn,
     /// Stop before the key is touched.
     Refuse,
+}
+
+/// `[lab]`: test machinery a lab allows on purpose. Only the configuration file sets it
+/// (no `KEYSTATION_*` variable, no `--set`), so a stray environment variable cannot.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LabConfig {
+    /// Virtual (software) keys may register passkeys in this tenant (its `id`, exactly
+    /// as configured), although its hosts are not this machine's. Unset: virtual keys
+    /// only against a loopback tenant (the simulator).
+    pub virtual_keys_tenant: Option<String>,
 }
 
 /// `[preflight]`: checks made before anything is written to a key.

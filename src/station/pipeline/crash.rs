@@ -13,6 +13,11 @@
 //! * `state:<state>` (or just `<state>`): right after the transition into that state
 //!   is committed.
 //!
+//! The environment hook exists only in builds with debug assertions (`cargo test`,
+//! `cargo run`, `cargo build`) or with the `crash-hook` cargo feature, which is off by
+//! default: a release build (`cargo build --release`, the Debian package) has no code
+//! that aborts, and ignores the variable with a warning.
+//!
 //! In-process tests use [`super::StationOptions::crash_point`] instead: at the point the
 //! pipeline stops dead, writes nothing more to the journal and returns an outcome
 //! with kind `interrupted`, which is what a killed process leaves behind.
@@ -21,6 +26,9 @@ use std::str::FromStr;
 
 /// The environment variable of the abort hook.
 pub const CRASH_ENV: &str = "KEYSTATION_TEST_CRASH_AFTER";
+
+/// Whether this build has the environment hook (see the module docs).
+pub const ENV_HOOK_BUILT: bool = cfg!(any(debug_assertions, feature = "crash-hook"));
 
 /// Intent kinds the hook accepts (the journal's `intents.kind` names).
 pub const INTENT_KINDS: &[&str] = &[
@@ -73,7 +81,8 @@ impl FromStr for CrashPoint {
 /// What the pipeline does when it reaches a crash point.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum CrashAction {
-    /// `std::process::abort()` (the environment hook).
+    /// `std::process::abort()` (the environment hook; not in release builds).
+    #[cfg(any(debug_assertions, feature = "crash-hook"))]
     Abort,
     /// Stop dead without further journal writes (in-process tests).
     Halt,
@@ -89,11 +98,16 @@ impl CrashHook {
     /// From the environment (abort) or the station option (halt). A malformed variable
     /// is reported once and ignored: the hook must never change production behaviour.
     pub fn new(option: Option<CrashPoint>) -> CrashHook {
+        #[cfg(any(debug_assertions, feature = "crash-hook"))]
         if let Ok(text) = std::env::var(CRASH_ENV) {
             match text.parse::<CrashPoint>() {
                 Ok(p) => return CrashHook { armed: Some((p, CrashAction::Abort)) },
                 Err(e) => tracing::warn!("{CRASH_ENV} ignored: {e}"),
             }
+        }
+        #[cfg(not(any(debug_assertions, feature = "crash-hook")))]
+        if std::env::var_os(CRASH_ENV).is_some() {
+            tracing::warn!("{CRASH_ENV} ignored: the crash hook is a test facility and not part of this build");
         }
         CrashHook { armed: option.map(|p| (p, CrashAction::Halt)) }
     }
@@ -103,6 +117,7 @@ impl CrashHook {
     pub fn reached(&self, point: &CrashPoint) -> bool {
         match &self.armed {
             Some((p, action)) if p == point => match action {
+                #[cfg(any(debug_assertions, feature = "crash-hook"))]
                 CrashAction::Abort => {
                     eprintln!("{CRASH_ENV}: aborting at {point:?} (test facility)");
                     std::process::abort()

@@ -56,6 +56,14 @@ impl Run<'_> {
         let cfg = &st.setup.config;
         let tenant = cfg.require_tenant().map_err(|m| Failure::new(FailureKind::Config, Step::Inspect, m))?.clone();
         let key = self.key()?;
+        // Test keys never reach a real tenant, however the key got here.
+        if key.descriptor().backend == crate::key::descriptor::Backend::Virtual {
+            crate::station::lab::check_virtual_keys(cfg).map_err(|m| {
+                let mut f = Failure::new(FailureKind::Config, Step::Inspect, format!("{m}; the key was not changed"));
+                f.station_wide = true;
+                f
+            })?;
+        }
 
         // The key.
         let info = self.key_op(Step::Inspect, key.get_info()).await?;

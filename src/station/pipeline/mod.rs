@@ -123,6 +123,9 @@ impl Station {
     /// registration path has no registrar fails at inspection (missing component).
     pub async fn open(setup: StationSetup) -> Result<Station, StationError> {
         setup.config.require_tenant().map_err(StationError::Config)?;
+        if setup.sources.as_ref().is_some_and(|s| s.hub().is_some()) {
+            crate::station::lab::check_virtual_keys(&setup.config).map_err(StationError::Config)?;
+        }
         let crash = CrashHook::new(setup.options.crash_point.clone());
         Ok(Station { setup, crash, policies: Mutex::new(PolicyCache::default()) })
     }
