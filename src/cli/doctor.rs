@@ -2,7 +2,7 @@
 //! The checks live in `crate::station::doctor`; this file parses, prints and maps the
 //! first failure to an exit code (docs/exit-codes.md).
 use crate::cli::batch::{key_sources, load_config};
-use crate::cli::enroll::ViaArg;
+use crate::cli::batch::ViaArg;
 use crate::text::inert;
 use crate::cli::{CliContext, CliError, Exit};
 use crate::ceremony::RegistrationPath;
@@ -69,10 +69,7 @@ pub async fn run(args: DoctorArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         connect: ConnectOptions::default(),
         sources: Some(key_sources(ctx)?),
         users,
-        via: args.via.map(|v| match v {
-            ViaArg::Graph => RegistrationPath::Graph,
-            ViaArg::Browser => RegistrationPath::Browser,
-        }),
+        via: args.via.map(RegistrationPath::from),
     };
     let report = doctor::run(&input).await;
     let exit = exit_for(report.first_failure().and_then(|c| c.trouble));

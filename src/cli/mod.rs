@@ -37,6 +37,9 @@ pub mod progress;
 pub mod output;
 pub mod json;
 pub mod doctor;
+pub mod users;
+pub mod methods;
+pub mod reimage;
 
 pub use context::{CliContext, GlobalOpts, VirtualKeyFlags};
 pub use exit::{CliError, Exit};
@@ -74,6 +77,12 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Check the tenant, users and this station before imaging (PASS/WARN/FAIL with the fix).
     Doctor(doctor::DoctorArgs),
+    /// Show a user's security keys, passes and policy scope.
+    Users(users::UsersArgs),
+    /// List or delete a user's FIDO2 security keys in Entra.
+    Methods(methods::MethodsArgs),
+    /// Make a returned key ready for its next owner: delete its registrations in Entra, reset it.
+    Reimage(reimage::ReimageArgs),
     /// Run the whole job on a simulated tenant with virtual keys (no hardware, no tenant).
     Demo(demo::DemoArgs),
     /// Print speed figures (keys, station, browser).
@@ -111,6 +120,7 @@ impl Command {
             Command::Batch(a) => Some(a.source.clone()),
             Command::Kiosk(a) => Some(a.source.clone()),
             Command::Doctor(a) => Some(a.source.clone()),
+            Command::Reimage(a) => Some(a.source.clone()),
             Command::VirtualKey(a) => Some(VirtualKeyFlags { virtual_keys: None, virtual_state: a.virtual_state.clone() }),
             _ => None,
         }
@@ -174,7 +184,7 @@ fn check_applicable(cli: &mut Cli, leaf: &clap::ArgMatches) -> Result<(), CliErr
                 Command::Demo(_) => "; the demo always uses virtual keys: --keys K sets how many are on the hub at once",
                 _ => "",
             };
-            return Err(CliError::usage(format!("--virtual does not apply to `keystation {cmd}`: only keys, enroll, batch, kiosk and doctor use keys{hint}")));
+            return Err(CliError::usage(format!("--virtual does not apply to `keystation {cmd}`: only keys, enroll, batch, kiosk, doctor and reimage use keys{hint}")));
         }
         None => {}
     }
@@ -194,6 +204,9 @@ fn command_name(c: &Command) -> &'static str {
         Command::Kiosk(_) => "kiosk",
         Command::Report(_) => "report",
         Command::Doctor(_) => "doctor",
+        Command::Users(_) => "users",
+        Command::Methods(_) => "methods",
+        Command::Reimage(_) => "reimage",
         Command::Demo(_) => "demo",
         Command::Bench(_) => "bench",
     }
@@ -261,6 +274,9 @@ async fn dispatch(command: Command, ctx: &CliContext) -> Result<Exit, CliError> 
         Command::Kiosk(a) => kiosk::run(a, ctx).await,
         Command::Report(a) => report::run(a, ctx).await,
         Command::Doctor(a) => doctor::run(a, ctx).await,
+        Command::Users(a) => users::run(a, ctx).await,
+        Command::Methods(a) => methods::run(a, ctx).await,
+        Command::Reimage(a) => reimage::run(a, ctx).await,
         Command::Demo(a) => demo::run(a, ctx).await,
         Command::Bench(a) => bench::run(a, ctx).await,
     }

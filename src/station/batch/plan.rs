@@ -116,7 +116,7 @@ pub fn decide(batch_id: String, file: BatchFile, jobs: &[JobRecord], resumes: Ve
     for item in orphans {
         let line = item.job.batch.as_ref().map(|b| b.line).unwrap_or(0);
         let upn = item.job.user.upn.clone().unwrap_or_else(|| item.retry.user.clone());
-        let row = BatchRow { line, upn, display_name: None, pin: PinPolicyOverride::default() };
+        let row = BatchRow { line, upn, display_name: None, pin: PinPolicyOverride::default(), replace: false };
         rows.push(PlannedRow { row, disposition: Disposition::Resume(Box::new(item)), earlier_attempts: 0 });
     }
     rows.sort_by_key(|r| r.row.line);

@@ -216,6 +216,7 @@ pub async fn run_demo(options: DemoOptions, sink: Arc<dyn BatchSink>, control: B
         via: options.via,
         mode: JobMode::Demo,
         poll_interval: Duration::from_millis(50),
+        replace_existing: false,
     };
     let watchdog = {
         let control = control.clone();

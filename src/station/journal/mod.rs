@@ -12,6 +12,7 @@
 //! key.set_pin(&pin).await?;                                   // the side effect
 //! j.transition(job, Transition::to(JobState::Prepared).resolving(i, IntentOutcome::Done(None)))?;
 //! ```
+mod operations;
 mod query;
 mod resume;
 mod schema;
@@ -20,6 +21,7 @@ mod types;
 
 pub use resume::{plan_resume, reconcile_registration, MethodSummary, OrphanMatch, Reconciliation, ResumeStep, CLOCK_SKEW_MINUTES};
 pub use query::QueryPlan;
+pub use operations::{NewOperation, OpIntentId, OperationId, OperationIntent, OperationKind, OperationPlan, OperationRecord, OperationState, PlannedDeletion};
 pub use schema::LATEST as SCHEMA_VERSION;
 pub use shared::SharedJournal;
 pub use types::*;

@@ -6,10 +6,10 @@ use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
 
 /// (version, SQL). Versions start at 1 and have no gaps.
-const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2)];
+const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2), (3, V3)];
 
 /// The newest schema this build knows.
-pub const LATEST: u32 = 2;
+pub const LATEST: u32 = 3;
 
 const V1: &str = r#"
 CREATE TABLE jobs (
@@ -87,6 +87,53 @@ DROP INDEX jobs_by_user;
 DROP INDEX jobs_by_serial;
 CREATE INDEX jobs_by_user ON jobs(lower(user_upn));
 CREATE INDEX jobs_by_serial ON jobs(lower(key_serial));
+"#;
+
+/// Entra-side operations at the desk (method deletions, re-imaging returned keys) with
+/// their intents, and the one-use nonces of signed deeplinks (docs/journal.md). Only new
+/// tables, so it is written to be repeatable (`IF NOT EXISTS`).
+const V3: &str = r#"
+CREATE TABLE IF NOT EXISTS operations (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    uid           TEXT NOT NULL UNIQUE,
+    kind          TEXT NOT NULL CHECK (kind IN ('delete_methods', 'reimage')),
+    state         TEXT NOT NULL CHECK (state IN ('started', 'done', 'failed')),
+    tenant        TEXT,
+    user_upn      TEXT,
+    key_path      TEXT,
+    key_aaguid    TEXT,
+    key_model     TEXT,
+    key_serial    TEXT,
+    key_firmware  TEXT,
+    plan          TEXT NOT NULL,
+    error_message TEXT,
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL,
+    finished_at   TEXT
+);
+CREATE INDEX IF NOT EXISTS operations_by_state ON operations(state);
+CREATE INDEX IF NOT EXISTS operations_by_serial ON operations(lower(key_serial));
+
+CREATE TABLE IF NOT EXISTS operation_intents (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    operation_id INTEGER NOT NULL REFERENCES operations(id),
+    kind         TEXT NOT NULL,
+    detail       TEXT NOT NULL,
+    recorded_at  TEXT NOT NULL,
+    resolution   TEXT CHECK (resolution IN ('done', 'failed', 'abandoned')),
+    resolved_at  TEXT,
+    result       TEXT,
+    message      TEXT
+);
+CREATE INDEX IF NOT EXISTS operation_intents_by_operation ON operation_intents(operation_id, id);
+
+CREATE TABLE IF NOT EXISTS deeplink_nonces (
+    nonce      TEXT PRIMARY KEY,
+    used_at    TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    user_upn   TEXT,
+    tenant     TEXT
+);
 "#;
 
 /// Current version of an open database (0 for a new, empty file).
