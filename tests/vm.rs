@@ -3,7 +3,7 @@
 //! then check keystation's hidapi backend, its CLI and watcher, and libfido2's
 //! `fido2-token` against them, and finally enroll a fresh key for a user with
 //! `keystation enroll` against a `keystation simulator` inside the guest. The checks run
-//! inside the guest (tests/vm/guest-init.sh, tests/vm/guest-enroll.sh); this file builds
+//! inside the guest (tests/vm/guest-init.sh, tests/vm/guest-enroll.sh, tests/vm/guest-replug.sh); this file builds
 //! the guest, boots it and judges its console output.
 //!
 //! Needs the Debian packages qemu-system-x86, busybox-static, cpio, fido2-tools and

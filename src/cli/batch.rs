@@ -60,7 +60,6 @@ pub struct StationOpts {
 A file without a header is one UPN per line. Bad rows are reported with their line number and skipped.\n\
 Re-running the same file skips users already done and resumes interrupted ones.\n\
 With --virtual N, N virtual keys are on the hub at the start and each is used once.\n\
-Exit codes: 0 all done, 7 some users failed / bad rows / not started, 8 some need an operator, 10 stopped.\n\
 Guide: docs/operator-guide-batch.md")]
 pub struct BatchArgs {
     /// The user list (CSV).

@@ -37,6 +37,7 @@ pub fn enumerate() -> Result<Vec<KeyDescriptor>, KeyError> {
             // macOS lists a device once per usage pair; keep the first.
             continue;
         }
+        let plug = plug_number(&path);
         let text = |s: Option<&str>| s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
         keys.push(KeyDescriptor {
             backend: Backend::Hid,
@@ -46,9 +47,35 @@ pub fn enumerate() -> Result<Vec<KeyDescriptor>, KeyError> {
             manufacturer: text(info.manufacturer_string()),
             product: text(info.product_string()),
             serial: text(info.serial_number()),
+            plug,
         });
     }
     Ok(keys)
+}
+
+/// The kernel's number for the HID device behind `/dev/hidrawN`: the hex suffix of its
+/// sysfs name (`0003:1050:0407.000C` → 12). The kernel counts it up for every HID device
+/// it creates, so a re-plug gets a new one even when it reuses the hidraw node. 0 when
+/// unknown (not Linux, or sysfs does not say).
+pub fn plug_number(path: &str) -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        let Some(node) = path.strip_prefix("/dev/") else { return 0 };
+        let Ok(device) = std::fs::read_link(format!("/sys/class/hidraw/{node}/device")) else { return 0 };
+        parse_hid_device_name(&device.to_string_lossy()).unwrap_or(0)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = path;
+        0
+    }
+}
+
+/// `.../0003:1050:0407.000C` → 12.
+fn parse_hid_device_name(link: &str) -> Option<u64> {
+    let name = link.rsplit('/').next()?;
+    let (_, number) = name.rsplit_once('.')?;
+    u64::from_str_radix(number, 16).ok()
 }
 
 /// Open the FIDO HID device at `path` (as enumerated).
@@ -190,6 +217,14 @@ fn access_denied_hint(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kernel_hid_device_number_is_the_plug() {
+        assert_eq!(parse_hid_device_name("../../../0003:1050:0407.000C"), Some(12));
+        assert_eq!(parse_hid_device_name("../../devices/virtual/misc/uhid/0003:1209:000A.0021"), Some(33));
+        assert_eq!(parse_hid_device_name("no-number"), None);
+        assert_eq!(plug_number("/nonexistent/hidraw9"), 0);
+    }
 
     #[test]
     fn report_id_byte_is_dropped_and_short_reports_padded() {

@@ -73,21 +73,15 @@ impl KeySources {
         self.hub.as_ref()
     }
 
-    /// Every FIDO key present now. No key is an empty list, not an error.
+    /// Every FIDO key present now. No key is an empty list, not an error. Each
+    /// descriptor names one plug-in ([`KeyDescriptor::plug`]).
     pub fn enumerate(&self) -> Result<Vec<KeyDescriptor>, KeyError> {
-        Ok(self.enumerate_instances()?.into_iter().map(|(d, _)| d).collect())
-    }
-
-    /// Like [`KeySources::enumerate`], with a number that changes whenever a key was
-    /// unplugged and plugged in again (virtual keys only; 0 for HID keys, whose path
-    /// changes instead).
-    pub(crate) fn enumerate_instances(&self) -> Result<Vec<(KeyDescriptor, u64)>, KeyError> {
         let mut keys = Vec::new();
         if let Some(hub) = &self.hub {
-            keys.extend(hub.enumerate_instances());
+            keys.extend(hub.enumerate());
         }
         if self.hid {
-            keys.extend(hid::enumerate()?.into_iter().map(|d| (d, 0)));
+            keys.extend(hid::enumerate()?);
         }
         Ok(keys)
     }

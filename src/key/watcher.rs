@@ -10,9 +10,14 @@
 //! when present) plus, when the caller supplies a probe, the AAGUID from getInfo. The
 //! probe runs once per arrival, on the watcher thread, before `Arrived` is sent (so it
 //! never competes with the caller's own use of the key); it must have its own deadline.
-//! A virtual key replugged between two polls is still reported as left and arrived; a
-//! real key replugged between two polls onto the same hidraw node cannot be told apart
-//! from one that stayed.
+//! A key replugged between two polls is still reported as left and arrived: each plug-in
+//! has its own [`KeyDescriptor::plug`] (the kernel's HID device number on Linux, the plug
+//! generation of a virtual key), even when the path is reused.
+//!
+//! [`KeyWatcher::ready`] says when the first look is done: every key present then has
+//! been reported as `Arrived` before it returns, so a caller can decide from that snapshot
+//! and only then ask a person to do something (re-plug a key) — nothing that happens after
+//! the snapshot can be missed.
 use crate::key::descriptor::KeyDescriptor;
 use crate::key::error::KeyError;
 use crate::key::sources::KeySources;
@@ -22,6 +27,7 @@ use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::oneshot;
 
 /// Reads a key's AAGUID (CTAP2 getInfo), supplied by the CTAP client; `None` when the
 /// key does not answer or is not FIDO2.
@@ -123,6 +129,8 @@ impl StopSignal {
 /// `poll_recv` to adapt it into a `Stream`.
 pub struct KeyWatcher {
     events: UnboundedReceiver<KeyEvent>,
+    /// The first enumeration, once it has been reported (`None` once taken).
+    ready: Option<oneshot::Receiver<Vec<KeyIdentity>>>,
     stop: Arc<StopSignal>,
     thread: Option<JoinHandle<()>>,
 }
@@ -137,14 +145,24 @@ impl KeyWatcher {
     /// Start polling `sources`. Keys present now are reported as `Arrived` first.
     pub fn start(sources: KeySources, options: WatchOptions) -> Result<KeyWatcher, KeyError> {
         let (tx, events) = unbounded_channel();
+        let (ready_tx, ready) = oneshot::channel();
         let stop = Arc::new(StopSignal::default());
         let interval = options.interval.clamp(Duration::from_millis(10), MAX_POLL_INTERVAL);
-        let poller = Poller { sources, probe: options.probe, interval, tx, stop: Arc::clone(&stop) };
+        let poller = Poller { sources, probe: options.probe, interval, tx, ready: Some(ready_tx), stop: Arc::clone(&stop) };
         let thread = std::thread::Builder::new()
             .name("key-watcher".into())
             .spawn(move || poller.run())
             .map_err(|e| KeyError::Transport(format!("cannot start the key watcher thread: {e}")))?;
-        Ok(KeyWatcher { events, stop, thread: Some(thread) })
+        Ok(KeyWatcher { events, ready: Some(ready), stop, thread: Some(thread) })
+    }
+
+    /// Wait until the watcher has taken its first look at the keys, and return what it
+    /// saw. Their `Arrived` events are already queued, first and in this order (a caller
+    /// that decides from the snapshot skips exactly that many events); any later change
+    /// comes after them. `None` when the watcher stopped first, or on a second call.
+    pub async fn ready(&mut self) -> Option<Vec<KeyIdentity>> {
+        let rx = self.ready.take()?;
+        rx.await.ok()
     }
 
     /// The next event; `None` once the watcher has stopped.
@@ -186,16 +204,17 @@ struct Poller {
     probe: Option<AaguidProbe>,
     interval: Duration,
     tx: UnboundedSender<KeyEvent>,
+    ready: Option<oneshot::Sender<Vec<KeyIdentity>>>,
     stop: Arc<StopSignal>,
 }
 
 impl Poller {
-    fn run(self) {
-        // (descriptor, plug instance) → identity, in arrival order.
-        let mut present: Vec<((KeyDescriptor, u64), KeyIdentity)> = Vec::new();
+    fn run(mut self) {
+        // Descriptor (one plug-in) → identity, in arrival order.
+        let mut present: Vec<(KeyDescriptor, KeyIdentity)> = Vec::new();
         let mut failing = false;
         loop {
-            match self.sources.enumerate_instances() {
+            match self.sources.enumerate() {
                 Ok(now) => {
                     if failing {
                         tracing::info!("key enumeration works again");
@@ -203,6 +222,10 @@ impl Poller {
                     }
                     if !self.apply(&mut present, now) {
                         return;
+                    }
+                    // The first snapshot is out (its `Arrived` events are queued).
+                    if let Some(ready) = self.ready.take() {
+                        let _ = ready.send(present.iter().map(|(_, identity)| identity.clone()).collect());
                     }
                 }
                 Err(e) => {
@@ -221,7 +244,7 @@ impl Poller {
     }
 
     /// Emit the difference between `present` and `now`; false when nobody listens.
-    fn apply(&self, present: &mut Vec<((KeyDescriptor, u64), KeyIdentity)>, now: Vec<(KeyDescriptor, u64)>) -> bool {
+    fn apply(&self, present: &mut Vec<(KeyDescriptor, KeyIdentity)>, now: Vec<KeyDescriptor>) -> bool {
         let mut i = 0;
         while i < present.len() {
             if now.contains(&present[i].0) {
@@ -240,8 +263,8 @@ impl Poller {
             if self.stop.is_stopped() {
                 return false;
             }
-            let aaguid = self.probe.as_ref().and_then(|probe| probe(&key.0));
-            let identity = KeyIdentity { descriptor: key.0.clone(), aaguid };
+            let aaguid = self.probe.as_ref().and_then(|probe| probe(&key));
+            let identity = KeyIdentity { descriptor: key.clone(), aaguid };
             present.push((key, identity.clone()));
             if self.tx.send(KeyEvent::Arrived(identity)).is_err() {
                 return false;

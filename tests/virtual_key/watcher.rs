@@ -43,8 +43,11 @@ async fn watcher_sees_virtual_keys_arrive_and_leave_within_a_second() {
     hub.unplug(key.path());
     assert!(matches!(next(&mut watcher).await, KeyEvent::Left(ref k) if k.descriptor == descriptor));
 
-    hub.plug(key.clone());
-    assert!(matches!(next(&mut watcher).await, KeyEvent::Arrived(ref k) if k.descriptor == descriptor));
+    // Back on the same path, as a new plug-in of the key.
+    let again = hub.plug(key.clone());
+    assert!(matches!(next(&mut watcher).await, KeyEvent::Arrived(ref k) if k.descriptor == again));
+    assert_eq!(again.path, descriptor.path);
+    assert_ne!(again.plug, descriptor.plug);
     watcher.stop();
 }
 

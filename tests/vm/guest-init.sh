@@ -32,7 +32,8 @@ CHECKS="modules uhid-key-created keys-list keys-list-json keys-list-usage-page k
 fido2-token-list fido2-token-list-usage-page fido2-token-info keys-set-pin keys-info-pin-set fido2-token-pin-set fido2-token-uses-pin
 pin-retries-agree virtual-state-persists keys-reset touch-deny watch-arrive watch-leave
 virtual-key-stop
-enroll-graph enroll-in-graph enroll-libfido2-sees-credential enroll-journal"
+enroll-graph enroll-in-graph enroll-libfido2-sees-credential enroll-journal
+replug-after-40ms replug-after-80ms replug-after-120ms"
 echo "PLAN $(echo $CHECKS | wc -w)"
 passed=0
 failed=0
@@ -176,6 +177,11 @@ else
     fail fido2-token-list-usage-page "fido2-token -L lists the non-FIDO device ${DEVV:-(missing)} or not exactly one key" /tmp/fl.out
 fi
 kill -TERM "$VKV" 2>/dev/null
+
+# The re-plug checks' keys start now (after the checks that count keys), so that they are
+# past the 10 s reset window at the end.
+. /guest-replug.sh
+replug_start_keys
 
 if fido2-token -I "$DEV1" >/tmp/fi.out 2>&1 \
     && grep -q '^version strings:.*FIDO_2_0' /tmp/fi.out \
@@ -342,5 +348,8 @@ fi
 # A full direct-Graph enrollment through the real hidraw against an in-guest simulator.
 . /guest-enroll.sh
 enroll_checks
+
+# The re-plug wait: the key pulled 40-120 ms after keystation's prompt.
+replug_checks
 
 finish

@@ -11,7 +11,7 @@
 # The guest gets busybox-static (its applets as symlinks), the three HID modules, the
 # keystation binary, libfido2's fido2-token, the system CA bundle, every shared library
 # `ldd` lists for the dynamic programs, tests/vm/guest-init.sh as /init and the
-# enrollment checks it sources (tests/vm/guest-enroll.sh).
+# checks it sources (tests/vm/guest-enroll.sh, tests/vm/guest-replug.sh).
 set -eu
 
 die() { echo "initramfs.sh: error: $*" >&2; exit 1; }
@@ -81,6 +81,7 @@ copy_libs "$fido2_token"
 cp "$here/guest-init.sh" "$root/init"
 chmod 755 "$root/init"
 cp "$here/guest-enroll.sh" "$root/guest-enroll.sh"
+cp "$here/guest-replug.sh" "$root/guest-replug.sh"
 echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
 echo "root:x:0:" > "$root/etc/group"
 

@@ -54,8 +54,9 @@ pub async fn run(sources: &KeySources, args: ResetArgs, ctx: &CliContext) -> Res
                 ));
             }
             let timeout = Duration::from_secs(args.replug_timeout.max(1));
-            errln!("Unplug the key and plug it in again (waiting up to {} s); then touch it when it blinks.", timeout.as_secs());
-            until_ctrl_c(reset_after_replug(sources, &descriptor, handle_options(&args.key), timeout)).await?;
+            // Asked only once the watcher has looked, so a quick pull cannot be missed.
+            let prompt = || errln!("Unplug the key and plug it in again (waiting up to {} s); then touch it when it blinks.", timeout.as_secs());
+            until_ctrl_c(reset_after_replug(sources, &descriptor, handle_options(&args.key), timeout, prompt)).await?;
             true
         }
         Err(e) => return Err(e.into()),

@@ -64,13 +64,9 @@ impl VirtualHub {
         super::shared::lock(&self.keys).values().cloned().collect()
     }
 
-    /// The keys that are plugged in now, as enumeration shows them.
+    /// The keys that are plugged in now, as enumeration shows them (each with its plug
+    /// generation, so a re-plugged key is a new descriptor).
     pub fn enumerate(&self) -> Vec<KeyDescriptor> {
-        self.keys().into_iter().filter(VirtualKey::is_plugged).map(|k| k.descriptor()).collect()
-    }
-
-    /// Plugged keys with their plug generation (see `VirtualKey::plug_generation`).
-    pub(crate) fn enumerate_instances(&self) -> Vec<(KeyDescriptor, u64)> {
-        self.keys().into_iter().filter(VirtualKey::is_plugged).map(|k| (k.descriptor(), k.plug_generation())).collect()
+        self.keys().iter().filter_map(VirtualKey::plugged_descriptor).collect()
     }
 }

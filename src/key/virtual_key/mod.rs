@@ -251,9 +251,19 @@ impl VirtualKey {
         Ok(Box::new(self.inner.shared.open()?))
     }
 
-    /// How enumeration shows this key (path `virtual:<n>`, pid.codes ids, serial).
+    /// How enumeration shows this key (path `virtual:<n>`, pid.codes ids, serial, and
+    /// its current plug generation).
     pub fn descriptor(&self) -> KeyDescriptor {
-        self.inner.descriptor.clone()
+        KeyDescriptor { plug: self.plug_generation(), ..self.inner.descriptor.clone() }
+    }
+
+    /// The descriptor if the key is plugged in now (one look at its state).
+    pub(crate) fn plugged_descriptor(&self) -> Option<KeyDescriptor> {
+        let (plugged, generation) = {
+            let s = self.inner.shared.lock();
+            (s.plugged, s.generation)
+        };
+        plugged.then(|| KeyDescriptor { plug: generation, ..self.inner.descriptor.clone() })
     }
 
     /// `virtual:<n>`.
@@ -340,6 +350,7 @@ fn descriptor_for(config: &VirtualKeyConfig, serial: &str) -> KeyDescriptor {
         manufacturer: Some(VIRTUAL_KEY_MANUFACTURER.to_string()),
         product: Some(VIRTUAL_KEY_PRODUCT.to_string()),
         serial: Some(serial.to_string()),
+        plug: 0,
     }
 }
 

@@ -89,6 +89,13 @@ pub const SETTABLE_KEYS: &[SettableKey] = &[
     key("network.proxy", Text),
     key("network.timeout_seconds", Count),
     key("network.connect_timeout_seconds", Count),
+    key("console.listen", Text),
+    key("console.hostnames", List),
+    key("console.tls_certificate", Path),
+    key("console.tls_private_key", Path),
+    key("console.password_file", Path),
+    key("console.operator_pin_file", Path),
+    key("console.exit_sequence_file", Path),
 ];
 
 /// `KEYSTATION_*` variables that belong to the command line itself (global options),

@@ -471,6 +471,7 @@ impl ConfigLoader {
             {
                 *p = base.join(&*p);
             }
+            config.console.resolve_paths(base, |key| matches!(prov.origin_of(key), Origin::File(_)));
         }
         validate::validate(&config, &prov)?;
         Ok(LoadedConfig { config, provenance: prov, warnings, file: file_path })

@@ -9,6 +9,7 @@
 //!     .overrides(overrides)                        // from the command line
 //!     .load()?;                                    // validated StationConfig
 //! ```
+mod console;
 mod keys;
 mod legacy;
 mod load;
@@ -18,6 +19,7 @@ mod template;
 mod tenant;
 mod validate;
 
+pub use console::{parse_listen, ConsoleConfig, DEFAULT_LISTEN};
 pub use keys::{env_var_for, SettableKey, SETTABLE_KEYS};
 pub use load::{config_file_in_use, config_search_path, default_config_path, ConfigError, ConfigLoader, ConfigOverrides, LoadedConfig, Origin, Provenance, SYSTEM_CONFIG_PATH};
 pub use plan::{Plan, PlanInput, PlanKey, PlanStep, PlanTenant, Touches};
@@ -67,6 +69,8 @@ pub struct StationConfig {
     pub preflight: PreflightConfig,
     /// How keystation reaches Entra and Graph (CA bundle, proxy, timeouts).
     pub network: NetworkConfig,
+    /// The web console (`keystation console`).
+    pub console: ConsoleConfig,
     /// Extra AAGUID → model names.
     pub models: Vec<ModelEntry>,
 }
@@ -87,6 +91,7 @@ impl Default for StationConfig {
             batch: BatchConfig::default(),
             preflight: PreflightConfig::default(),
             network: NetworkConfig::default(),
+            console: ConsoleConfig::default(),
             models: Vec::new(),
         }
     }

@@ -89,6 +89,7 @@ pub(super) fn validate(cfg: &StationConfig, prov: &Provenance) -> Result<(), Con
     if let Err(e) = cfg.model_table() {
         return Err(c.fail("models", e));
     }
+    cfg.console.check().map_err(|(key, message)| c.fail(key, message))?;
     Ok(())
 }
 

@@ -244,11 +244,12 @@ impl Station {
             Err(e) => return Err(e),
         }
         let Some(sources) = self.setup().sources.clone() else { return Err(KeyError::ResetWindowPassed) };
-        self.emit(events, EventKind::ReplugKey { reason: "the key's reset window (10 seconds after plugging in) has passed: unplug the key, plug it in again and touch it when it blinks".into() });
         let descriptor = key.descriptor().clone();
         drop(key);
+        // The request goes out only once the watcher has looked (see `wait_for_replug`).
+        let prompt = || self.emit(events, EventKind::ReplugKey { reason: "the key's reset window (10 seconds after plugging in) has passed: unplug the key, plug it in again and touch it when it blinks".into() });
         let arrived = tokio::select! {
-            r = wait_for_replug(&sources, &descriptor, self.setup().options.replug_timeout) => r?,
+            r = wait_for_replug(&sources, &descriptor, self.setup().options.replug_timeout, prompt) => r?,
             _ = cancel.cancelled() => return Err(KeyError::Cancelled),
         };
         let io = sources.open(&arrived)?;

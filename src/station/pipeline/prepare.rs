@@ -104,11 +104,14 @@ impl Run<'_> {
             let e = KeyError::ResetWindowPassed;
             return Err((Failure::key(Step::Reset, &e).next("unplug the key, plug it in again and run the enrollment again at once"), e));
         };
-        self.emit(EventKind::ReplugKey { reason: "the key's reset window (10 seconds after plugging in) has passed: unplug the key, plug it in again and touch it when it blinks".into() });
         let descriptor = old.descriptor().clone();
         let timeout = st.setup.options.replug_timeout;
+        // The request goes out only once the watcher has looked (see `wait_for_replug`).
+        let prompt = || {
+            self.emit(EventKind::ReplugKey { reason: "the key's reset window (10 seconds after plugging in) has passed: unplug the key, plug it in again and touch it when it blinks".into() })
+        };
         let arrived = tokio::select! {
-            r = wait_for_replug(&sources, &descriptor, timeout) => r.map_err(fail)?,
+            r = wait_for_replug(&sources, &descriptor, timeout, prompt) => r.map_err(fail)?,
             _ = self.cancel.cancelled() => return Err(fail(KeyError::Cancelled)),
         };
         let io = sources.open(&arrived).map_err(fail)?;
