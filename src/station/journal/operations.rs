@@ -7,13 +7,13 @@
 //! methods of which users, whether the key is reset) is stored when it begins, before
 //! any side effect, so an interrupted operation is finished by running its plan again:
 //! every step is idempotent (a method already gone is done; resetting a reset key is
-//! harmless). Tables `operations` and `operation_intents` (schema 3, docs/journal.md).
+//! harmless). Tables `operations` and `operation_intents` (schema 4, docs/journal.md); the
+//! same statements on SQLite and PostgreSQL.
 use super::types::{Intent, IntentOutcome, JobError, KeyFacts, KeyQuery, Resolution};
+use super::backend::{params, Value as SqlValue};
 use super::{parse_stamp, Journal, JournalError};
 use crate::station::journal::Durability;
 use chrono::{DateTime, Utc};
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 /// Row id of an operation.
@@ -208,6 +208,21 @@ impl OperationRecord {
 }
 
 const OP_COLUMNS: &str = "id, uid, kind, state, tenant, user_upn, key_path, key_aaguid, key_model, key_serial, key_firmware, plan, error_message, created_at, updated_at, finished_at";
+const INSERT_OPERATION: &str = "INSERT INTO operations (uid, kind, state, tenant, user_upn, key_path, key_aaguid, key_model, key_serial, key_firmware, station, host, plan, created_at, updated_at)
+             VALUES (?1, ?2, 'started', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)";
+const TOUCH_OPERATION: &str = "UPDATE operations SET updated_at = ?2 WHERE id = ?1";
+const INTENTS_OF_OPERATION: &str = "SELECT id, detail, recorded_at, resolution, result, message FROM operation_intents WHERE operation_id = ?1 ORDER BY id";
+const METHOD_DELETED: &str = "SELECT 1 FROM operation_intents WHERE kind = 'delete_method' AND resolution = 'done' AND detail LIKE ?1";
+
+fn resolution(s: Option<String>) -> Result<Option<Resolution>, JournalError> {
+    Ok(match s.as_deref() {
+        None => None,
+        Some("done") => Some(Resolution::Done),
+        Some("failed") => Some(Resolution::Failed),
+        Some("abandoned") => Some(Resolution::Abandoned),
+        Some(other) => return Err(JournalError::Corrupt(format!("resolution {other:?}"))),
+    })
+}
 
 impl Journal {
     /// Begin an operation with its plan (committed and synced: the plan is what a resume
@@ -215,41 +230,39 @@ impl Journal {
     pub fn begin_operation(&mut self, op: &NewOperation) -> Result<OperationId, JournalError> {
         let now = self.now();
         let plan = serde_json::to_string(&op.plan).map_err(|e| JournalError::Corrupt(e.to_string()))?;
-        let tx = self.begin(Durability::Sync)?;
-        tx.execute(
-            "INSERT INTO operations (uid, kind, state, tenant, user_upn, key_path, key_aaguid, key_model, key_serial, key_firmware, plan, created_at, updated_at)
-             VALUES (?1, ?2, 'started', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
-            params![
-                uuid::Uuid::new_v4().to_string(),
-                op.kind.as_str(),
-                op.tenant,
-                op.user_upn,
-                op.key.path,
-                op.key.aaguid,
-                op.key.model,
-                op.key.serial,
-                op.key.firmware,
-                plan,
-                now
-            ],
-        )?;
-        let id = OperationId(tx.last_insert_rowid());
-        tx.commit()?;
-        self.committed(Durability::Sync);
-        Ok(id)
+        let identity = self.identity().clone();
+        let args = params![
+            uuid::Uuid::new_v4().to_string(),
+            op.kind.as_str(),
+            op.tenant.clone(),
+            op.user_upn.clone(),
+            op.key.path.clone(),
+            op.key.aaguid.clone(),
+            op.key.model.clone(),
+            op.key.serial.clone(),
+            op.key.firmware.clone(),
+            identity.name,
+            identity.host,
+            plan,
+            now,
+        ];
+        self.write(Durability::Sync, |db| Ok(OperationId(db.insert(INSERT_OPERATION, &args)?)))
     }
 
     /// Record (and commit) that an operation's side effect is about to start.
     pub fn record_operation_intent(&mut self, op: OperationId, intent: &Intent) -> Result<OpIntentId, JournalError> {
         let now = self.now();
         let detail = serde_json::to_string(intent).map_err(|e| JournalError::Corrupt(e.to_string()))?;
-        let tx = self.begin(Durability::Sync)?;
-        tx.execute("INSERT INTO operation_intents (operation_id, kind, detail, recorded_at) VALUES (?1, ?2, ?3, ?4)", params![op.0, intent.kind(), detail, now])?;
-        let id = OpIntentId(tx.last_insert_rowid());
-        tx.execute("UPDATE operations SET updated_at = ?2 WHERE id = ?1", params![op.0, now])?;
-        tx.commit()?;
-        self.committed(Durability::Sync);
-        Ok(id)
+        self.write(Durability::Sync, |db| {
+            if db.execute(TOUCH_OPERATION, &params![op.0, now.clone()])? == 0 {
+                return Err(JournalError::Corrupt(format!("operation {op} is not in the journal")));
+            }
+            let id = db.insert(
+                "INSERT INTO operation_intents (operation_id, kind, detail, recorded_at) VALUES (?1, ?2, ?3, ?4)",
+                &params![op.0, intent.kind(), detail, now],
+            )?;
+            Ok(OpIntentId(id))
+        })
     }
 
     /// Resolve an operation's intent.
@@ -260,18 +273,17 @@ impl Journal {
             IntentOutcome::Failed(e) => ("failed", None, Some(format!("{}: {}", e.kind.as_str(), e.message))),
             IntentOutcome::Abandoned(note) => ("abandoned", None, Some(note.clone())),
         };
-        let tx = self.begin(Durability::Sync)?;
-        let n = tx.execute(
-            "UPDATE operation_intents SET resolution = ?3, resolved_at = ?4, result = ?5, message = ?6 WHERE id = ?1 AND operation_id = ?2 AND resolution IS NULL",
-            params![intent.0, op.0, resolution, now, result, message],
-        )?;
-        if n == 0 {
-            return Err(JournalError::Corrupt(format!("intent {} is not an open intent of operation {op}", intent.0)));
-        }
-        tx.execute("UPDATE operations SET updated_at = ?2 WHERE id = ?1", params![op.0, now])?;
-        tx.commit()?;
-        self.committed(Durability::Sync);
-        Ok(())
+        self.write(Durability::Sync, |db| {
+            let n = db.execute(
+                "UPDATE operation_intents SET resolution = ?3, resolved_at = ?4, result = ?5, message = ?6 WHERE id = ?1 AND operation_id = ?2 AND resolution IS NULL",
+                &params![intent.0, op.0, resolution, now.clone(), result, message],
+            )?;
+            if n == 0 {
+                return Err(JournalError::Corrupt(format!("intent {} is not an open intent of operation {op}", intent.0)));
+            }
+            db.execute(TOUCH_OPERATION, &params![op.0, now])?;
+            Ok(())
+        })
     }
 
     /// End an operation: `Ok` → done, `Err` → failed with the error.
@@ -281,81 +293,54 @@ impl Journal {
             Ok(()) => (OperationState::Done, None),
             Err(e) => (OperationState::Failed, Some(format!("{}: {}", e.kind.as_str(), e.message))),
         };
-        let tx = self.begin(Durability::Sync)?;
-        let n = tx.execute(
-            "UPDATE operations SET state = ?2, error_message = ?3, updated_at = ?4, finished_at = ?4 WHERE id = ?1 AND state = 'started'",
-            params![op.0, state.as_str(), error, now],
-        )?;
-        if n == 0 {
-            return Err(JournalError::Corrupt(format!("operation {op} is not started")));
-        }
-        tx.commit()?;
-        self.committed(Durability::Sync);
-        Ok(())
+        self.write(Durability::Sync, |db| {
+            let n = db.execute(
+                "UPDATE operations SET state = ?2, error_message = ?3, updated_at = ?4, finished_at = ?4 WHERE id = ?1 AND state = 'started'",
+                &params![op.0, state.as_str(), error, now],
+            )?;
+            if n == 0 {
+                return Err(JournalError::Corrupt(format!("operation {op} is not started")));
+            }
+            Ok(())
+        })
     }
 
     fn operations_where(&self, clause: &str, args: Vec<SqlValue>) -> Result<Vec<OperationRecord>, JournalError> {
         let sql = format!("SELECT {OP_COLUMNS} FROM operations {clause}");
-        let mut stmt = self.conn.prepare(&sql)?;
-        type Raw = (i64, String, String, String, Option<String>, Option<String>, KeyFacts, String, Option<String>, String, String, Option<String>);
-        let raws: Vec<Raw> = stmt
-            .query_map(rusqlite::params_from_iter(args), |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    KeyFacts { path: r.get(6)?, aaguid: r.get(7)?, model: r.get(8)?, serial: r.get(9)?, firmware: r.get(10)? },
-                    r.get(11)?,
-                    r.get(12)?,
-                    r.get(13)?,
-                    r.get(14)?,
-                    r.get(15)?,
-                ))
-            })?
-            .collect::<Result<_, _>>()?;
-        let mut out = Vec::new();
-        for (id, uid, kind, state, tenant, user_upn, key, plan, error, created, updated, finished) in raws {
+        let rows = self.rows(&sql, &args)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id = OperationId(r.int(0)?);
             out.push(OperationRecord {
-                id: OperationId(id),
-                uid,
-                kind: OperationKind::parse(&kind)?,
-                state: OperationState::parse(&state)?,
-                tenant,
-                user_upn,
-                key,
-                plan: serde_json::from_str(&plan).map_err(|e| JournalError::Corrupt(format!("operation plan: {e}")))?,
-                error,
-                created_at: parse_stamp(&created)?,
-                updated_at: parse_stamp(&updated)?,
-                finished_at: finished.as_deref().map(parse_stamp).transpose()?,
-                intents: self.operation_intents(OperationId(id))?,
+                id,
+                uid: r.text(1)?,
+                kind: OperationKind::parse(&r.text(2)?)?,
+                state: OperationState::parse(&r.text(3)?)?,
+                tenant: r.opt_text(4)?,
+                user_upn: r.opt_text(5)?,
+                key: KeyFacts { path: r.opt_text(6)?, aaguid: r.opt_text(7)?, model: r.opt_text(8)?, serial: r.opt_text(9)?, firmware: r.opt_text(10)? },
+                plan: serde_json::from_str(&r.text(11)?).map_err(|e| JournalError::Corrupt(format!("operation plan: {e}")))?,
+                error: r.opt_text(12)?,
+                created_at: parse_stamp(&r.text(13)?)?,
+                updated_at: parse_stamp(&r.text(14)?)?,
+                finished_at: r.opt_text(15)?.as_deref().map(parse_stamp).transpose()?,
+                intents: self.operation_intents(id)?,
             });
         }
         Ok(out)
     }
 
     fn operation_intents(&self, op: OperationId) -> Result<Vec<OperationIntent>, JournalError> {
-        let mut stmt = self.conn.prepare("SELECT id, detail, recorded_at, resolution, result, message FROM operation_intents WHERE operation_id = ?1 ORDER BY id")?;
-        let rows: Vec<(i64, String, String, Option<String>, Option<String>, Option<String>)> =
-            stmt.query_map([op.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?.collect::<Result<_, _>>()?;
-        rows.into_iter()
-            .map(|(id, detail, recorded, resolution, result, message)| {
+        self.rows(INTENTS_OF_OPERATION, &params![op.0])?
+            .iter()
+            .map(|r| {
                 Ok(OperationIntent {
-                    id: OpIntentId(id),
-                    intent: serde_json::from_str(&detail).map_err(|e| JournalError::Corrupt(format!("operation intent: {e}")))?,
-                    recorded_at: parse_stamp(&recorded)?,
-                    resolution: match resolution.as_deref() {
-                        None => None,
-                        Some("done") => Some(Resolution::Done),
-                        Some("failed") => Some(Resolution::Failed),
-                        Some("abandoned") => Some(Resolution::Abandoned),
-                        Some(other) => return Err(JournalError::Corrupt(format!("resolution {other:?}"))),
-                    },
-                    result: result.as_deref().and_then(|r| serde_json::from_str(r).ok()),
-                    message,
+                    id: OpIntentId(r.int(0)?),
+                    intent: serde_json::from_str(&r.text(1)?).map_err(|e| JournalError::Corrupt(format!("operation intent: {e}")))?,
+                    recorded_at: parse_stamp(&r.text(2)?)?,
+                    resolution: resolution(r.opt_text(3)?)?,
+                    result: r.opt_text(4)?.as_deref().and_then(|r| serde_json::from_str(r).ok()),
+                    message: r.opt_text(5)?,
                 })
             })
             .collect()
@@ -363,12 +348,16 @@ impl Journal {
 
     /// One operation.
     pub fn operation(&self, op: OperationId) -> Result<Option<OperationRecord>, JournalError> {
-        Ok(self.operations_where("WHERE id = ?1", vec![SqlValue::Integer(op.0)])?.into_iter().next())
+        Ok(self.operations_where("WHERE id = ?1", vec![SqlValue::Int(op.0)])?.into_iter().next())
     }
 
     /// Operations that were begun and never ended (oldest first): an interrupted one is
-    /// finished by running its plan again.
+    /// finished by running its plan again. On a shared journal only this station's own
+    /// (another station finishes its own when it starts again).
     pub fn unfinished_operations(&self) -> Result<Vec<OperationRecord>, JournalError> {
+        if self.is_shared() {
+            return self.operations_where("WHERE state = 'started' AND station = ?1 ORDER BY id", vec![SqlValue::Text(self.identity().name.clone())]);
+        }
         self.operations_where("WHERE state = 'started' ORDER BY id", vec![])
     }
 
@@ -391,10 +380,6 @@ impl Journal {
     /// Whether an operation deleted this method (so a job's claim on it is history).
     pub fn method_deleted(&self, method_id: &str) -> Result<bool, JournalError> {
         let like = format!("%\"method_id\":{}%", serde_json::Value::String(method_id.to_string()));
-        Ok(self
-            .conn
-            .query_row("SELECT 1 FROM operation_intents WHERE kind = 'delete_method' AND resolution = 'done' AND detail LIKE ?1", [like], |_| Ok(()))
-            .optional()?
-            .is_some())
+        Ok(!self.rows(METHOD_DELETED, &params![like])?.is_empty())
     }
 }
