@@ -15,7 +15,7 @@ use std::path::PathBuf;
 /// `keystation doctor`.
 #[derive(Args, Debug)]
 #[command(after_help = "Every check prints PASS, WARN or FAIL, and the fix for the others. Nothing is changed.\n\
-Exit codes: 0 no failure (warnings allowed); otherwise the first failure's: 5 sign-in, permissions or Graph, \
+The exit code is 0 with no failure (warnings allowed), otherwise the first failure's: 5 sign-in, permissions or Graph, \
 6 a tenant policy refuses, 2 a user that does not exist or bad configuration, 11 this machine lacks something.\n\
 Guide: docs/tenant-setup.md (what each tenant check wants).")]
 pub struct DoctorArgs {

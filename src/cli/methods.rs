@@ -25,7 +25,6 @@ pub enum MethodsCommand {
     /// A user's FIDO2 security keys (id, name, model, AAGUID, creation date).
     List(ListArgs),
     /// Delete one of a user's FIDO2 security keys in Entra (asks first, or --yes).
-    #[command(after_help = "Exit codes: 0 deleted (or already gone), 2 no such user or method / no confirmation, 5 Entra, 9 another station holds the state directory, 10 declined.")]
     Delete(DeleteArgs),
 }
 

@@ -21,7 +21,6 @@ use std::time::Duration;
 #[derive(Args, Debug)]
 #[command(after_help = "Deletes the previous owners' matching security keys in Entra, then factory-resets the key (touch it when it blinks).\n\
 Enroll the next owner afterwards: keystation enroll --user NEW.\n\
-Exit codes: 0 done, 2 nothing to go on (see --force) or no confirmation, 3 no key, 4 key error (wrong PIN, no touch), 5 Entra, 9 another station holds the state directory, 10 declined or cancelled.\n\
 Guide: docs/operator-guide-reimage.md")]
 pub struct ReimageArgs {
     /// Which key, and how long a person gets to touch it.

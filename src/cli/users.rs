@@ -26,7 +26,6 @@ pub enum UsersCommand {
 
 /// `keystation users show`.
 #[derive(Args, Debug)]
-#[command(after_help = "Exit codes: 0 shown, 2 no such user, 5 Entra (sign-in, permissions).")]
 pub struct ShowArgs {
     /// The user: UPN, mail address or object id.
     #[arg(value_name = "UPN")]

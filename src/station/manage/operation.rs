@@ -47,11 +47,20 @@ pub struct OperationOutcome {
     /// State at the end: `done`, `failed`, or `started` when it stopped and a re-run
     /// finishes it.
     pub state: OperationState,
-    /// Why it did not finish.
+    /// Why it did not finish (serialised as its message, like a job's `error`; the
+    /// next step is in the command's error).
+    #[serde(serialize_with = "error_message")]
     pub error: Option<OutcomeError>,
     /// The key handle after a re-plug (not serialised).
     #[serde(skip)]
     pub key: Option<Arc<KeyHandle>>,
+}
+
+fn error_message<S: serde::Serializer>(e: &Option<OutcomeError>, s: S) -> Result<S::Ok, S::Error> {
+    match e {
+        Some(e) => s.serialize_some(&e.message),
+        None => s.serialize_none(),
+    }
 }
 
 /// How a run stopped early.
