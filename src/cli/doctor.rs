@@ -144,13 +144,7 @@ pub fn user_lines(u: &UserReport) -> String {
         ));
     }
     for t in &u.taps {
-        s.push_str(&format!(
-            "        TAP  {}  {}  valid until {}  id {}\n",
-            if t.usable_once == Some(true) { "one-time" } else { "reusable" },
-            inert(t.usability_reason.as_deref().unwrap_or("state unknown")),
-            t.expires.map(|e| e.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "-".into()),
-            inert(&t.id)
-        ));
+        s.push_str(&format!("        TAP  {}\n", crate::cli::users::tap_text(t)));
     }
     for x in &u.unreadable {
         s.push_str(&format!("        could not read {}\n", inert(x)));

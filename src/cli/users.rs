@@ -105,18 +105,23 @@ pub fn render(r: &UserReport) -> String {
     s.push_str(&methods_table(&r.fido2_methods));
     match r.taps.first() {
         None => s.push_str("\nTemporary Access Pass: none\n"),
-        Some(t) => s.push_str(&format!(
-            "\nTemporary Access Pass: {}, {}, valid until {} (id {})\n",
-            if t.usable_once == Some(true) { "one-time" } else { "reusable" },
-            inert(t.usability_reason.as_deref().unwrap_or("state unknown")),
-            t.expires.map(|e| e.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "-".into()),
-            inert(&t.id)
-        )),
+        Some(t) => s.push_str(&format!("\nTemporary Access Pass: {}\n", tap_text(t))),
     }
     for x in &r.unreadable {
         s.push_str(&format!("could not read {}\n", inert(x)));
     }
     s
+}
+
+/// A TAP in words (never the pass): "one-time, EnabledByPolicy, valid until …, id …".
+pub fn tap_text(t: &crate::station::manage::users::TapRow) -> String {
+    format!(
+        "{}, {}, valid until {}, id {}",
+        if t.usable_once == Some(true) { "one-time" } else { "reusable" },
+        inert(t.usability_reason.as_deref().unwrap_or("state unknown")),
+        t.expires.map(|e| e.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "-".into()),
+        inert(&t.id)
+    )
 }
 
 /// Methods as a table (or "  none").

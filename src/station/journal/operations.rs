@@ -363,14 +363,7 @@ impl Journal {
 
     /// Every operation on a key (serial and/or AAGUID must match), oldest first.
     pub fn operations_for_key(&self, key: &KeyQuery) -> Result<Vec<OperationRecord>, JournalError> {
-        let mut clauses = Vec::new();
-        let mut args = Vec::new();
-        for (col, v) in [("key_serial", &key.serial), ("key_aaguid", &key.aaguid), ("key_path", &key.path)] {
-            if let Some(v) = v {
-                args.push(SqlValue::Text(v.clone()));
-                clauses.push(format!("lower({col}) = lower(?{})", args.len()));
-            }
-        }
+        let (clauses, args) = super::query::key_clause(key);
         if clauses.is_empty() {
             return Ok(Vec::new());
         }
