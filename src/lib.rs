@@ -7,6 +7,7 @@
 //! - [`ceremony`]: combines the two: WebAuthn client logic, direct-Graph and browser
 //!   registration ceremonies.
 //! - [`station`]: the provisioning pipeline, journal, PIN policy and the three modes.
+//! - [`console`]: the web console (desk, hub, journal) on top of the station.
 //! - [`cli`]: parses arguments and prints; no business logic.
 //!
 //! Shared by every layer: [`secret`] (the `SecretString` wrapper) and [`lockfile`] (the
@@ -18,5 +19,6 @@ pub mod key;
 pub mod entra;
 pub mod ceremony;
 pub mod station;
+pub mod console;
 pub mod bench;
 pub mod cli;

@@ -16,6 +16,7 @@ mod browser_flow {
 
     mod automatic;
     mod cli;
+    mod drift;
     mod key_events;
     mod manual;
     mod refusals;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every keystation test tier: unit, key client vs virtual keys, Graph client vs the
-# Entra simulator, the journal on SQLite and PostgreSQL, station end to end, browser ceremony (headless Chromium) and the
-# real-kernel HID tier (qemu guest). Installs the Debian packages a tier needs when they
+# Entra simulator, the journal on SQLite and PostgreSQL, station end to end, browser ceremony (headless Chromium), the
+# web console's pages (headless Chromium) and the real-kernel HID tier (qemu guest). Installs the Debian packages a tier needs when they
 # are missing, so it works on a fresh Debian machine with only the Rust toolchain and gcc.
 #
 # Usage: tests/run-all.sh [extra cargo test args]
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n==> %s\n' "$*"; }
 
-# --- system packages the browser and VM tiers need ---------------------------------
+# --- system packages the browser, console and VM tiers need -------------------------
 missing=()
 have() { command -v "$1" >/dev/null 2>&1; }
 have chromium || missing+=(chromium)
@@ -39,8 +39,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The browser and VM tiers skip themselves when their tools are absent, unless told
-# that they are required. Here they are: a missing tool is a failure, not a skip.
+# The browser, console and VM tiers skip themselves when their tools are absent, unless
+# told that they are required. Here they are: a missing tool is a failure, not a skip.
 export KEYSTATION_REQUIRE_BROWSER=1
 export KEYSTATION_REQUIRE_VM=1
 export KEYSTATION_REQUIRE_POSTGRES=1

@@ -23,5 +23,7 @@ mod policies;
 mod faults;
 #[path = "simulator/pages.rs"]
 mod pages;
+#[path = "simulator/drift.rs"]
+mod drift;
 #[path = "simulator/cli.rs"]
 mod cli;

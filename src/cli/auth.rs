@@ -20,8 +20,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(Args, Debug)]
 #[command(after_help = "The tenant is the station's: the configured one ([tenant] in the configuration file), or the one these options name.\n\
 Without a credential option the configured `sign_in.method` is used (device-code when nothing is configured).\n\
-After signing in, commands without a configured tenant use this one (docs/configuration.md, \"The signed-in tenant\").\n\
-Exit codes: 0 signed in, 2 bad options or configuration, 5 Entra refused, 10 cancelled.")]
+After signing in, commands without a configured tenant use this one (docs/configuration.md, \"The signed-in tenant\").")]
 pub struct LoginArgs {
     /// Tenant, client, cloud, hosts and CA bundle (the station's vocabulary).
     #[command(flatten)]
@@ -52,7 +51,7 @@ pub struct LoginArgs {
 
 /// Flags of `keystation logout`.
 #[derive(Args, Debug)]
-#[command(after_help = "Tenant options narrow which cached sign-ins are forgotten.\nExit codes: 0 done (also when nothing matched), 2 several sign-ins and no choice or --all.")]
+#[command(after_help = "Tenant options narrow which cached sign-ins are forgotten (nothing matching is not an error).")]
 pub struct LogoutArgs {
     /// Only sign-ins of this tenant / client / cloud (the station's vocabulary).
     #[command(flatten)]
@@ -67,7 +66,7 @@ pub struct LogoutArgs {
 
 /// Flags of `keystation whoami`.
 #[derive(Args, Debug)]
-#[command(after_help = "Tenant options narrow which cached sign-ins are shown.\nExit codes: 0 signed in, 2 bad options, 5 not signed in (or the sign-in could not be renewed).")]
+#[command(after_help = "Tenant options narrow which cached sign-ins are shown. Not signed in (or a sign-in that could not be renewed) is exit 5.")]
 pub struct WhoamiArgs {
     /// Only sign-ins of this tenant / client / cloud (the station's vocabulary).
     #[command(flatten)]

@@ -16,6 +16,8 @@ pub enum BenchTarget {
     Station(crate::bench::station::StationBenchArgs),
     /// Seconds per enrollment through the browser path, cold and warm browser.
     Browser(crate::bench::browser::BrowserBenchArgs),
+    /// How late the console's hub page shows a pipeline event (goal: 200 ms).
+    Console(crate::bench::console::ConsoleBenchArgs),
 }
 
 pub async fn run(args: BenchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
@@ -23,5 +25,6 @@ pub async fn run(args: BenchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         BenchTarget::Keys(a) => crate::bench::keys::run(a, ctx).await,
         BenchTarget::Station(a) => crate::bench::station::run(a, ctx).await,
         BenchTarget::Browser(a) => crate::bench::browser::run(a, ctx).await,
+        BenchTarget::Console(a) => crate::bench::console::run(a, ctx).await,
     }
 }

@@ -26,6 +26,15 @@ pub struct DemoArgs {
     /// Keys are touched at once instead of after a human-like delay.
     #[arg(long)]
     pub fast: bool,
+    /// Show the demo in the web console (hub, desk, journal) instead of on this terminal.
+    #[arg(long)]
+    pub console: bool,
+    /// With --console: address and port to listen on (loopback; port 0 picks a free one).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:0", requires = "console")]
+    pub listen: String,
+    /// With --console: do not open a browser, only print the link.
+    #[arg(long, requires = "console")]
+    pub no_open: bool,
 }
 
 /// Run `keystation demo`.
@@ -44,6 +53,9 @@ pub async fn run(args: DemoArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         ..DemoOptions::default()
     };
     crate::station::demo::check_options(&options).map_err(|e| CliError::usage(e.to_string()))?;
+    if args.console {
+        return in_console(options, &args, ctx).await;
+    }
     if mode != OutputMode::Json {
         display.say(&format!(
             "keystation demo: a simulated Entra tenant (Contoso), {} user(s), {} virtual key(s) at a time. Nothing here touches real keys or a real tenant.\n",
@@ -54,12 +66,7 @@ pub async fn run(args: DemoArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let ctrl_c = spawn_interrupt_handler(control.clone());
     let result = run_demo(options, display.clone(), control).await;
     ctrl_c.abort();
-    let run = result.map_err(|e| match e {
-        DemoError::Usage(m) => CliError::usage(m),
-        DemoError::Environment(m) => CliError::new(Exit::Environment, m),
-        DemoError::Setup(m) => CliError::failure(m),
-        DemoError::StateDir(e) => e.into(),
-    })?;
+    let run = result.map_err(demo_error)?;
     if mode == OutputMode::Json {
         ctx.print_json(&serde_json::json!({"rows": run.rows, "counts": run.report.counts, "state_dir": run.state_dir, "state_dir_kept": run.state_dir_kept}))?;
     } else {
@@ -71,6 +78,45 @@ pub async fn run(args: DemoArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         BatchEnd::NeedsOperator => Exit::NeedsOperator,
         BatchEnd::Cancelled => Exit::Cancelled,
     })
+}
+
+/// `demo --console`: the same simulated world, shown in the web console.
+async fn in_console(options: DemoOptions, args: &DemoArgs, ctx: &CliContext) -> Result<Exit, CliError> {
+    let listen = crate::station::config::parse_listen(&args.listen).map_err(|m| CliError::usage(format!("--listen {m}")))?;
+    if !listen.ip().is_loopback() {
+        return Err(CliError::usage("--listen: the demo console listens on a loopback address only (127.0.0.1)"));
+    }
+    let demo = crate::console::demo::DemoConsole::start(options, listen).await.map_err(demo_error)?;
+    // The link files go where the demo's journal is (a temporary directory unless --state-dir).
+    let dir = demo.state_dir().0.to_path_buf();
+    let stop = crate::cli::stop::StopSignals::new();
+    let _files = crate::cli::console::announce(ctx, &dir, &demo.console, "hub", !args.no_open)?;
+    if !ctx.json() {
+        outln!("The demo's batch starts on the hub as soon as a browser has signed in; then try the desk and the journal.");
+    }
+    let stopped = stop.wait();
+    tokio::pin!(stopped);
+    tokio::select! {
+        r = demo.run_batch_when_signed_in() => {
+            r.map_err(demo_error)?;
+            if !ctx.json() {
+                outln!("The demo's batch has ended. The console stays up for the desk and the journal; Ctrl-C stops it.");
+            }
+            stopped.await;
+        }
+        _ = &mut stopped => {}
+    }
+    demo.shutdown().await;
+    Ok(Exit::Ok)
+}
+
+fn demo_error(e: DemoError) -> CliError {
+    match e {
+        DemoError::Usage(m) => CliError::usage(m),
+        DemoError::Environment(m) => CliError::new(Exit::Environment, m),
+        DemoError::Setup(m) => CliError::failure(m),
+        DemoError::StateDir(e) => e.into(),
+    }
 }
 
 fn result_table(run: &DemoRun) -> String {

@@ -41,8 +41,7 @@ pub enum ViaArg {
 #[derive(Args, Debug)]
 #[command(after_help = "Configuration: --config FILE, KEYSTATION_* variables, then these options (docs/configuration.md).\n\
 PINs are never taken from the command line: use --new-pin-env/--new-pin-file/--new-pin-stdin (a PIN the user chose) \
-and --pin-env/--pin-file/--pin-stdin (the key's current PIN), or answer the prompts.\n\
-Exit codes: 0 done, 2 bad input, 3 no key, 4 key error, 5 Entra, 6 policy, 8 needs an operator, 10 cancelled.")]
+and --pin-env/--pin-file/--pin-stdin (the key's current PIN), or answer the prompts.")]
 pub struct EnrollArgs {
     /// The user: UPN, mail address or object id.
     #[arg(long, value_name = "UPN")]

@@ -30,6 +30,85 @@ pub enum Exit {
     Environment = 11,
 }
 
+impl Exit {
+    /// Every code, in order.
+    pub const ALL: [Exit; 12] = [
+        Exit::Ok,
+        Exit::Failure,
+        Exit::Usage,
+        Exit::NoKey,
+        Exit::KeyError,
+        Exit::EntraError,
+        Exit::PolicyRefused,
+        Exit::PartialFailure,
+        Exit::NeedsOperator,
+        Exit::Busy,
+        Exit::Cancelled,
+        Exit::Environment,
+    ];
+
+    /// A few words for help pages.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Exit::Ok => "done",
+            Exit::Failure => "unexpected failure",
+            Exit::Usage => "bad command line, input or configuration",
+            Exit::NoKey => "no key / the chosen key is not there",
+            Exit::KeyError => "the key refused or failed",
+            Exit::EntraError => "Entra ID / Graph / sign-in failed",
+            Exit::PolicyRefused => "the tenant's policy refused",
+            Exit::PartialFailure => "some users or rows failed",
+            Exit::NeedsOperator => "needs an operator",
+            Exit::Busy => "the state directory is in use by another keystation",
+            Exit::Cancelled => "cancelled (Ctrl-C, declined, timed out)",
+            Exit::Environment => "a system component is missing",
+        }
+    }
+}
+
+/// The exit codes a command can end with, by subcommand path (`keys credentials
+/// delete`), for its help page (`cli::command` appends them) and docs/exit-codes.md.
+/// 0 and 1 are always possible and not listed here. A new command adds its line; the
+/// CLI tests fail for a command without one.
+pub fn codes_of(path: &str) -> Option<&'static [u8]> {
+    Some(match path {
+        "" => &[2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+        "keys" | "keys credentials" => &[2, 3, 4, 10],
+        "keys list" | "keys watch" => &[2],
+        "keys info" | "keys set-pin" | "keys change-pin" | "keys config" | "keys credentials list" => &[2, 3, 4, 10],
+        "keys reset" | "keys credentials delete" => &[2, 3, 4, 10],
+        "login" => &[2, 5, 10],
+        "logout" => &[2],
+        "whoami" => &[2, 5],
+        "simulator" => &[2],
+        "virtual-key" => &[2, 11],
+        "enroll" => &[2, 3, 4, 5, 6, 8, 9, 10, 11],
+        "batch" => &[2, 5, 7, 8, 9, 10, 11],
+        "kiosk" => &[2, 5, 9, 10, 11],
+        "report" => &[2],
+        "demo" => &[2, 7, 8, 10, 11],
+        "bench" | "bench keys" | "bench station" => &[2],
+        "bench browser" => &[2, 11],
+        "config" | "config init" | "config show" | "config path" => &[2],
+        "completions" | "man" => &[2],
+        "doctor" => &[2, 5, 6, 11],
+        "console" => &[2, 5, 9, 11],
+        "bench console" => &[2, 11],
+        _ => return None,
+    })
+}
+
+/// The help text line for `path`'s exit codes, e.g. "Exit codes: 0 done, 1 …".
+pub fn codes_help(path: &str) -> Option<String> {
+    let codes = codes_of(path)?;
+    let list: Vec<String> = Exit::ALL
+        .iter()
+        .filter(|e| matches!(**e, Exit::Ok | Exit::Failure) || codes.contains(&(**e as u8)))
+        .map(|e| format!("{} {}", *e as u8, e.meaning()))
+        .collect();
+    Some(format!("Exit codes: {} (docs/exit-codes.md).", list.join(", ")))
+}
+
 impl From<Exit> for ExitCode {
     fn from(e: Exit) -> Self {
         ExitCode::from(e as u8)

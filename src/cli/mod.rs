@@ -26,14 +26,19 @@ pub mod secret_input;
 pub mod keys;
 pub mod auth;
 pub mod simulator;
+pub mod stop;
 pub mod virtual_key;
 pub mod enroll;
 pub mod batch;
 pub mod kiosk;
+pub mod console;
 pub mod report;
+pub mod queue;
 pub mod demo;
 pub mod bench;
 pub mod progress;
+pub mod config_cmd;
+pub mod completions;
 pub mod output;
 pub mod json;
 pub mod doctor;
@@ -70,14 +75,48 @@ pub enum Command {
     Batch(batch::BatchArgs),
     /// Hands-free enrollment desk loop.
     Kiosk(kiosk::KioskArgs),
+    /// The web console: the desk, the hub and the journal in a browser.
+    Console(console::ConsoleArgs),
     /// Export the station journal as CSV or JSON.
     Report(report::ReportArgs),
+    /// A fleet's shared queue of users: load a CSV into it, watch its progress.
+    Queue(queue::QueueArgs),
     /// Check the tenant, users and this station before imaging (PASS/WARN/FAIL with the fix).
     Doctor(doctor::DoctorArgs),
     /// Run the whole job on a simulated tenant with virtual keys (no hardware, no tenant).
     Demo(demo::DemoArgs),
     /// Print speed figures (keys, station, browser).
     Bench(bench::BenchArgs),
+    /// Write the configuration template, show the resolved configuration, say which file is read.
+    Config(config_cmd::ConfigArgs),
+    /// Print a shell completion script (bash, zsh, fish).
+    Completions(completions::CompletionsArgs),
+    /// Print or write the man pages.
+    Man(completions::ManArgs),
+}
+
+/// The command line as clap sees it, with every help page ending in the command's exit
+/// codes ([`exit::codes_help`]). The parser, the completions and the man pages use it.
+pub fn command() -> clap::Command {
+    fn add_codes(cmd: clap::Command, path: &str) -> clap::Command {
+        let names: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_string()).collect();
+        let mut cmd = cmd;
+        for name in names {
+            let sub_path = if path.is_empty() { name.clone() } else { format!("{path} {name}") };
+            cmd = cmd.mut_subcommand(&name, |s| add_codes(s, &sub_path));
+        }
+        match exit::codes_help(path) {
+            Some(line) => {
+                let text = match cmd.get_after_help() {
+                    Some(existing) => format!("{existing}\n{line}"),
+                    None => line,
+                };
+                cmd.after_help(text)
+            }
+            None => cmd,
+        }
+    }
+    add_codes(<Cli as clap::CommandFactory>::command(), "")
 }
 
 /// Which global options a command uses; one it does not use is refused when given on
@@ -96,7 +135,9 @@ impl Command {
     /// configuration and use the state directory need no entry here.
     pub fn uses(&self) -> Uses {
         match self {
-            Command::Keys(_) | Command::Simulator(_) | Command::VirtualKey(_) => Uses { config: false, state_dir: false },
+            Command::Keys(_) | Command::Simulator(_) | Command::VirtualKey(_) | Command::Bench(_) | Command::Completions(_) | Command::Man(_) => {
+                Uses { config: false, state_dir: false }
+            }
             Command::Demo(_) => Uses { config: false, state_dir: true },
             _ => Uses { config: true, state_dir: true },
         }
@@ -110,6 +151,7 @@ impl Command {
             Command::Enroll(a) => Some(a.source.clone()),
             Command::Batch(a) => Some(a.source.clone()),
             Command::Kiosk(a) => Some(a.source.clone()),
+            Command::Console(a) => Some(a.source.clone()),
             Command::Doctor(a) => Some(a.source.clone()),
             Command::VirtualKey(a) => Some(VirtualKeyFlags { virtual_keys: None, virtual_state: a.virtual_state.clone() }),
             _ => None,
@@ -130,7 +172,7 @@ fn command_path(matches: &clap::ArgMatches) -> (String, &clap::ArgMatches) {
 
 /// The subcommand path named in raw arguments (for errors before parsing succeeded).
 fn command_path_of_args(args: &[std::ffi::OsString]) -> String {
-    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let mut cmd = command();
     let mut names = Vec::new();
     for a in args.iter().skip(1) {
         let Some(a) = a.to_str() else { continue };
@@ -174,7 +216,7 @@ fn check_applicable(cli: &mut Cli, leaf: &clap::ArgMatches) -> Result<(), CliErr
                 Command::Demo(_) => "; the demo always uses virtual keys: --keys K sets how many are on the hub at once",
                 _ => "",
             };
-            return Err(CliError::usage(format!("--virtual does not apply to `keystation {cmd}`: only keys, enroll, batch, kiosk and doctor use keys{hint}")));
+            return Err(CliError::usage(format!("--virtual does not apply to `keystation {cmd}`: only keys, enroll, batch, kiosk, console and doctor use keys{hint}")));
         }
         None => {}
     }
@@ -192,10 +234,15 @@ fn command_name(c: &Command) -> &'static str {
         Command::Enroll(_) => "enroll",
         Command::Batch(_) => "batch",
         Command::Kiosk(_) => "kiosk",
+        Command::Console(_) => "console",
         Command::Report(_) => "report",
+        Command::Queue(_) => "queue",
         Command::Doctor(_) => "doctor",
         Command::Demo(_) => "demo",
         Command::Bench(_) => "bench",
+        Command::Config(_) => "config",
+        Command::Completions(_) => "completions",
+        Command::Man(_) => "man",
     }
 }
 
@@ -204,7 +251,7 @@ pub fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // `--json` anywhere before `--` asks for the envelope, also for usage errors.
     let json = args.iter().skip(1).take_while(|a| *a != "--").any(|a| a == "--json");
-    let matches = match <Cli as clap::CommandFactory>::command().try_get_matches_from(&args) {
+    let matches = match command().try_get_matches_from(&args) {
         Ok(m) => m,
         Err(e) => return usage_error(e, json, &command_path_of_args(&args)),
     };
@@ -259,9 +306,14 @@ async fn dispatch(command: Command, ctx: &CliContext) -> Result<Exit, CliError> 
         Command::Enroll(a) => enroll::run(a, ctx).await,
         Command::Batch(a) => batch::run(a, ctx).await,
         Command::Kiosk(a) => kiosk::run(a, ctx).await,
+        Command::Console(a) => console::run(a, ctx).await,
         Command::Report(a) => report::run(a, ctx).await,
+        Command::Queue(a) => queue::run(a, ctx).await,
         Command::Doctor(a) => doctor::run(a, ctx).await,
         Command::Demo(a) => demo::run(a, ctx).await,
         Command::Bench(a) => bench::run(a, ctx).await,
+        Command::Config(a) => config_cmd::run(a, ctx).await,
+        Command::Completions(a) => completions::completions(a, ctx).await,
+        Command::Man(a) => completions::man(a, ctx).await,
     }
 }

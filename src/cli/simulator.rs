@@ -83,6 +83,7 @@ pub async fn run(args: SimulatorArgs, ctx: &CliContext) -> Result<Exit, CliError
         return Ok(Exit::Ok);
     }
     let cfg = build_config(&args)?;
+    let stop = crate::cli::stop::StopSignals::new();
     let sim = simulator::start(cfg).await.map_err(|e| match e {
         simulator::SimulatorError::Config(_) | simulator::SimulatorError::Bind { .. } => CliError::usage(e.to_string()),
         other => CliError::failure(other.to_string()),
@@ -108,27 +109,12 @@ pub async fn run(args: SimulatorArgs, ctx: &CliContext) -> Result<Exit, CliError
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    wait_for_stop().await;
+    stop.wait().await;
     sim.shutdown().await;
     if !ctx.json() {
         errln!("simulator stopped");
     }
     Ok(Exit::Ok)
-}
-
-async fn wait_for_stop() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn s<'a>(v: &'a serde_json::Value, k: &str) -> &'a str {

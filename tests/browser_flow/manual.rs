@@ -37,7 +37,7 @@ async fn fill(page: &Page, selector: &str, value: &str) {
 }
 
 /// What an operator does by hand in Security info (signing in first when needed).
-async fn operator(p: ManualPrompt) {
+pub(super) async fn operator(p: ManualPrompt) {
     let page = p.window.page().clone();
     let t = Instant::now();
     loop {

@@ -127,6 +127,14 @@ impl Env {
         assert!(r.status().is_success(), "PATCH user: {}", r.status());
     }
 
+    /// PATCH /_sim/policies/{which}.
+    pub async fn patch_policy(&self, which: &str, body: serde_json::Value) {
+        keystation::entra::tls::ensure_crypto_provider();
+        let u = url(&self.sim.control_url()).join(&format!("policies/{which}")).unwrap();
+        let r = reqwest::Client::new().patch(u).json(&body).send().await.unwrap();
+        assert!(r.status().is_success(), "PATCH policy: {}", r.status());
+    }
+
     /// The simulator's own view of a user's keys (registeredVia etc.).
     pub async fn sim_fido2(&self, upn: &str) -> serde_json::Value {
         keystation::entra::tls::ensure_crypto_provider();
@@ -211,6 +219,8 @@ impl RegistrationObserver for Recorder {
 #[derive(Default)]
 pub struct TestPrompt {
     pub shown: Mutex<Vec<ManualPrompt>>,
+    /// When each prompt was shown.
+    pub shown_at: Mutex<Vec<std::time::SystemTime>>,
     pub finished: Mutex<Vec<ManualOutcome>>,
     pub operator: Mutex<Option<Operator>>,
 }
@@ -233,6 +243,7 @@ impl TestPrompt {
 
 impl OperatorPrompt for TestPrompt {
     fn show_manual(&self, prompt: ManualPrompt) {
+        self.shown_at.lock().unwrap().push(std::time::SystemTime::now());
         self.shown.lock().unwrap().push(prompt.clone());
         if let Some(op) = self.operator.lock().unwrap().as_ref() {
             op(prompt);

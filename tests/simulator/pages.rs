@@ -106,14 +106,14 @@ fn login_url(sim: &SimulatorHandle, path: &str) -> String {
     format!("{}{}", sim.login_base().as_str().trim_end_matches('/'), path)
 }
 
-async fn issue_tap(sim: &SimulatorHandle, user: &str, body: Value) -> String {
+pub async fn issue_tap(sim: &SimulatorHandle, user: &str, body: Value) -> String {
     let r = http().post(url(sim, &format!("/_sim/users/{}/tap", user.replace('#', "%23")))).json(&body).send().await.unwrap();
     assert_eq!(r.status(), 201);
     json_of(r).await["temporaryAccessPass"].as_str().unwrap().to_string()
 }
 
 /// Security info → sign-in → username page; returns the flow token.
-async fn start_signin(b: &mut Browser, sim: &SimulatorHandle) -> String {
+pub async fn start_signin(b: &mut Browser, sim: &SimulatorHandle) -> String {
     let p = b.get(sim.security_info_url().as_str()).await;
     assert_eq!(p.status, 302);
     let to = p.location.unwrap();
@@ -146,7 +146,7 @@ async fn through_kmsi(b: &mut Browser, sim: &SimulatorHandle, p: Page, stay: &st
 }
 
 /// Sign a user in with a fresh one-time TAP and land on Security info.
-async fn signed_in(b: &mut Browser, sim: &SimulatorHandle, user: &str) -> Page {
+pub async fn signed_in(b: &mut Browser, sim: &SimulatorHandle, user: &str) -> Page {
     let pass = issue_tap(sim, user, json!({"usable_once": true})).await;
     let flow = start_signin(b, sim).await;
     let p = enter(b, sim, &flow, user, &pass).await;
@@ -161,13 +161,13 @@ fn on_security_info(p: &Page) -> bool {
 }
 
 /// PATCH /_sim/behaviour.
-async fn behaviour(sim: &SimulatorHandle, patch: Value) {
+pub async fn behaviour(sim: &SimulatorHandle, patch: Value) {
     let r = http().patch(url(sim, "/_sim/behaviour")).json(&patch).send().await.unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
 
 /// `/api/authenticationmethods/new`; returns (ErrorCode, Data parsed).
-async fn new_method(b: &mut Browser, sim: &SimulatorHandle, ty: i64) -> (Value, Value) {
+pub async fn new_method(b: &mut Browser, sim: &SimulatorHandle, ty: i64) -> (Value, Value) {
     let p = b.post_json(&url(sim, "/api/authenticationmethods/new"), &json!({"Type": ty})).await;
     let v: Value = serde_json::from_str(&p.body).unwrap();
     let data = v["Data"].as_str().map(|d| serde_json::from_str(d).unwrap()).unwrap_or(Value::Null);
@@ -175,7 +175,7 @@ async fn new_method(b: &mut Browser, sim: &SimulatorHandle, ty: i64) -> (Value, 
 }
 
 /// POST the request data to /fido/create (login host) and build a registration for its options.
-async fn fido_create(b: &mut Browser, data: &Value) -> (Page, Registration) {
+pub async fn fido_create(b: &mut Browser, data: &Value) -> (Page, Registration) {
     let rd = &data["requestData"];
     let fields: Vec<(String, String)> = rd.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect();
     let fields_ref: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -190,7 +190,7 @@ async fn fido_create(b: &mut Browser, data: &Value) -> (Page, Registration) {
 }
 
 /// The fields the /fido/create page posts to newfido.
-fn newfido_fields(p: &Page, reg: &Registration) -> Vec<(String, String)> {
+pub fn newfido_fields(p: &Page, reg: &Registration) -> Vec<(String, String)> {
     vec![
         ("provisionId".into(), p.config["sProvisionId"].as_str().unwrap().into()),
         ("canary".into(), html_hidden(&p.body, "canary")),
@@ -213,7 +213,7 @@ fn html_hidden(body: &str, name: &str) -> String {
     body[start..].split('"').next().unwrap().to_string()
 }
 
-async fn post_newfido(b: &mut Browser, p: &Page, fields: &[(String, String)]) -> Page {
+pub async fn post_newfido(b: &mut Browser, p: &Page, fields: &[(String, String)]) -> Page {
     let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     b.post_form(p.config["urlPost"].as_str().unwrap(), &refs).await
 }

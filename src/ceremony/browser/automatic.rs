@@ -280,7 +280,9 @@ impl<'a> Runner<'a> {
             return Ok(());
         }
         let due = visit.last_run.is_none_or(|t| t.elapsed() >= self.budget.rerun);
-        if !due {
+        // Never run a handler again while a ceremony is on its way or running: pressing
+        // Next twice must not start a second one.
+        if !due || (visit.last_run.is_some() && (self.create_armed.is_some() || ceremony_running)) {
             return Ok(());
         }
         if visit.last_run.is_some() && visit.since.elapsed() > self.budget.stay && !ceremony_running {
@@ -434,7 +436,12 @@ impl<'a> Runner<'a> {
         Fut: std::future::Future<Output = Result<ActOutcome, BrowserError>>,
     {
         let wait = opts.wait.unwrap_or(if opts.optional { Duration::ZERO } else { self.budget.action });
-        let deadline = Instant::now() + wait;
+        // No action outlives its page's `stay` (nor the whole budget).
+        let mut deadline = Instant::now() + wait;
+        if let Some(v) = &self.visit {
+            deadline = deadline.min(v.since + self.budget.stay);
+        }
+        deadline = deadline.min(self.started + self.budget.total);
         let queries: Vec<Query> = locators.iter().cloned().map(Query::new).collect();
         let doc = self.visit.as_ref().map(|v| v.doc);
         let mut last = ActOutcome::Missing;
@@ -465,7 +472,7 @@ impl<'a> Runner<'a> {
                     ActOutcome::Disabled => "the element stayed disabled",
                     _ => "no locator matched",
                 };
-                return Ok(ActionEnd::NotFound(format!("{why} within {} s", wait.as_secs())));
+                return Ok(ActionEnd::NotFound(format!("{why} in time")));
             }
             self.pause().await?;
         }

@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! <evidence_dir>/
-//!   browser-steps.json           flow name/version, mode, outcome, error, one entry per
+//!   browser-steps.json           start time, flow name/version, mode, outcome, error, one entry per
 //!                                recognised page and per handler action
 //!   NN-<page-id>.png             the tab when page NN was recognised (NN = log entry, from 01)
 //!   NN-<page-id>-window-K.png    other top-level windows (the ceremony popup) then
@@ -65,6 +65,7 @@ struct Shot {
 pub struct Evidence {
     enabled: bool,
     started: Instant,
+    started_at: chrono::DateTime<chrono::Utc>,
     steps: Vec<StepRecord>,
     shots: Vec<Shot>,
     mode: &'static str,
@@ -73,6 +74,8 @@ pub struct Evidence {
 
 #[derive(Serialize)]
 struct Log<'a> {
+    /// Wall-clock start (RFC 3339): `started_ms` of the entries counts from here.
+    started_at: String,
     flow: &'a str,
     flow_version: &'a str,
     mode: &'a str,
@@ -86,7 +89,7 @@ struct Log<'a> {
 impl Evidence {
     /// `enabled: false` records the step log but takes no screenshots.
     pub fn new(enabled: bool, mode: &'static str, flow_name: &str, flow_version: &str) -> Evidence {
-        Evidence { enabled, started: Instant::now(), steps: Vec::new(), shots: Vec::new(), mode, flow: (flow_name.into(), flow_version.into()) }
+        Evidence { enabled, started: Instant::now(), started_at: chrono::Utc::now(), steps: Vec::new(), shots: Vec::new(), mode, flow: (flow_name.into(), flow_version.into()) }
     }
 
     /// Milliseconds since the start.
@@ -155,6 +158,7 @@ impl Evidence {
             written.push(p);
         }
         let log = Log {
+            started_at: self.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             flow: &self.flow.0,
             flow_version: &self.flow.1,
             mode: self.mode,

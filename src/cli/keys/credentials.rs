@@ -28,8 +28,8 @@ pub enum CredentialsCommand {
     },
     /// Delete passkeys: by credential id (or a unique prefix of it), relying party or user.
     #[command(after_help = "The criteria combine: --rp login.microsoft.com --user alice@contoso.com deletes Alice's Entra passkey.\n\
-More than one match is refused unless --all-matching is given. Without --yes the deletion is confirmed on the terminal.\n\
-Exit codes: 0 deleted, 2 nothing or several match / no confirmation possible, 3 no key, 4 key error (wrong PIN…), 10 declined or Ctrl-C.")]
+More than one match is refused unless --all-matching is given (exit 2). Without --yes the deletion is confirmed on the terminal\n\
+(declining is exit 10); without a terminal --yes is required.")]
     Delete(DeleteArgs),
 }
 

@@ -22,7 +22,8 @@ use crate::ceremony::RegistrationPath;
 use crate::entra::simulator::FaultConfig;
 use crate::key::sources::KeySources;
 use crate::key::virtual_key::{Touch, VirtualHub};
-use crate::station::batch::{plan_batch, read_batch_file, run_batch, BatchControl, BatchOptions, BatchReport, BatchSink, KeySupply, RowStatus};
+use crate::station::batch::{plan_batch, read_batch_file, run_batch, BatchControl, BatchOptions, BatchPlan, BatchReport, BatchSink, KeySupply, RowStatus};
+use crate::station::pipeline::Station;
 use crate::station::config::ConfigOverrides;
 use crate::station::journal::JobMode;
 use serde::Serialize;
@@ -140,67 +141,113 @@ pub fn check_options(options: &DemoOptions) -> Result<(), DemoError> {
     Ok(())
 }
 
+/// Everything a demo runs on: the simulated tenant, a station against it, an empty hub
+/// of virtual keys, the user list planned as a batch, and a factory for blank keys.
+/// `keystation demo` runs the batch on the terminal; `keystation demo --console` hands
+/// the same world to the web console.
+pub struct DemoWorld {
+    /// The simulator (dropping it stops the simulator).
+    pub tenant: SimulatedTenant,
+    /// The station.
+    pub station: Arc<Station>,
+    /// The virtual keys' hub (empty at first).
+    pub hub: VirtualHub,
+    /// The hub as the station's key sources.
+    pub sources: KeySources,
+    /// The demo's users, planned as a batch.
+    pub plan: BatchPlan,
+    /// Makes the next blank key (batch attestation, a human-like touch).
+    pub factory: KeyFactory,
+    /// Where the journal is.
+    pub state_dir: PathBuf,
+    /// Whether the state directory is kept (an explicit one) or temporary.
+    pub state_dir_kept: bool,
+    _claim: Arc<crate::station::state_dir::StationLock>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl DemoWorld {
+    /// Start the simulator and the station, write and plan the user list.
+    pub async fn prepare(options: &DemoOptions) -> Result<DemoWorld, DemoError> {
+        check_options(options)?;
+        let (state_dir, kept, temp) = match &options.state_dir {
+            Some(d) => (d.clone(), true, None),
+            None => {
+                let temp = tempfile::Builder::new().prefix("keystation-demo-").tempdir().map_err(|e| DemoError::Setup(format!("cannot make a temporary state directory: {e}")))?;
+                (temp.path().to_path_buf(), false, Some(temp))
+            }
+        };
+        // The demo writes a journal like any station: one station per state directory.
+        let _claim = crate::station::state_dir::StationLock::acquire(&state_dir)?;
+
+        let tenant = SimulatedTenant::start(SimulatedTenantOptions { users: options.users, faults: options.faults.clone(), attestation_enforced: false })
+            .await
+            .map_err(|e| DemoError::Setup(format!("cannot start the Entra simulator: {e}")))?;
+        let hub = VirtualHub::new();
+        let sources = KeySources::virtual_hub(hub.clone());
+        let mut extra = ConfigOverrides::default();
+        if let Some(RegistrationPath::Browser) = options.via {
+            extra.set.push("tenant.registration=browser".into());
+        }
+        let station = tenant
+            .open_station(&state_dir, &extra, Some(sources.clone()), |_| {})
+            .await
+            .map_err(|e| DemoError::Setup(format!("cannot open the station: {e}")))?;
+        if let Some(path) = options.via {
+            if station.setup().registrars.get(path).is_none() {
+                return Err(DemoError::Environment(format!(
+                    "--via {path}: this build of keystation has no {path} registration path wired into the station yet; run `keystation demo` without --via (it registers through Graph)"
+                )));
+            }
+            if path == RegistrationPath::Browser && !crate::ceremony::browser::chromedriver::binaries_present(&crate::ceremony::browser::BrowserConfig::default()) {
+                return Err(DemoError::Environment(
+                    "--via browser needs Chromium and chromedriver (Debian: apt-get install chromium chromium-driver)".into(),
+                ));
+            }
+        }
+
+        let file = state_dir.join("demo-users.csv");
+        let mut csv = String::from("upn\n");
+        for u in tenant.users() {
+            csv.push_str(u);
+            csv.push('\n');
+        }
+        std::fs::write(&file, csv).map_err(|e| DemoError::Setup(format!("cannot write {}: {e}", file.display())))?;
+        let batch = read_batch_file(&file).map_err(|e| DemoError::Setup(e.to_string()))?;
+        let batch_id = format!("demo-{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"));
+        let plan = plan_batch(&station, batch, batch_id).await.map_err(|e| DemoError::Setup(format!("cannot read the journal: {e}")))?;
+
+        let touch = options.touch;
+        let factory_tenant_ca = Arc::clone(&tenant.ca);
+        let factory: KeyFactory = Arc::new(move || {
+            let config = crate::key::virtual_key::VirtualKeyConfig {
+                touch: touch.unwrap_or_else(human_touch),
+                attestation: crate::key::virtual_key::VirtualAttestation::Batch(Arc::clone(&factory_tenant_ca)),
+                ..Default::default()
+            };
+            crate::key::virtual_key::VirtualKey::try_new(config).map_err(|e| e.to_string())
+        });
+        Ok(DemoWorld { tenant, station, hub, sources, plan, factory, state_dir, state_dir_kept: kept, _claim, _temp: temp })
+    }
+
+    /// The batch options the demo runs with.
+    pub fn batch_options(options: &DemoOptions) -> BatchOptions {
+        BatchOptions {
+            concurrency: options.keys,
+            retries: 2,
+            supply: KeySupply::Open,
+            touch_timeout: Duration::from_secs(30),
+            via: options.via,
+            mode: JobMode::Demo,
+            poll_interval: Duration::from_millis(50),
+        }
+    }
+}
+
 /// Run the demo; progress goes to `sink` (wrapped by the simulated operator).
 pub async fn run_demo(options: DemoOptions, sink: Arc<dyn BatchSink>, control: BatchControl) -> Result<DemoRun, DemoError> {
-    check_options(&options)?;
-    let temp;
-    let (state_dir, kept) = match &options.state_dir {
-        Some(d) => (d.clone(), true),
-        None => {
-            temp = tempfile::Builder::new().prefix("keystation-demo-").tempdir().map_err(|e| DemoError::Setup(format!("cannot make a temporary state directory: {e}")))?;
-            (temp.path().to_path_buf(), false)
-        }
-    };
-    // The demo writes a journal like any station: one station per state directory.
-    let _claim = crate::station::state_dir::StationLock::acquire(&state_dir)?;
-
-    let tenant = SimulatedTenant::start(SimulatedTenantOptions { users: options.users, faults: options.faults.clone(), attestation_enforced: false })
-        .await
-        .map_err(|e| DemoError::Setup(format!("cannot start the Entra simulator: {e}")))?;
-    let hub = VirtualHub::new();
-    let sources = KeySources::virtual_hub(hub.clone());
-    let mut extra = ConfigOverrides::default();
-    if let Some(RegistrationPath::Browser) = options.via {
-        extra.set.push("tenant.registration=browser".into());
-    }
-    let station = tenant
-        .open_station(&state_dir, &extra, Some(sources.clone()), |_| {})
-        .await
-        .map_err(|e| DemoError::Setup(format!("cannot open the station: {e}")))?;
-    if let Some(path) = options.via {
-        if station.setup().registrars.get(path).is_none() {
-            return Err(DemoError::Environment(format!(
-                "--via {path}: this build of keystation has no {path} registration path wired into the station yet; run `keystation demo` without --via (it registers through Graph)"
-            )));
-        }
-        if path == RegistrationPath::Browser && !crate::ceremony::browser::chromedriver::binaries_present(&crate::ceremony::browser::BrowserConfig::default()) {
-            return Err(DemoError::Environment(
-                "--via browser needs Chromium and chromedriver (Debian: apt-get install chromium chromium-driver)".into(),
-            ));
-        }
-    }
-
-    let file = state_dir.join("demo-users.csv");
-    let mut csv = String::from("upn\n");
-    for u in tenant.users() {
-        csv.push_str(u);
-        csv.push('\n');
-    }
-    std::fs::write(&file, csv).map_err(|e| DemoError::Setup(format!("cannot write {}: {e}", file.display())))?;
-    let batch = read_batch_file(&file).map_err(|e| DemoError::Setup(e.to_string()))?;
-    let batch_id = format!("demo-{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"));
-    let plan = plan_batch(&station, batch, batch_id).await.map_err(|e| DemoError::Setup(format!("cannot read the journal: {e}")))?;
-
-    let touch = options.touch;
-    let factory_tenant_ca = Arc::clone(&tenant.ca);
-    let factory: KeyFactory = Arc::new(move || {
-        let config = crate::key::virtual_key::VirtualKeyConfig {
-            touch: touch.unwrap_or_else(human_touch),
-            attestation: crate::key::virtual_key::VirtualAttestation::Batch(Arc::clone(&factory_tenant_ca)),
-            ..Default::default()
-        };
-        crate::key::virtual_key::VirtualKey::try_new(config).map_err(|e| e.to_string())
-    });
+    let world = DemoWorld::prepare(&options).await?;
+    let DemoWorld { tenant, station, hub, sources, plan, factory, state_dir, state_dir_kept: kept, _claim, _temp } = world;
     let desk = Arc::new(VirtualDesk::new(
         hub.clone(),
         sink,
@@ -208,15 +255,7 @@ pub async fn run_demo(options: DemoOptions, sink: Arc<dyn BatchSink>, control: B
     ));
     desk.plug_initial(options.keys.min(options.users)).map_err(DemoError::Setup)?;
 
-    let batch_options = BatchOptions {
-        concurrency: options.keys,
-        retries: 2,
-        supply: KeySupply::Open,
-        touch_timeout: Duration::from_secs(30),
-        via: options.via,
-        mode: JobMode::Demo,
-        poll_interval: Duration::from_millis(50),
-    };
+    let batch_options = DemoWorld::batch_options(&options);
     let watchdog = {
         let control = control.clone();
         let deadline = options.deadline;

@@ -191,7 +191,9 @@ impl DoctorReport {
 /// Run every check. Never fails: what cannot be checked is a failed check saying why.
 pub async fn run(input: &DoctorInput) -> DoctorReport {
     let mut checks = Vec::new();
-    let tenant_name = input.config.use_tenant.clone();
+    // The tenant id, as every report and JSON output names a tenant (docs/json.md); the
+    // configuration's name for it only when no id is configured.
+    let tenant_name = input.config.tenant().and_then(|t| t.id.clone()).unwrap_or_else(|| input.config.use_tenant.clone());
     let found = tenant::check(input, &mut checks).await;
     let users = match &found {
         Some(t) => users::check(input, t, &mut checks).await,

@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod security_info;
 pub mod security_info_2023;
 pub mod security_info_2026;
+pub mod signin_views;
 pub mod signin;
 
 use super::sim::Sim;
@@ -35,8 +36,12 @@ pub fn routes() -> Router<Arc<Sim>> {
         .route("/{tenant}/oauth2/v2.0/authorize", get(signin::authorize))
         .route("/{tenant}/login", post(signin::username))
         .route("/{tenant}/login/accesspass", post(signin::access_pass))
+        .route("/{tenant}/login/options", post(signin::options))
+        .route("/{tenant}/login/password", post(signin::password))
         .route("/{tenant}/proofup", post(signin::proof_up))
         .route("/{tenant}/kmsi", post(signin::kmsi))
+        .route("/{tenant}/pickaccount", post(signin::pick_account))
+        .route("/{tenant}/interstitial", post(signin::interstitial))
         .route("/{tenant}/fido/create", post(fido_create::create_page))
         .route("/auth/callback", get(signin::callback))
         .route("/", get(security_info::root))

@@ -1,10 +1,19 @@
 //! Sign-in on the login host: authorize → username (`#i0116`) → Temporary Access Pass
-//! (`input[name=accesspass]`) → optional "More information required" interrupt →
-//! optional "Stay signed in?" → redirect with a code to the Security-info callback.
-use super::html::{self, esc, hidden};
+//! (`input[name=accesspass]`; or the password view and "Other ways to sign in" while a
+//! new pass has not reached sign-in) → the interrupts ("More information required",
+//! "Stay signed in?", "Pick an account", an unknown interstitial; in a random order with
+//! the `interrupts_random_order` drift) → redirect with a code to the Security-info
+//! callback. The pages themselves are in `signin_views.rs`.
+use super::html;
+use super::i18n::{texts, Texts};
+use super::signin_views as views;
+pub use super::signin_views::error_page;
 use super::{cookie, form, on_login_host, set_cookie, LOGIN_COOKIE, MYSIGNINS_CLIENT_ID, PORTAL_COOKIE};
+use crate::entra::simulator::config::{Behaviour, ProofUpDrift};
 use crate::entra::simulator::sim::Sim;
-use crate::entra::simulator::state::sessions::{AuthCode, FlowStage, LoginFlow, LoginSession};
+use crate::entra::simulator::state::directory::User;
+use crate::entra::simulator::state::sessions::{AuthCode, FlowStage, Interrupt, LoginFlow, LoginSession};
+use crate::entra::simulator::state::TenantState;
 use crate::entra::simulator::state::tap::TapUsability;
 use crate::entra::simulator::tokens::random_token;
 use axum::body::Bytes;
@@ -12,7 +21,6 @@ use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::Duration;
-use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -26,6 +34,8 @@ pub mod codes {
     pub const FLOW_EXPIRED: u32 = 50058;
     /// Bad authorize request (client or redirect URI).
     pub const BAD_REQUEST: u32 = 50011;
+    /// Wrong password (the simulator has none).
+    pub const BAD_PASSWORD: u32 = 50126;
     /// Unknown tenant.
     pub const UNKNOWN_TENANT: u32 = 90002;
     /// TAP sign-in blocked by the user credential policy (out of scope, method off,
@@ -49,106 +59,6 @@ pub fn tap_error_text(code: u32) -> &'static str {
         codes::TAP_NOT_YET_VALID => "Your Temporary Access Pass is not valid yet. Try again when it becomes valid.",
         _ => "That Temporary Access Pass didn't work: an access pass could not be found or verified for the user. Check it and try again, or ask your administrator for a new one.",
     }
-}
-
-fn config(pgid: &str, tenant: &str, flow: &str, url_post: &str, error: Option<(u32, &str)>) -> serde_json::Value {
-    json!({
-        "pgid": pgid,
-        "iErrorCode": error.map(|e| e.0).unwrap_or(0),
-        "strServiceExceptionMessage": error.map(|e| e.1).unwrap_or(""),
-        "sFT": flow,
-        "sCtx": flow,
-        "urlPost": url_post,
-        "sTenantId": tenant,
-        "correlationId": uuid::Uuid::new_v4().to_string(),
-        "canary": random_token(24),
-    })
-}
-
-/// A sign-in error page (pgid `ConvergedError`).
-pub fn error_page(tenant: &str, code: u32, message: &str, retry: Option<&str>) -> Response {
-    let link = retry.map(|u| format!("<p><a id=\"idA_RetryLink\" href=\"{}\">Sign in again</a></p>", esc(u))).unwrap_or_default();
-    html::page(
-        "Sign in to your account",
-        &config("ConvergedError", tenant, "", "", Some((code, message))),
-        &format!("<div id=\"idPageTitle\" role=\"heading\">Sorry, but we're having trouble signing you in.</div>\
-<div id=\"serviceExceptionMessage\" role=\"alert\">AADSTS{code}: {}</div>{link}", esc(message)),
-        "",
-        false,
-    )
-}
-
-fn username_page(tenant: &str, flow: &str, error: Option<(u32, &str)>, prefill: &str) -> Response {
-    let action = format!("/{tenant}/login");
-    let err = error.map(|e| esc(e.1)).unwrap_or_default();
-    let body = format!(
-        "<div id=\"loginHeader\" role=\"heading\" aria-level=\"1\">Sign in</div>\
-<form name=\"f1\" id=\"i0281\" method=\"post\" action=\"{action}\" novalidate autocomplete=\"off\">\
-<div id=\"usernameError\" role=\"alert\" aria-live=\"assertive\">{err}</div>\
-<input type=\"email\" name=\"loginfmt\" id=\"i0116\" maxlength=\"113\" lang=\"en\" class=\"form-control\" aria-required=\"true\" \
-placeholder=\"Email, phone, or Skype\" aria-label=\"Enter your email, phone, or Skype.\" autocomplete=\"username\" value=\"{prefill}\">\
-{hidden}<input type=\"submit\" id=\"idSIButton9\" class=\"win-button button_primary\" value=\"Next\"></form>",
-        prefill = esc(prefill),
-        hidden = hidden(&[("flowToken", flow)]),
-    );
-    html::page("Sign in to your account", &config("ConvergedSignIn", tenant, flow, &action, error), &body, "", false)
-}
-
-fn access_pass_page(tenant: &str, flow: &str, upn: &str, error: Option<(u32, &str)>) -> Response {
-    let action = format!("/{tenant}/login/accesspass");
-    let err = error.map(|e| esc(e.1)).unwrap_or_default();
-    let body = format!(
-        "<div id=\"displayName\" class=\"identity\">{upn}</div>\
-<div id=\"loginHeader\" role=\"heading\" aria-level=\"1\">Enter Temporary Access Pass</div>\
-<form name=\"f1\" id=\"i0281\" method=\"post\" action=\"{action}\" autocomplete=\"off\">\
-<div id=\"passwordError\" role=\"alert\" aria-live=\"assertive\">{err}</div>\
-<input type=\"password\" name=\"accesspass\" id=\"accesspass\" autocomplete=\"off\" aria-required=\"true\" \
-placeholder=\"Temporary Access Pass\" aria-label=\"Enter the Temporary Access Pass\">\
-{hidden}<input type=\"submit\" id=\"idSIButton9\" class=\"win-button button_primary\" value=\"Sign in\"></form>",
-        upn = esc(upn),
-        hidden = hidden(&[("flowToken", flow), ("ps", "56")]),
-    );
-    let mut cfg = config("ConvergedTFA", tenant, flow, &action, error);
-    cfg["sPOST_Username"] = json!(upn);
-    cfg["sAuthMethod"] = json!("TemporaryAccessPass");
-    html::page("Enter Temporary Access Pass", &cfg, &body, "", false)
-}
-
-fn proof_up_page(tenant: &str, flow: &str) -> Response {
-    let action = format!("/{tenant}/proofup");
-    let body = format!(
-        "<div id=\"ProofUpTitle\" role=\"heading\" aria-level=\"1\">More information required</div>\
-<div id=\"ProofUpDescription\">Your organization needs more information to keep your account secure</div>\
-<form method=\"post\" action=\"{action}\">{}<input type=\"submit\" id=\"idSubmit_ProofUp_Redirect\" class=\"win-button button_primary\" value=\"Next\"></form>",
-        hidden(&[("flowToken", flow)])
-    );
-    html::page("More information required", &config("ConvergedProofUpRedirect", tenant, flow, &action, None), &body, "", false)
-}
-
-fn kmsi_page(tenant: &str, flow: &str, no_is_button: bool) -> Response {
-    let action = format!("/{tenant}/kmsi");
-    // Most copies of Microsoft's template make No an `<input type="button">` whose
-    // script posts the form; the simulator's default is a plain submit input.
-    let (no, script) = if no_is_button {
-        (
-            "<input type=\"button\" id=\"idBtn_Back\" class=\"win-button button-secondary\" value=\"No\">",
-            "document.getElementById('idBtn_Back').addEventListener('click', function () {\
- var f = document.getElementById('KmsiForm'), i = document.createElement('input');\
- i.type = 'hidden'; i.name = 'LoginOptions'; i.value = '3'; f.appendChild(i); f.submit(); });",
-        )
-    } else {
-        ("<input type=\"submit\" id=\"idBtn_Back\" name=\"LoginOptions\" class=\"win-button button-secondary\" value=\"No\">", "")
-    };
-    let body = format!(
-        "<div id=\"kmsiTitle\" role=\"heading\" aria-level=\"1\">Stay signed in?</div>\
-<div id=\"KmsiDescription\">Do this to reduce the number of times you are asked to sign in.</div>\
-<form id=\"KmsiForm\" method=\"post\" action=\"{action}\">{}\
-<label><input type=\"checkbox\" name=\"DontShowAgain\" id=\"KmsiCheckboxField\"> Don't show this again</label><br>\
-{no}\
-<input type=\"submit\" id=\"idSIButton9\" name=\"LoginOptions\" class=\"win-button button_primary\" value=\"Yes\"></form>",
-        hidden(&[("flowToken", flow)])
-    );
-    html::page("Stay signed in?", &config("KmsiInterrupt", tenant, flow, &action, None), &body, script, false)
 }
 
 /// `GET /{tenant}/oauth2/v2.0/authorize` (login host).
@@ -189,10 +99,10 @@ pub async fn authorize(
     st.prune(now);
     st.pages.flows.insert(
         flow.clone(),
-        LoginFlow { client_id, redirect_uri, state, user_id: None, created: now, stage: FlowStage::Username, pending: None },
+        LoginFlow { client_id, redirect_uri, state, user_id: None, created: now, stage: FlowStage::Username, pending: None, interrupts: Vec::new(), session_id: None },
     );
     let hint = q.get("login_hint").cloned().unwrap_or_default();
-    username_page(&st.tenant_id, &flow, None, &hint)
+    views::username(texts(sim.behaviour().page_locale), &st.tenant_id, &flow, None, &hint)
 }
 
 fn redirect_with_code(
@@ -231,6 +141,9 @@ pub async fn username(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>, b
     let f = form(&body);
     let token = f.get("flowToken").cloned().unwrap_or_default();
     let login = f.get("loginfmt").map(|s| s.trim().to_string()).unwrap_or_default();
+    let behaviour = sim.behaviour();
+    let t = texts(behaviour.page_locale);
+    let now = sim.clock.now();
     let mut st = sim.state();
     let tid = st.tenant_id.clone();
     if live_flow(&sim, &st, &token).is_none() {
@@ -238,16 +151,70 @@ pub async fn username(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>, b
     }
     let Some(user) = st.dir.user(&login).cloned() else {
         let msg = "This username may be incorrect. Make sure you typed it correctly. Otherwise, contact your admin.";
-        return username_page(&tid, &token, Some((codes::UNKNOWN_USER, msg)), &login);
+        return views::username(t, &tid, &token, Some((codes::UNKNOWN_USER, msg)), &login);
     };
     if !user.account_enabled {
-        return username_page(&tid, &token, Some((codes::DISABLED, "Your account has been locked. Contact your support person to unlock it, then try again.")), &login);
+        return views::username(t, &tid, &token, Some((codes::DISABLED, "Your account has been locked. Contact your support person to unlock it, then try again.")), &login);
     }
     if let Some(fl) = st.pages.flows.get_mut(&token) {
         fl.user_id = Some(user.id.clone());
         fl.stage = FlowStage::AccessPass;
     }
-    access_pass_page(&tid, &token, &user.upn, None)
+    // A pass that has not reached sign-in yet (drift `tap_sign_in_delay_secs`), or the
+    // password view first (`tap_behind_other_ways`): the pass is under "Other ways".
+    let has_tap = st.tap_of(&user.id).is_some();
+    if has_tap && (!tap_reached_sign_in(&st, &user.id, &behaviour, now) || behaviour.tap_behind_other_ways) {
+        return views::password(t, &tid, &token, &user.upn, None);
+    }
+    views::access_pass(t, &tid, &token, &user.upn, None)
+}
+
+/// Whether the user's pass is known to sign-in yet (drift `tap_sign_in_delay_secs`).
+fn tap_reached_sign_in(st: &TenantState, user_id: &str, behaviour: &Behaviour, now: chrono::DateTime<chrono::Utc>) -> bool {
+    match st.tap_of(user_id) {
+        Some(tap) => now - tap.created >= Duration::seconds(behaviour.tap_sign_in_delay_secs as i64),
+        None => true,
+    }
+}
+
+/// The flow of a form post at the access-pass stage, with its user.
+fn at_access_pass(sim: &Sim, st: &TenantState, token: &str) -> Option<(LoginFlow, User)> {
+    let flow = live_flow(sim, st, token).filter(|f| f.stage == FlowStage::AccessPass)?;
+    let user = flow.user_id.as_deref().and_then(|id| st.dir.user(id)).cloned()?;
+    Some((flow, user))
+}
+
+/// `POST /{tenant}/login/options`: "Other ways to sign in" (no `choice`), or one of them.
+pub async fn options(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>, body: Bytes) -> Response {
+    let f = form(&body);
+    let token = f.get("flowToken").cloned().unwrap_or_default();
+    let behaviour = sim.behaviour();
+    let t = texts(behaviour.page_locale);
+    let now = sim.clock.now();
+    let st = sim.state();
+    let tid = st.tenant_id.clone();
+    let Some((_, user)) = at_access_pass(&sim, &st, &token) else {
+        return error_page(&tenant, codes::FLOW_EXPIRED, "Your sign-in session has timed out. Start again.", Some(&super::signin_url(&sim, &tid)));
+    };
+    let offer_tap = st.tap_of(&user.id).is_some() && tap_reached_sign_in(&st, &user.id, &behaviour, now);
+    match f.get("choice").map(String::as_str) {
+        Some("accesspass") if offer_tap => views::access_pass(t, &tid, &token, &user.upn, None),
+        Some(_) => views::password(t, &tid, &token, &user.upn, None),
+        None => views::sign_in_options(t, &tid, &token, &user.upn, offer_tap),
+    }
+}
+
+/// `POST /{tenant}/login/password`: the simulator has no passwords.
+pub async fn password(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>, body: Bytes) -> Response {
+    let f = form(&body);
+    let token = f.get("flowToken").cloned().unwrap_or_default();
+    let t = texts(sim.behaviour().page_locale);
+    let st = sim.state();
+    let tid = st.tenant_id.clone();
+    let Some((_, user)) = at_access_pass(&sim, &st, &token) else {
+        return error_page(&tenant, codes::FLOW_EXPIRED, "Your sign-in session has timed out. Start again.", Some(&super::signin_url(&sim, &tid)));
+    };
+    views::password(t, &tid, &token, &user.upn, Some((codes::BAD_PASSWORD, "Your account or password is incorrect.")))
 }
 
 /// `POST /{tenant}/login/accesspass`: check the pass, consume a one-time pass, go on.
@@ -257,19 +224,18 @@ pub async fn access_pass(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>
     let given = f.get("accesspass").map(|s| s.trim().to_string()).unwrap_or_default();
     let now = sim.clock.now();
     let behaviour = sim.behaviour();
+    let t = texts(behaviour.page_locale);
     let mut st = sim.state();
     let tid = st.tenant_id.clone();
-    let flow = match live_flow(&sim, &st, &token) {
-        Some(f) if f.stage == FlowStage::AccessPass && f.user_id.is_some() => f,
-        _ => return error_page(&tenant, codes::FLOW_EXPIRED, "Your sign-in session has timed out. Start again.", Some(&super::signin_url(&sim, &tid))),
-    };
-    let Some(user) = flow.user_id.as_deref().and_then(|id| st.dir.user(id)).cloned() else {
-        return error_page(&tenant, codes::UNKNOWN_USER, "The user no longer exists.", None);
+    let Some((flow, user)) = at_access_pass(&sim, &st, &token) else {
+        return error_page(&tenant, codes::FLOW_EXPIRED, "Your sign-in session has timed out. Start again.", Some(&super::signin_url(&sim, &tid)));
     };
     let in_scope = st.tap_applies(&user);
     let policy_one_time = st.tap_policy.is_usable_once;
     let outcome: Result<(bool, chrono::DateTime<chrono::Utc>), u32> = match st.tap_of(&user.id) {
         None => Err(codes::TAP_INVALID),
+        // A pass sign-in does not know yet is "not found".
+        Some(_) if !tap_reached_sign_in(&st, &user.id, &behaviour, now) => Err(codes::TAP_INVALID),
         Some(tap) if !constant_time_eq(tap.pass.expose().as_bytes(), given.as_bytes()) => Err(codes::TAP_INVALID),
         Some(_) if !in_scope => Err(codes::TAP_BLOCKED),
         Some(tap) if policy_one_time && !tap.usable_once => Err(codes::TAP_BLOCKED),
@@ -283,10 +249,10 @@ pub async fn access_pass(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>
     };
     let (one_time, tap_expires) = match outcome {
         Ok(v) => v,
-        Err(code) => return access_pass_page(&tid, &token, &user.upn, Some((code, tap_error_text(code)))),
+        Err(code) => return views::access_pass(t, &tid, &token, &user.upn, Some((code, tap_error_text(code)))),
     };
-    if one_time && let Some(t) = st.taps.get_mut(&user.id.to_lowercase()) {
-        t.used = true;
+    if one_time && let Some(tp) = st.taps.get_mut(&user.id.to_lowercase()) {
+        tp.used = true;
     }
     let deadline = if one_time {
         (now + Duration::minutes(behaviour.one_time_tap_registration_window_minutes as i64)).min(tap_expires)
@@ -294,20 +260,56 @@ pub async fn access_pass(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>
         tap_expires
     };
     let session = LoginSession { user_id: user.id.clone(), signed_in: now, mfa: user.mfa_on_signin, via_one_time_tap: one_time, deadline, persistent: false };
-    let next = if user.proof_up_required {
-        FlowStage::ProofUp
-    } else if behaviour.show_kmsi {
-        FlowStage::Kmsi
-    } else {
+    let interrupts = interrupts_for(&user, &behaviour);
+    if interrupts.is_empty() {
         return finish(&sim, &mut st, &token, flow, session);
-    };
-    if let Some(fl) = st.pages.flows.get_mut(&token) {
-        fl.stage = next;
-        fl.pending = Some(session);
     }
-    match next {
-        FlowStage::ProofUp => proof_up_page(&tid, &token),
-        _ => kmsi_page(&tid, &token, behaviour.kmsi_no_is_button),
+    let first = interrupts[0];
+    // The primary sign-in is done: the login session exists from here on (the
+    // interrupts only decide about persistence and what to show).
+    let sid = random_token(32);
+    st.pages.login_sessions.insert(sid.clone(), session.clone());
+    if let Some(fl) = st.pages.flows.get_mut(&token) {
+        fl.stage = FlowStage::Interrupts;
+        fl.pending = Some(session);
+        fl.interrupts = interrupts;
+        fl.session_id = Some(sid.clone());
+    }
+    let mut resp = show(t, &tid, &token, &user.upn, first, &behaviour);
+    set_cookie(&mut resp, LOGIN_COOKIE, &sid, None);
+    resp
+}
+
+/// The interrupts after an accepted pass, in the order they will show.
+fn interrupts_for(user: &User, b: &Behaviour) -> Vec<Interrupt> {
+    let mut v = Vec::new();
+    if user.proof_up_required || b.proof_up == ProofUpDrift::Mandatory {
+        v.push(Interrupt::ProofUp { skippable: false });
+    } else if b.proof_up == ProofUpDrift::Skippable || b.interrupts_random_order {
+        v.push(Interrupt::ProofUp { skippable: true });
+    }
+    if b.unknown_interstitial {
+        v.push(Interrupt::Interstitial);
+    }
+    if b.show_kmsi {
+        v.push(Interrupt::Kmsi);
+    }
+    if b.interrupts_random_order {
+        // A repeated "Stay signed in?" and a second sign-in prompt, all shuffled.
+        v.push(Interrupt::Kmsi);
+        v.push(Interrupt::PickAccount);
+        use rand::seq::SliceRandom;
+        v.shuffle(&mut rand::thread_rng());
+    }
+    v
+}
+
+fn show(t: &Texts, tid: &str, token: &str, upn: &str, i: Interrupt, b: &Behaviour) -> Response {
+    match i {
+        Interrupt::ProofUp { skippable } => views::proof_up(t, tid, token, skippable),
+        Interrupt::Kmsi => views::kmsi(t, tid, token, b.kmsi_no_is_button),
+        Interrupt::PickAccount => views::pick_account(t, tid, token, upn),
+        Interrupt::Interstitial => views::interstitial(t, tid, token),
     }
 }
 
@@ -315,47 +317,60 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// `POST /{tenant}/proofup`: the interrupt's Next (the simulator lets the sign-in continue).
-pub async fn proof_up(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>, body: Bytes) -> Response {
-    let f = form(&body);
+/// The interrupt on screen is done (`answered` tells which kind the form was for):
+/// show the next one, or finish the sign-in. `persistent` is "Stay signed in? Yes".
+fn next_interrupt(sim: &Sim, tenant: &str, body: &[u8], answered: fn(Interrupt) -> bool, persistent: Option<bool>) -> Response {
+    let f = form(body);
     let token = f.get("flowToken").cloned().unwrap_or_default();
     let behaviour = sim.behaviour();
-    let show_kmsi = behaviour.show_kmsi;
+    let t = texts(behaviour.page_locale);
     let mut st = sim.state();
     let tid = st.tenant_id.clone();
-    let flow = match live_flow(&sim, &st, &token) {
-        Some(f) if f.stage == FlowStage::ProofUp && f.pending.is_some() => f,
-        _ => return error_page(&tenant, codes::FLOW_EXPIRED, "Your sign-in session has timed out. Start again.", Some(&super::signin_url(&sim, &tid))),
+    let flow = match live_flow(sim, &st, &token) {
+        Some(fl) if fl.stage == FlowStage::Interrupts && fl.pending.is_some() && fl.interrupts.first().is_some_and(|i| answered(*i)) => fl,
+        _ => return error_page(tenant, codes::FLOW_EXPIRED, "Your sign-in session has timed out. Start again.", Some(&super::signin_url(sim, &tid))),
     };
-    if show_kmsi {
-        if let Some(fl) = st.pages.flows.get_mut(&token) {
-            fl.stage = FlowStage::Kmsi;
-        }
-        return kmsi_page(&tid, &token, behaviour.kmsi_no_is_button);
+    let upn = flow.user_id.as_deref().and_then(|id| st.dir.user(id)).map(|u| u.upn.clone()).unwrap_or_default();
+    let mut session = flow.pending.clone().expect("checked above");
+    if let Some(p) = persistent {
+        session.persistent = p;
     }
-    let session = flow.pending.clone().expect("checked above");
-    finish(&sim, &mut st, &token, flow, session)
+    let rest: Vec<Interrupt> = flow.interrupts[1..].to_vec();
+    if let Some(fl) = st.pages.flows.get_mut(&token) {
+        fl.interrupts = rest.clone();
+        fl.pending = Some(session.clone());
+    }
+    match rest.first() {
+        Some(next) => show(t, &tid, &token, &upn, *next, &behaviour),
+        None => finish(sim, &mut st, &token, flow, session),
+    }
+}
+
+/// `POST /{tenant}/proofup`: the interrupt's Next or "Skip for now" (the simulator lets
+/// the sign-in continue either way; a flow must not press Next on a mandatory one).
+pub async fn proof_up(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>, body: Bytes) -> Response {
+    next_interrupt(&sim, &tenant, &body, |i| matches!(i, Interrupt::ProofUp { .. }), None)
 }
 
 /// `POST /{tenant}/kmsi`: "Stay signed in?" Yes (persistent cookie) or No.
 pub async fn kmsi(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>, body: Bytes) -> Response {
-    let f = form(&body);
-    let token = f.get("flowToken").cloned().unwrap_or_default();
-    let yes = matches!(f.get("LoginOptions").map(String::as_str), Some("Yes" | "1"));
-    let mut st = sim.state();
-    let tid = st.tenant_id.clone();
-    let flow = match live_flow(&sim, &st, &token) {
-        Some(f) if f.stage == FlowStage::Kmsi && f.pending.is_some() => f,
-        _ => return error_page(&tenant, codes::FLOW_EXPIRED, "Your sign-in session has timed out. Start again.", Some(&super::signin_url(&sim, &tid))),
-    };
-    let mut session = flow.pending.clone().expect("checked above");
-    session.persistent = yes;
-    finish(&sim, &mut st, &token, flow, session)
+    let yes = matches!(form(&body).get("LoginOptions").map(String::as_str), Some("Yes" | "Ja" | "1"));
+    next_interrupt(&sim, &tenant, &body, |i| i == Interrupt::Kmsi, Some(yes))
 }
 
-fn finish(sim: &Sim, st: &mut crate::entra::simulator::state::TenantState, token: &str, flow: LoginFlow, session: LoginSession) -> Response {
+/// `POST /{tenant}/pickaccount`: the account tile of "Pick an account".
+pub async fn pick_account(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>, body: Bytes) -> Response {
+    next_interrupt(&sim, &tenant, &body, |i| i == Interrupt::PickAccount, None)
+}
+
+/// `POST /{tenant}/interstitial`: Continue on the interstitial.
+pub async fn interstitial(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>, body: Bytes) -> Response {
+    next_interrupt(&sim, &tenant, &body, |i| i == Interrupt::Interstitial, None)
+}
+
+fn finish(sim: &Sim, st: &mut TenantState, token: &str, flow: LoginFlow, session: LoginSession) -> Response {
     st.pages.flows.remove(token);
-    let sid = random_token(32);
+    let sid = flow.session_id.clone().unwrap_or_else(|| random_token(32));
     let max_age = session.persistent.then(|| (session.deadline - sim.clock.now()).num_seconds());
     st.pages.login_sessions.insert(sid.clone(), session.clone());
     redirect_with_code(sim, &mut st.pages, &flow.client_id, &flow.redirect_uri, flow.state.as_deref(), session, Some((sid, max_age)))

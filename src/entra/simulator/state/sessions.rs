@@ -9,8 +9,21 @@ use std::collections::HashMap;
 pub enum FlowStage {
     Username,
     AccessPass,
+    /// The pass was accepted; `interrupts` are shown one by one.
+    Interrupts,
+}
+
+/// A page between the accepted pass and the redirect back to Security info.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interrupt {
+    /// "More information required"; `skippable` shows "Skip for now".
+    ProofUp { skippable: bool },
+    /// "Stay signed in?".
     Kmsi,
-    ProofUp,
+    /// "Pick an account" (a second sign-in prompt).
+    PickAccount,
+    /// An interstitial no flow knows ("Review the updated terms", Continue).
+    Interstitial,
 }
 
 /// An authorize request being worked through (keyed by its flow token).
@@ -24,6 +37,11 @@ pub struct LoginFlow {
     pub stage: FlowStage,
     /// The session the flow will create once the interrupts are through.
     pub pending: Option<LoginSession>,
+    /// Interrupts still to show, first one on screen.
+    pub interrupts: Vec<Interrupt>,
+    /// The login session (`ESTSAUTH`) created when the pass was accepted, before the
+    /// interrupts: a window that loses its way on one can sign in again by SSO.
+    pub session_id: Option<String>,
 }
 
 /// A signed-in browser on the login host.
