@@ -1,6 +1,6 @@
 //! CTAP2 replies: authData, getInfo, makeCredential, clientPIN and credential
 //! management, built from parts and decoded back, and decoded from anything.
-use super::support::{cases, cbor_ish_bytes, cbor_value, map_key};
+use super::support::{cases, cbor_ish_bytes, cbor_value, check_error_text, damage, map_key, KEY_ERROR_MAX_CHARS};
 use ciborium::Value;
 use keystation::key::ctap2::auth_data::{AuthData, FLAG_AT, FLAG_ED, FLAG_UP};
 use keystation::key::ctap2::cbor::to_canonical_vec;
@@ -135,16 +135,7 @@ proptest! {
     /// panic; whatever parses accounts for every byte.
     #[test]
     fn damaged_auth_data_never_panics(parts in auth_data(None, false), at in any::<prop::sample::Index>(), byte in any::<u8>(), how in 0u8..4, noise in proptest::collection::vec(any::<u8>(), 0..120)) {
-        let mut b = if how == 3 { noise } else { parts.bytes() };
-        if !b.is_empty() {
-            let i = at.index(b.len());
-            match how {
-                0 => b.truncate(i),
-                1 => b[i] = byte,
-                2 => b.insert(i, byte),
-                _ => {}
-            }
-        }
+        let b = if how == 3 { noise } else { damage(parts.bytes(), at, byte, how) };
         if let Ok(p) = AuthData::parse(&b) {
             let used = 37 + p.attested.map(|a| 18 + a.credential_id.len() + a.public_key_cose.len()).unwrap_or(0) + p.extensions_cbor.map(|e| e.len()).unwrap_or(0);
             prop_assert_eq!(used, b.len());
@@ -233,24 +224,28 @@ proptest! {
         }
     }
 
-    /// Every reply decoder, given anything (mostly CBOR-shaped): an answer, never a panic.
+    /// Every reply decoder, given anything (mostly CBOR-shaped): an answer or a short,
+    /// printable error, never a panic.
     #[test]
     fn reply_decoders_never_panic(bytes in cbor_ish_bytes()) {
-        let _ = decode_info(&bytes);
-        let _ = make_credential::decode_reply(&bytes, RP_ID);
-        let _ = client_pin::decode_reply(&bytes);
-        let _ = cred_mgmt::decode_metadata(&bytes);
-        let _ = cred_mgmt::decode_rp(&bytes);
-        let _ = cred_mgmt::decode_credential(&bytes);
+        let short = |e: &dyn std::fmt::Display| check_error_text(e, KEY_ERROR_MAX_CHARS);
+        if let Err(e) = decode_info(&bytes) { short(&e)?; }
+        if let Err(e) = make_credential::decode_reply(&bytes, RP_ID) { short(&e)?; }
+        if let Err(e) = client_pin::decode_reply(&bytes) { short(&e)?; }
+        if let Err(e) = cred_mgmt::decode_metadata(&bytes) { short(&e)?; }
+        if let Err(e) = cred_mgmt::decode_rp(&bytes) { short(&e)?; }
+        if let Err(e) = cred_mgmt::decode_credential(&bytes) { short(&e)?; }
+        if let Err(e) = AuthData::parse(&bytes) { short(&e)?; }
     }
 
     /// getInfo and makeCredential maps whose fields hold values of the wrong kind.
     #[test]
     fn reply_maps_with_wrong_kinds_never_panic(entries in proptest::collection::vec((0i64..24, cbor_value()), 0..10)) {
         let bytes = to_canonical_vec(&Value::Map(entries.into_iter().map(|(k, v)| (int(k), v)).collect()));
-        let _ = decode_info(&bytes);
-        let _ = make_credential::decode_reply(&bytes, RP_ID);
-        let _ = client_pin::decode_reply(&bytes);
-        let _ = cred_mgmt::decode_credential(&bytes);
+        let short = |e: &dyn std::fmt::Display| check_error_text(e, KEY_ERROR_MAX_CHARS);
+        if let Err(e) = decode_info(&bytes) { short(&e)?; }
+        if let Err(e) = make_credential::decode_reply(&bytes, RP_ID) { short(&e)?; }
+        if let Err(e) = client_pin::decode_reply(&bytes) { short(&e)?; }
+        if let Err(e) = cred_mgmt::decode_credential(&bytes) { short(&e)?; }
     }
 }

@@ -133,7 +133,7 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         4 => graph_json().prop_map(|v| v.to_string().into_bytes()),
         2 => graph_json().prop_map(|v| json!({"value": [v.clone(), v]}).to_string().into_bytes()),
-        2 => ("\\PC{0,20}", "\\PC{0,2000}").prop_map(|(code, message)| json!({"error": {"code": code, "message": message, "innerError": {"request-id": "r"}}}).to_string().into_bytes()),
+        2 => ("\\PC{0,20}", prop_oneof!["\\PC{0,100}", "\\PC{1500,2500}"]).prop_map(|(code, message)| json!({"error": {"code": code, "message": message, "innerError": {"request-id": "r"}}}).to_string().into_bytes()),
         1 => proptest::collection::vec(any::<u8>(), 0..300),
         1 => Just(Vec::new()),
     ]
@@ -152,8 +152,19 @@ fn answer() -> impl Strategy<Value = Answer> {
     (status, proptest::collection::vec(header, 0..3), body()).prop_map(|(status, headers, body)| Answer { status, headers, body })
 }
 
-/// Every Graph call keystation makes, and the token endpoint, against `answer`.
-async fn every_call(server: &AnyServer, answer: Answer) {
+/// Secrets the calls send: no error may repeat them, whatever the server answered.
+const CLIENT_SECRET: &str = "client-secret-Q8x~not-for-errors";
+const REFRESH_TOKEN: &str = "refresh-token-0.AVcA-not-for-errors";
+
+/// The longest error text an answer may produce: Entra's own text is capped at
+/// `SERVICE_TEXT_MAX_CHARS` (codes at 100), plus keystation's sentence and hint around it
+/// (the longest hint, a missing permission's, is about 500 characters). The answers carry
+/// messages of up to 2500 characters, so an uncapped message fails this.
+const ERROR_TEXT_MAX_CHARS: usize = keystation::text::SERVICE_TEXT_MAX_CHARS + 1000;
+
+/// Every Graph call keystation makes, and the token endpoint, against `answer`; the text
+/// of every error they return.
+async fn every_call(server: &AnyServer, answer: Answer) -> Vec<String> {
     server.set(answer);
     let config = GraphConfig { retry: quick_retry(), http: http(), ..GraphConfig::new(server.url.clone()) };
     // A token that is a readable JWT, so that permission checks peek into it too.
@@ -161,27 +172,29 @@ async fn every_call(server: &AnyServer, answer: Answer) {
     let jwt = format!("e30.{}.sig", base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, serde_json::to_vec(&claims).expect("claims")));
     let graph = GraphClient::new(config, Arc::new(StaticToken::new(SecretString::new(jwt)))).expect("client");
     let user = "alice@contoso.test";
-    let _ = graph.get_user(user).await;
-    let _ = graph.resolve_user(user).await;
-    let _ = graph.check_member_groups(user, &["g1".into()]).await;
-    let _ = graph.list_fido2_methods(user).await;
-    let _ = graph.get_fido2_method(user, "m1").await;
-    let _ = graph.delete_fido2_method(user, "m1").await;
-    let _ = graph.fido2_creation_options(user, Some(5)).await;
-    let _ = graph.with_api_version(ApiVersion::Beta).fido2_creation_options(user, None).await;
-    let _ = graph.create_tap(user, &TapRequest { start: None, lifetime_minutes: Some(60), usable_once: Some(true) }).await;
-    let _ = graph.list_taps(user).await;
-    let _ = graph.fido2_policy().await;
-    let _ = graph.tap_policy().await;
-    let _ = graph.granted_permissions().await;
+    let mut errors: Vec<Option<String>> = Vec::new();
+    errors.push(graph.get_user(user).await.err().map(|e| e.to_string()));
+    errors.push(graph.resolve_user(user).await.err().map(|e| e.to_string()));
+    errors.push(graph.check_member_groups(user, &["g1".into()]).await.err().map(|e| e.to_string()));
+    errors.push(graph.list_fido2_methods(user).await.err().map(|e| e.to_string()));
+    errors.push(graph.get_fido2_method(user, "m1").await.err().map(|e| e.to_string()));
+    errors.push(graph.delete_fido2_method(user, "m1").await.err().map(|e| e.to_string()));
+    errors.push(graph.fido2_creation_options(user, Some(5)).await.err().map(|e| e.to_string()));
+    errors.push(graph.with_api_version(ApiVersion::Beta).fido2_creation_options(user, None).await.err().map(|e| e.to_string()));
+    errors.push(graph.create_tap(user, &TapRequest { start: None, lifetime_minutes: Some(60), usable_once: Some(true) }).await.err().map(|e| e.to_string()));
+    errors.push(graph.list_taps(user).await.err().map(|e| e.to_string()));
+    errors.push(graph.fido2_policy().await.err().map(|e| e.to_string()));
+    errors.push(graph.tap_policy().await.err().map(|e| e.to_string()));
+    errors.push(graph.granted_permissions().await.err().map(|e| e.to_string()));
 
     let options = OAuthOptions { http: http(), retry: quick_retry(), ..OAuthOptions::default() };
     let authority = Authority::new(server.url.clone(), "contoso.test").expect("authority");
     let oauth = OAuthClient::new(authority, "11111111-2222-3333-4444-555555555555", &options).expect("oauth");
     let scopes = Scopes::graph_default(&reqwest::Url::parse("https://graph.microsoft.com").expect("url"));
-    let _ = oauth.client_credentials(&ClientCredential::Secret(SecretString::new("s")), &scopes).await;
-    let _ = oauth.refresh(&SecretString::new("r"), Some(&scopes), None).await;
-    let _ = oauth.request_device_code(&scopes).await;
+    errors.push(oauth.client_credentials(&ClientCredential::Secret(SecretString::new(CLIENT_SECRET)), &scopes).await.err().map(|e| e.to_string()));
+    errors.push(oauth.refresh(&SecretString::new(REFRESH_TOKEN), Some(&scopes), None).await.err().map(|e| e.to_string()));
+    errors.push(oauth.request_device_code(&scopes).await.err().map(|e| e.to_string()));
+    errors.into_iter().flatten().collect()
 }
 
 proptest! {
@@ -189,7 +202,8 @@ proptest! {
     #![proptest_config(cases(48))]
 
     /// Any status, headers and body from Graph or the token endpoint: every call ends
-    /// (an answer or an error) within its deadlines, and nothing panics.
+    /// (an answer or an error) within its deadlines, nothing panics, and every error says
+    /// something, stays short (however long Entra's message) and repeats no secret.
     #[test]
     fn entra_answers_never_hang_or_panic(answers in proptest::collection::vec(answer(), 1..3)) {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
@@ -199,7 +213,15 @@ proptest! {
             for a in answers {
                 let started = Instant::now();
                 let done = tokio::time::timeout(Duration::from_secs(60), every_call(&server, a.clone())).await;
-                assert!(done.is_ok(), "calls still running after {:?} for {a:?}", started.elapsed());
+                let errors = done.unwrap_or_else(|_| panic!("calls still running after {:?} for {a:?}", started.elapsed()));
+                for e in errors {
+                    assert!(!e.trim().is_empty(), "an empty error for {a:?}");
+                    let chars = e.chars().count();
+                    assert!(chars <= ERROR_TEXT_MAX_CHARS, "an error of {chars} characters: {}", keystation::text::cap(&e));
+                    for secret in [CLIENT_SECRET, REFRESH_TOKEN] {
+                        assert!(!e.contains(secret), "a secret in an error: {}", keystation::text::cap(&e));
+                    }
+                }
             }
         });
     }
