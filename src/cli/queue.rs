@@ -1,5 +1,6 @@
 //! `keystation queue load|status` and `keystation batch --queue NAME`: a fleet of
-//! stations sharing one queue of users in the PostgreSQL journal (docs/fleet.md). The
+//! stations sharing one queue of users in the PostgreSQL journal (docs/fleet.md), or
+//! one station working a queue in its own SQLite journal. The
 //! queue itself lives in `station::journal` (claims, leases, fencing) and
 //! `station::batch::queue` (a station working it); this file parses and prints.
 use crate::cli::batch::{check_via, key_sources, load_config, open_station, spawn_interrupt_handler, station_overrides, BatchArgs};
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 /// Arguments of `keystation queue`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "A queue lives in the shared journal ([journal] url, docs/fleet.md); any number of stations work it with `keystation batch --queue NAME`.")]
+#[command(after_help = "A queue lives in the journal: the shared one ([journal] url, docs/fleet.md), which any number of stations work with `keystation batch --queue NAME`, or this station's own SQLite file (one station).")]
 pub struct QueueArgs {
     #[command(subcommand)]
     pub command: QueueCommand,
@@ -77,11 +78,9 @@ fn journal_error(e: JournalError) -> CliError {
     }
 }
 
-/// The shared journal; a queue needs one (a SQLite journal belongs to one station).
-async fn open_shared(config: &StationConfig, ctx: &CliContext) -> Result<Journal, CliError> {
-    if !config.journal.is_shared() {
-        return Err(CliError::usage("a queue lives in a shared journal: set [journal] url = \"postgres://…\" (docs/fleet.md), or use `keystation batch FILE` on one station"));
-    }
+/// The configured journal: the shared one of a fleet, or this station's own SQLite file
+/// (a queue only this station works; the state directory's claim keeps it to one).
+async fn open_journal(config: &StationConfig, ctx: &CliContext) -> Result<Journal, CliError> {
     let journal = config.journal.clone();
     let state_dir = ctx.state_dir.clone();
     tokio::task::spawn_blocking(move || journal.open(&state_dir)).await.map_err(|e| CliError::failure(e.to_string()))?.map_err(journal_error)
@@ -105,7 +104,7 @@ async fn load(args: LoadArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         .iter()
         .map(|r| QueueRow { line: r.line, upn: r.upn.clone(), display_name: r.display_name.clone(), pin_policy: (!r.pin.is_empty()).then(|| r.pin.to_text()) })
         .collect();
-    let mut journal = open_shared(&config, ctx).await?;
+    let mut journal = open_journal(&config, ctx).await?;
     let queue = args.queue.clone();
     let out = tokio::task::spawn_blocking(move || journal.queue_load(&queue, &rows)).await.map_err(|e| CliError::failure(e.to_string()))?.map_err(journal_error)?;
     if ctx.json() {
@@ -141,7 +140,7 @@ fn table_duration(s: u64) -> String {
 async fn status(args: StatusArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     check_name(&args.queue)?;
     let config = load_config(ctx, ConfigOverrides::default())?;
-    let journal = Arc::new(std::sync::Mutex::new(open_shared(&config, ctx).await?));
+    let journal = Arc::new(std::sync::Mutex::new(open_journal(&config, ctx).await?));
     loop {
         let (j, q) = (Arc::clone(&journal), args.queue.clone());
         let s = tokio::task::spawn_blocking(move || j.lock().map_err(|_| JournalError::Poisoned)?.queue_status(&q))
@@ -171,9 +170,6 @@ pub async fn run_batch(args: BatchArgs, queue: String, ctx: &CliContext) -> Resu
     let config = load_config(ctx, overrides)?;
     if config.pin.source == PinSource::UserAtDesk {
         return Err(CliError::usage("pin.source is user-at-desk, but a queue has nobody at the desk to choose a PIN; run the stations with --set pin.source=random"));
-    }
-    if !config.journal.is_shared() {
-        return Err(CliError::usage("--queue needs the shared journal: set [journal] url = \"postgres://…\" (docs/fleet.md)"));
     }
     let lease = config.journal.lease();
     let sources = key_sources(ctx)?;
@@ -215,6 +211,8 @@ pub async fn run_batch(args: BatchArgs, queue: String, ctx: &CliContext) -> Resu
     ctrl_c.abort();
     if mode != OutputMode::Json {
         out_text(&format!("\n{}", table::batch_summary(&report)));
+    } else {
+        ctx.print_json(&report)?;
     }
     Ok(match report.end {
         BatchEnd::AllDone => Exit::Ok,
