@@ -25,3 +25,5 @@ mod doctor;
 mod permissions;
 #[path = "station/desk.rs"]
 mod desk;
+#[path = "station/retries.rs"]
+mod retries;

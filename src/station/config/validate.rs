@@ -89,6 +89,9 @@ pub(super) fn validate(cfg: &StationConfig, prov: &Provenance) -> Result<(), Con
     }
     c.range("journal.lease_s", cfg.journal.lease_s, 5, 3600, "seconds a station holds a queued user without renewing")?;
     c.range("batch.concurrency", cfg.batch.concurrency, 1, 32, "keys provisioned at once")?;
+    if let Err((key, message)) = cfg.browser.station_browser() {
+        return Err(c.fail(&key, message));
+    }
     let n = &cfg.network;
     c.range("network.timeout_seconds", n.timeout_seconds, 1, 600, "one HTTP exchange with Entra")?;
     c.range("network.connect_timeout_seconds", n.connect_timeout_seconds, 1, 300, "opening a connection")?;
