@@ -15,3 +15,5 @@ mod pipes;
 mod vocabulary;
 #[path = "cli/options.rs"]
 mod options;
+#[path = "cli/batch.rs"]
+mod batch;
