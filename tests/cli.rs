@@ -17,3 +17,5 @@ mod vocabulary;
 mod options;
 #[path = "cli/batch.rs"]
 mod batch;
+#[path = "cli/kiosk.rs"]
+mod kiosk;

@@ -38,8 +38,13 @@ pub enum OutcomeClass {
 pub struct OutcomeError {
     /// Category (stored in the journal as `error_kind`).
     pub kind: FailureKind,
-    /// What happened (operator text; never a secret).
+    /// What happened, in plain words for the person at the desk (never a secret, never
+    /// a raw service answer: those are in `detail`).
     pub message: String,
+    /// The service's own words (HTTP status, error code, request ids) for the log, the
+    /// journal and support; not shown at the desk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
     /// What to do next.
     pub next_step: Option<String>,
     /// The step that failed, when one did.
