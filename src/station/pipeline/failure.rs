@@ -117,14 +117,10 @@ impl OutcomeError {
 
     /// Message plus next step, as stored in the journal's `error_message`.
     pub(crate) fn journal_text(&self) -> String {
-        let mut t = match &self.next_step {
-            Some(n) => format!("{} — {n}", self.message),
-            None => self.message.clone(),
-        };
-        if let Some(d) = &self.detail {
-            t.push_str(&format!(" [{d}]"));
+        match &self.next_step {
+            Some(n) => format!("{} — {n}", self.for_staff()),
+            None => self.for_staff(),
         }
-        t
     }
 }
 

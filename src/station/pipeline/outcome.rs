@@ -64,6 +64,15 @@ pub struct OutcomeError {
 }
 
 impl OutcomeError {
+    /// The message with the service's own words after it, for IT staff (doctor, the
+    /// journal, logs): `message [detail]`.
+    pub fn for_staff(&self) -> String {
+        match &self.detail {
+            Some(d) => format!("{} [{d}]", self.message),
+            None => self.message.clone(),
+        }
+    }
+
     /// How to classify this error (exit codes); what [`JobOutcome::class`] says for a
     /// job that ended with it, and what a dry run's refusal exits with.
     pub fn class(&self) -> OutcomeClass {
