@@ -2,6 +2,8 @@
 //! configuration layering and errors, PIN rules, the journal, age handover, reports.
 #[path = "shared/json_output.rs"]
 mod json_output;
+#[path = "shared/journal_jobs.rs"]
+mod journal_jobs;
 #[path = "station_foundations/common.rs"]
 mod common;
 #[path = "station_foundations/config.rs"]

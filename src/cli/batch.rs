@@ -63,8 +63,12 @@ With --virtual N, N virtual keys are on the hub at the start and each is used on
 Guide: docs/operator-guide-batch.md")]
 pub struct BatchArgs {
     /// The user list (CSV).
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    #[arg(value_name = "FILE", required_unless_present = "queue")]
+    pub file: Option<PathBuf>,
+    /// Work the shared queue NAME instead of a file: claim users as keys arrive, with
+    /// the other stations of the fleet (docs/fleet.md).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["file", "batch_id", "dry_run", "skip_existing"])]
+    pub queue: Option<String>,
     /// Keys provisioned at the same time (1–32; default from `batch.concurrency`).
     #[arg(long, value_name = "N")]
     pub concurrency: Option<u32>,
@@ -94,6 +98,12 @@ pub async fn run(args: BatchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     {
         return Err(CliError::usage(format!("--concurrency {n} is out of range: use 1 to 32 keys at once")));
     }
+    if let Some(queue) = args.queue.clone() {
+        return crate::cli::queue::run_batch(args, queue, ctx).await;
+    }
+    let Some(file_path) = args.file.clone() else {
+        return Err(CliError::usage("give the user list (a CSV file), or --queue NAME"));
+    };
     let overrides = ConfigOverrides { batch_concurrency: args.concurrency, ..station_overrides(&args.station) };
     let config = load_config(ctx, overrides)?;
     // One station per state directory; a dry run only reads and runs alongside.
@@ -103,16 +113,16 @@ pub async fn run(args: BatchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
             "pin.source is user-at-desk, but a batch has nobody at the desk to choose a PIN; use `keystation kiosk`, or run the batch with --set pin.source=random",
         ));
     }
-    let file = read_batch_file(&args.file).map_err(|e| match e {
+    let file = read_batch_file(&file_path).map_err(|e| match e {
         BatchFileError::Io { .. } => CliError::usage(format!("{e}; check the path")),
         BatchFileError::Format { .. } => CliError::usage(e.to_string()),
     })?;
     let batch_id = match &args.batch_id {
         Some(id) => check_batch_id(id).map_err(|e| CliError::usage(format!("--batch-id: {e}")))?.to_string(),
-        None => batch_id_for_path(&args.file),
+        None => batch_id_for_path(&file_path),
     };
     for w in &file.warnings {
-        errln!("warning: {}: {w}", args.file.display());
+        errln!("warning: {}: {w}", file_path.display());
     }
 
     let sources = key_sources(ctx)?;

@@ -1,6 +1,6 @@
 //! `keystation console`: the web console (`crate::console`) for the desk, the hub and the
 //! journal. This file parses the options, starts it, tells the operator where it is and
-//! waits for Ctrl-C.
+//! waits for Ctrl-C (or SIGTERM).
 use crate::cli::batch::{check_via, key_sources, load_config, open_station, station_overrides, StationOpts};
 use crate::cli::{CliContext, CliError, Exit};
 use crate::ceremony::RegistrationPath;
@@ -72,8 +72,10 @@ pub async fn run(args: ConsoleArgs, ctx: &CliContext) -> Result<Exit, CliError> 
     if args.desk {
         console.open_desk().map_err(CliError::failure)?;
     }
+    // Listening for Ctrl-C/SIGTERM before the "started" line: a stop right after it is clean.
+    let stop = crate::cli::stop::StopSignals::new();
     let _files = announce(ctx, &ctx.state_dir, &console, if args.desk { "desk" } else { "" }, args.open)?;
-    let _ = tokio::signal::ctrl_c().await;
+    stop.wait().await;
     errln!("stopping the console (jobs in progress are recorded; a restart resumes them)");
     console.shutdown().await;
     Ok(Exit::Ok)

@@ -89,19 +89,22 @@ async fn in_console(options: DemoOptions, args: &DemoArgs, ctx: &CliContext) -> 
     let demo = crate::console::demo::DemoConsole::start(options, listen).await.map_err(demo_error)?;
     // The link files go where the demo's journal is (a temporary directory unless --state-dir).
     let dir = demo.state_dir().0.to_path_buf();
+    let stop = crate::cli::stop::StopSignals::new();
     let _files = crate::cli::console::announce(ctx, &dir, &demo.console, "hub", !args.no_open)?;
     if !ctx.json() {
         outln!("The demo's batch starts on the hub as soon as a browser has signed in; then try the desk and the journal.");
     }
+    let stopped = stop.wait();
+    tokio::pin!(stopped);
     tokio::select! {
         r = demo.run_batch_when_signed_in() => {
             r.map_err(demo_error)?;
             if !ctx.json() {
                 outln!("The demo's batch has ended. The console stays up for the desk and the journal; Ctrl-C stops it.");
             }
-            let _ = tokio::signal::ctrl_c().await;
+            stopped.await;
         }
-        _ = tokio::signal::ctrl_c() => {}
+        _ = &mut stopped => {}
     }
     demo.shutdown().await;
     Ok(Exit::Ok)

@@ -26,12 +26,14 @@ pub mod secret_input;
 pub mod keys;
 pub mod auth;
 pub mod simulator;
+pub mod stop;
 pub mod virtual_key;
 pub mod enroll;
 pub mod batch;
 pub mod kiosk;
 pub mod console;
 pub mod report;
+pub mod queue;
 pub mod demo;
 pub mod bench;
 pub mod progress;
@@ -77,6 +79,8 @@ pub enum Command {
     Console(console::ConsoleArgs),
     /// Export the station journal as CSV or JSON.
     Report(report::ReportArgs),
+    /// A fleet's shared queue of users: load a CSV into it, watch its progress.
+    Queue(queue::QueueArgs),
     /// Check the tenant, users and this station before imaging (PASS/WARN/FAIL with the fix).
     Doctor(doctor::DoctorArgs),
     /// Run the whole job on a simulated tenant with virtual keys (no hardware, no tenant).
@@ -232,6 +236,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Kiosk(_) => "kiosk",
         Command::Console(_) => "console",
         Command::Report(_) => "report",
+        Command::Queue(_) => "queue",
         Command::Doctor(_) => "doctor",
         Command::Demo(_) => "demo",
         Command::Bench(_) => "bench",
@@ -303,6 +308,7 @@ async fn dispatch(command: Command, ctx: &CliContext) -> Result<Exit, CliError> 
         Command::Kiosk(a) => kiosk::run(a, ctx).await,
         Command::Console(a) => console::run(a, ctx).await,
         Command::Report(a) => report::run(a, ctx).await,
+        Command::Queue(a) => queue::run(a, ctx).await,
         Command::Doctor(a) => doctor::run(a, ctx).await,
         Command::Demo(a) => demo::run(a, ctx).await,
         Command::Bench(a) => bench::run(a, ctx).await,

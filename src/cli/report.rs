@@ -70,9 +70,15 @@ pub async fn run(args: ReportArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let loaded = ctx.load_config(Default::default())?;
     let include_pins = loaded.config.handover.in_report && !args.no_pins;
     let path = loaded.config.journal.resolve(&ctx.state_dir);
+    // A shared journal (a fleet) reports every station's jobs.
+    let shared = loaded.config.journal.is_shared().then(|| loaded.config.journal.clone());
+    let state_dir = ctx.state_dir.clone();
 
     let rows = tokio::task::spawn_blocking(move || -> Result<_, report::ReportError> {
-        let journal = Journal::open_read_only(&path)?;
+        let journal = match shared {
+            Some(j) => j.open(&state_dir)?,
+            None => Journal::open_read_only(&path)?,
+        };
         report::rows(&journal, &filter, include_pins)
     })
     .await

@@ -83,7 +83,7 @@ pub async fn run(args: SimulatorArgs, ctx: &CliContext) -> Result<Exit, CliError
         return Ok(Exit::Ok);
     }
     let cfg = build_config(&args)?;
-    let stop = StopSignals::new();
+    let stop = crate::cli::stop::StopSignals::new();
     let sim = simulator::start(cfg).await.map_err(|e| match e {
         simulator::SimulatorError::Config(_) | simulator::SimulatorError::Bind { .. } => CliError::usage(e.to_string()),
         other => CliError::failure(other.to_string()),
@@ -115,37 +115,6 @@ pub async fn run(args: SimulatorArgs, ctx: &CliContext) -> Result<Exit, CliError
         errln!("simulator stopped");
     }
     Ok(Exit::Ok)
-}
-
-/// Ctrl-C or SIGTERM, listened for from the moment this is made: a supervisor that
-/// stops the simulator right after its "started" line gets a clean stop, not a kill.
-struct StopSignals {
-    #[cfg(unix)]
-    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
-}
-
-impl StopSignals {
-    fn new() -> StopSignals {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            StopSignals { signals: signal(SignalKind::interrupt()).ok().zip(signal(SignalKind::terminate()).ok()) }
-        }
-        #[cfg(not(unix))]
-        StopSignals {}
-    }
-
-    async fn wait(self) {
-        #[cfg(unix)]
-        if let Some((mut int, mut term)) = self.signals {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 fn s<'a>(v: &'a serde_json::Value, k: &str) -> &'a str {

@@ -41,6 +41,8 @@ pub const COLUMNS: &[&str] = &[
     "created_at",
     "updated_at",
     "finished_at",
+    "station",
+    "host",
 ];
 
 /// The optional last column.
@@ -124,6 +126,10 @@ pub struct ReportRow {
     pub updated_at: String,
     /// Finished.
     pub finished_at: Option<String>,
+    /// The station that ran it (a fleet's report covers every station).
+    pub station: Option<String>,
+    /// Its machine.
+    pub host: Option<String>,
     /// Sealed PIN (age, armored), when included.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sealed_pin: Option<String>,
@@ -162,6 +168,8 @@ impl ReportRow {
             created_at: fmt_time(j.created_at),
             updated_at: fmt_time(j.updated_at),
             finished_at: j.finished_at.map(fmt_time),
+            station: j.station.clone(),
+            host: j.host.clone(),
             sealed_pin: if include_sealed_pin { j.sealed_pin.as_ref().map(|s| s.as_armored().to_string()) } else { None },
         }
     }
@@ -194,6 +202,8 @@ impl ReportRow {
             self.created_at.clone(),
             self.updated_at.clone(),
             o(&self.finished_at),
+            o(&self.station),
+            o(&self.host),
         ]
     }
 }
@@ -341,6 +351,8 @@ mod tests {
             created_at: "t".into(),
             updated_at: "t".into(),
             finished_at: None,
+            station: None,
+            host: None,
             sealed_pin: None,
         };
         let mut out = Vec::new();

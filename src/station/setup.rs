@@ -15,7 +15,7 @@ use crate::entra::oauth::{
 use crate::key::sources::KeySources;
 use crate::key::virtual_key::VIRTUAL_KEY_AAGUID;
 use crate::station::config::{SignIn, StationConfig, TenantConfig};
-use crate::station::journal::{Journal, SharedJournal};
+use crate::station::journal::SharedJournal;
 use crate::station::models::ModelTable;
 use crate::station::pipeline::{CrashPoint, StationError};
 use crate::station::state_dir::StationLock;
@@ -275,7 +275,7 @@ impl StationSetup {
     }
 
     /// Build everything from the configuration: open the journal (`journal.path` in
-    /// `state_dir`), sign in with the tenant's `sign_in` method, make the Graph client.
+    /// `state_dir`, or the shared `journal.url`), sign in with the tenant's `sign_in` method, make the Graph client.
     /// Nothing is sent to Entra yet (the first token is fetched by the first call).
     ///
     /// Takes the state directory's [`StationLock`] first: a second station on the same
@@ -283,8 +283,7 @@ impl StationSetup {
     pub fn from_config(config: StationConfig, state_dir: &Path, connect: &ConnectOptions) -> Result<StationSetup, StationError> {
         let connection = Connection::new(&config, connect)?;
         let lock = StationLock::acquire(state_dir)?;
-        let journal_path = config.journal.resolve(state_dir);
-        let journal = SharedJournal::new(Journal::open(&journal_path)?);
+        let journal = SharedJournal::new(config.journal.open(state_dir)?);
         let graph = connection.graph(state_dir)?;
         let mut setup = StationSetup::new(config, state_dir, journal, graph)?;
         setup.lock = Some(lock);

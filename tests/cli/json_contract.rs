@@ -78,6 +78,18 @@ async fn every_command_keeps_the_json_contract() {
 
     ok(&json(&w, &mut seen, "doctor", Some(1), None, &["doctor", "--user", "dave@contoso.test"], "").await);
 
+    // A queue in the station's own SQLite journal (a fleet's is in PostgreSQL: tests/fleet).
+    let queue_csv = w.path("queue.csv");
+    std::fs::write(&queue_csv, "upn\ndave@contoso.test\n").unwrap();
+    let loaded = json(&w, &mut seen, "queue load", None, None, &["queue", "load", "wave1", queue_csv.to_str().unwrap()], "").await;
+    assert_eq!((loaded["ok"].as_bool(), loaded["result"]["added"].as_u64()), (Some(true), Some(1)), "{loaded}");
+    std::fs::write(&queue_csv, "upn\ndave@contoso.test\nnot a user\n").unwrap();
+    let bad = json(&w, &mut seen, "queue load", None, None, &["queue", "load", "wave1", queue_csv.to_str().unwrap()], "").await;
+    assert_eq!((bad["exit_code"].as_u64(), bad["result"]["already"].as_u64(), bad["result"]["bad_rows"][0]["line"].as_u64()), (Some(7), Some(1), Some(3)), "{bad}");
+    ok(&json(&w, &mut seen, "batch", Some(1), None, &["batch", "--queue", "wave1"], "").await);
+    let status = json(&w, &mut seen, "queue status", None, None, &["queue", "status", "wave1"], "").await;
+    assert_eq!((status["ok"].as_bool(), status["result"]["counts"]["done"].as_u64()), (Some(true), Some(1)), "{status}");
+
     // tools
     ok(&json(&w, &mut seen, "bench keys", None, None, &["bench", "keys", "--iterations", "1", "--parallel", "1"], "").await);
     ok(&json(&w, &mut seen, "bench station", None, None, &["bench", "station", "--jobs", "1", "--concurrency", "1", "--keys-per-run", "1"], "").await);

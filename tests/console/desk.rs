@@ -188,6 +188,9 @@ pub async fn operator_exit(shared: Shared) {
     page.click("exit-go").await;
     page.wait_js("return location.pathname === '/' && !!document.getElementById('activity')", "the console's start page").await;
     world.console.idle().await;
+    page.goto(&format!("{}/", world.base())).await;
+    page.wait_js("return document.getElementById('activity').textContent === 'nothing running'", "the start page, desk closed").await;
+    page.screenshot("home").await;
     page.goto(&format!("{}/journal", world.base())).await;
     page.wait_js("return location.pathname === '/journal'", "the journal, now unlocked").await;
     assert!(log_lines_with(&shared.logs, "7Q2X9KPM").is_empty(), "the operator PIN is in the log: {:?}", log_lines_with(&shared.logs, "7Q2X9KPM"));

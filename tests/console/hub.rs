@@ -19,10 +19,16 @@ pub async fn sixteen_keys(shared: Shared) {
     std::fs::write(&file, &csv).unwrap();
 
     let page = shared.page();
+    // Without the link: the sign-in page (401), which asks for the link or the password.
+    page.goto(&format!("{}/hub", world.base())).await;
+    page.wait_js("return !document.getElementById('login-help').classList.contains('hidden')", "the sign-in page").await;
+    page.screenshot("login").await;
     page.sign_in(&world, "hub").await;
     page.wait_js("return document.getElementById('concurrency').options.length > 0", "the hub page").await;
     page.driver.find(thirtyfour::By::Id("csv")).await.unwrap().send_keys(file.display().to_string()).await.expect("choose the file");
     page.js("document.getElementById('concurrency').value = '16'").await;
+    // Every value the ETA shows while the batch runs, as the page draws it.
+    page.js("window.ksEtas = []; const e = document.getElementById('f-eta'); new MutationObserver(() => window.ksEtas.push(e.textContent)).observe(e, { childList: true, characterData: true, subtree: true })").await;
     page.click("start-batch").await;
     let started = page.wait_js("const p = document.querySelector('#upload-result .ok'); return p && p.textContent", "the batch to start").await;
     assert!(started.as_str().unwrap().contains("16 user(s)"), "{started}");
@@ -41,6 +47,11 @@ pub async fn sixteen_keys(shared: Shared) {
     page.wait_js("return document.querySelectorAll('.tile[data-phase=\"done\"]').length === 16", "16 tiles done").await;
     page.wait_js("return !document.getElementById('ending').classList.contains('hidden')", "the end of the run").await;
     assert_eq!(page.text("f-failed").await, "0");
+    assert_eq!(page.text("f-left").await, "0");
+    let rate: f64 = page.text("f-rate").await.parse().expect("a rate in keys/min");
+    assert!(rate > 0.0, "keys/min: {rate}");
+    let etas = page.js("return window.ksEtas").await;
+    assert!(etas.as_array().unwrap().iter().any(|v| v.as_str().is_some_and(|t| t.ends_with(" s"))), "an ETA while the batch ran: {etas}");
     page.screenshot("hub-done").await;
 
     // A done tile offers its user's PIN slip, once; closing it leaves the PIN nowhere.

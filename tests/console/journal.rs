@@ -89,7 +89,21 @@ pub async fn search_timeline_export(shared: Shared) {
     page.js("document.getElementById('q-since').value = '2026-02-01'; document.getElementById('q-until').value = '2026-01-01'").await;
     page.click("search").await;
     page.wait_js("return document.getElementById('search-error').textContent.includes('not before')", "the refusal of an empty date range").await;
-    page.js("document.getElementById('q-since').value = ''; document.getElementById('q-until').value = ''; document.getElementById('q-state').value = ''").await;
+    // By date (UTC days, both ends included): the days the jobs were made find all four,
+    // the days before find none.
+    let all = world.station.setup().journal.run(|j| j.query(&JobFilter::default())).await.unwrap();
+    let first = all.iter().map(|j| j.created_at.date_naive()).min().unwrap();
+    let last = all.iter().map(|j| j.created_at.date_naive()).max().unwrap();
+    page.js(&format!("document.getElementById('q-state').value = ''; document.getElementById('q-since').value = '{first}'; document.getElementById('q-until').value = '{last}'")).await;
+    page.click("search").await;
+    page.wait_js("return document.getElementById('search-error').textContent === '' && document.querySelectorAll('#results tr').length === 4", "the jobs of those days").await;
+    let before = first - chrono::Days::new(1);
+    page.js(&format!("document.getElementById('q-since').value = '{}'; document.getElementById('q-until').value = '{before}'", before - chrono::Days::new(30))).await;
+    page.click("search").await;
+    page.wait_js("return document.querySelectorAll('#results tr').length === 0 && document.getElementById('result-count').textContent === '0 job(s)'", "no job in the days before").await;
+    let href = page.js("return document.getElementById('export-json').getAttribute('href')").await;
+    assert!(href.as_str().unwrap().contains(&format!("until={before}")), "the export carries the dates: {href}");
+    page.js("document.getElementById('q-since').value = ''; document.getElementById('q-until').value = ''").await;
     page.click("search").await;
     page.wait_js("return document.querySelectorAll('#results tr').length === 4", "all jobs again").await;
 

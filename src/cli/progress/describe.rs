@@ -111,6 +111,7 @@ fn describe_notice(n: &BatchNotice) -> Option<String> {
         BatchNotice::Stopping { pending, reason } => {
             format!("stopping ({reason}): running keys finish, {pending} user(s) will not be started (Ctrl-C cancels the running keys)")
         }
+        BatchNotice::Queue { queue, message, .. } => format!("queue {queue}: {message}"),
         BatchNotice::BatchFinished { .. } => return None,
     })
 }

@@ -16,16 +16,20 @@ function help(message) {
   KS.text('login-error', message || '');
 }
 
-document.addEventListener('DOMContentLoaded', async () => {
-  const params = new URLSearchParams(location.hash.slice(1));
-  const token = params.get('token');
+// The link's token, if the address carries one: posted, then removed from the address.
+async function tokenFromAddress() {
+  const token = new URLSearchParams(location.hash.slice(1)).get('token');
   history.replaceState(null, '', location.pathname);
-  if (token) {
-    try { await signIn({ token }); location.replace(location.pathname); return; }
-    catch (e) { help(e.message); }
-  } else {
-    help('');
-  }
+  if (!token) return false;
+  try { await signIn({ token }); location.replace(location.pathname); return true; }
+  catch (e) { help(e.message); return true; }
+}
+
+// Pasting the link into a tab that shows this page changes only the fragment: no reload.
+window.addEventListener('hashchange', tokenFromAddress);
+
+document.addEventListener('DOMContentLoaded', async () => {
+  if (!(await tokenFromAddress())) help('');
   const go = async () => {
     const input = KS.$('password');
     const password = input.value;

@@ -315,6 +315,10 @@ impl HubModel {
                 self.notice(format!("stopping ({reason}); {pending} user(s) not started"));
                 Vec::new()
             }
+            BatchNotice::Queue { queue, message, .. } => {
+                self.notice(format!("queue {queue}: {message}"));
+                Vec::new()
+            }
             BatchNotice::BatchFinished { report } => {
                 self.finish(report);
                 (0..self.tiles.len()).collect()

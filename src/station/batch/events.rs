@@ -147,6 +147,19 @@ pub enum BatchNotice {
         /// Why.
         reason: String,
     },
+    /// A station working a shared queue (`batch --queue`) says what it is doing:
+    /// `claiming`, `waiting` (users still running at other stations), `offline` (the
+    /// journal database cannot be reached: no new user is claimed, jobs on keys wait for
+    /// their records, it reconnects with backoff), `online` again, `lease_lost` (another
+    /// station took a user over), `finished`.
+    Queue {
+        /// The queue.
+        queue: String,
+        /// One of the words above.
+        state: String,
+        /// What it means, in words.
+        message: String,
+    },
     /// The run is over; the full report follows.
     BatchFinished {
         /// Per-user results and counts.

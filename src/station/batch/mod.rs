@@ -12,6 +12,7 @@
 //! * [`plan`]: what each row needs given earlier runs (skip, resume, provision);
 //! * [`precheck`]: every user to provision checked against the tenant before the first key;
 //! * [`runner`]: the scheduler that gives each arriving key the next pending user;
+//! * [`queue`]: the same for a shared queue of users (`batch --queue`, a fleet);
 //! * [`tracker`]: which keys are plugged in, and arrived/left events (also used by the
 //!   kiosk and the demo);
 //! * [`events`], [`report`]: what a run tells while it runs and when it ends;
@@ -21,6 +22,7 @@ pub mod csv_input;
 pub mod events;
 pub mod id;
 pub mod plan;
+pub mod queue;
 pub mod precheck;
 pub mod report;
 pub mod runner;
@@ -31,6 +33,7 @@ pub use csv_input::{parse_batch, read_batch_file, BatchFile, BatchFileError, Bat
 pub use events::{BatchEvent, BatchNotice, BatchObserver};
 pub use id::{batch_id_for_path, check_batch_id};
 pub use plan::{plan_batch, skip_existing, BatchPlan, Disposition, PlannedRow};
+pub use queue::{run_queue, QueueOptions};
 pub use precheck::{precheck_batch, Precheck};
 pub use report::{BatchCounts, BatchEnd, BatchReport, RowResult, RowStatus};
 pub use runner::{run_batch, BatchControl, BatchOptions, BatchSink, Handover, KeySupply};

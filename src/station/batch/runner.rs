@@ -123,7 +123,7 @@ struct Running {
     replug_pending: bool,
 }
 
-enum Signal {
+pub(super) enum Signal {
     ReplugRequested { key: String },
     Replugged { key: String, path: String },
 }
@@ -448,7 +448,7 @@ fn finish(plan: &BatchPlan, results: HashMap<u64, RowResult>, control: &BatchCon
 }
 
 /// The job for a row: random PIN (nobody is at the desk), the row's name and PIN policy.
-fn job_spec(plan: &BatchPlan, planned: &PlannedRow, options: &BatchOptions) -> JobSpec {
+pub(super) fn job_spec(plan: &BatchPlan, planned: &PlannedRow, options: &BatchOptions) -> JobSpec {
     let row = &planned.row;
     let mut spec = JobSpec::new(options.mode, row.upn.clone());
     spec.display_name = row.display_name.clone();
@@ -461,7 +461,7 @@ fn job_spec(plan: &BatchPlan, planned: &PlannedRow, options: &BatchOptions) -> J
 
 /// Worth another key in this run? The pipeline knows (key pulled out, no touch, Graph
 /// throttled or down); nothing is retried once the operator stopped the run.
-fn retryable(outcome: &JobOutcome, control: &BatchControl) -> bool {
+pub(super) fn retryable(outcome: &JobOutcome, control: &BatchControl) -> bool {
     if control.abort.is_cancelled() || control.stop.is_cancelled() {
         return false;
     }
@@ -470,12 +470,12 @@ fn retryable(outcome: &JobOutcome, control: &BatchControl) -> bool {
 
 /// A failure every other user would hit too (configuration, sign-in, a missing
 /// component): the batch stops taking keys instead of failing the whole list.
-fn station_wide(outcome: &JobOutcome) -> Option<String> {
+pub(super) fn station_wide(outcome: &JobOutcome) -> Option<String> {
     let e = outcome.error.as_ref()?;
     (e.kind == FailureKind::Config || e.station_wide || e.missing_component || matches!(outcome.class(), OutcomeClass::Environment)).then(|| e.message.clone())
 }
 
-fn outcome_message(outcome: &JobOutcome) -> Option<String> {
+pub(super) fn outcome_message(outcome: &JobOutcome) -> Option<String> {
     if let Some(m) = &outcome.operator_message {
         return Some(m.clone());
     }
@@ -485,7 +485,7 @@ fn outcome_message(outcome: &JobOutcome) -> Option<String> {
     })
 }
 
-fn row_result(upn: &str, line: u64, outcome: &JobOutcome, key: Option<&str>, attempt: u32) -> RowResult {
+pub(super) fn row_result(upn: &str, line: u64, outcome: &JobOutcome, key: Option<&str>, attempt: u32) -> RowResult {
     let status = if outcome.is_success() {
         RowStatus::Done
     } else if outcome.state == JobState::NeedsOperator {
@@ -505,13 +505,13 @@ fn row_result(upn: &str, line: u64, outcome: &JobOutcome, key: Option<&str>, att
     r
 }
 
-fn deliver_slip(sink: &Arc<dyn BatchSink>, outcome: &mut JobOutcome, line: u64, upn: &str, key: &str) {
+pub(super) fn deliver_slip(sink: &Arc<dyn BatchSink>, outcome: &mut JobOutcome, line: u64, upn: &str, key: &str) {
     if let Some(slip) = outcome.take_slip() {
         sink.handover(Handover { line, upn: upn.to_string(), key: key.to_string(), slip });
     }
 }
 
-async fn open_key(sources: &KeySources, key: &KeyIdentity, events: Arc<JobEvents>, touch_timeout: Duration) -> Result<Arc<KeyHandle>, String> {
+pub(super) async fn open_key(sources: &KeySources, key: &KeyIdentity, events: Arc<JobEvents>, touch_timeout: Duration) -> Result<Arc<KeyHandle>, String> {
     let io = sources.open(&key.descriptor).map_err(|e| e.to_string())?;
     let options = key_handle_options(events, touch_timeout);
     KeyHandle::open(key.descriptor.clone(), io, options).await.map(Arc::new).map_err(|e| e.to_string())
@@ -544,7 +544,7 @@ fn no_fresh_key(sources: &KeySources, used: &HashSet<String>) -> bool {
 
 /// The pipeline's events for one job: tagged with the key and user, forwarded to the
 /// sink, and re-plug requests passed to the scheduler.
-struct JobEvents {
+pub(super) struct JobEvents {
     sink: Arc<dyn BatchSink>,
     key: String,
     upn: String,
@@ -552,7 +552,7 @@ struct JobEvents {
 }
 
 impl JobEvents {
-    fn new(sink: &Arc<dyn BatchSink>, key: &str, upn: &str, signals: Option<UnboundedSender<Signal>>) -> JobEvents {
+    pub(super) fn new(sink: &Arc<dyn BatchSink>, key: &str, upn: &str, signals: Option<UnboundedSender<Signal>>) -> JobEvents {
         JobEvents { sink: Arc::clone(sink), key: key.to_string(), upn: upn.to_string(), signals }
     }
 }

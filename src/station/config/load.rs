@@ -463,6 +463,7 @@ impl ConfigLoader {
             for t in config.tenant.iter_mut().chain(config.tenants.values_mut()) {
                 t.resolve_paths(base);
             }
+            config.journal.resolve_paths(base);
             // A CA bundle named in the file is relative to the file; one given on the
             // command line or in the environment, to the working directory.
             if let Some(p) = config.network.ca_bundle.as_mut()
@@ -501,6 +502,9 @@ fn secret_env_names(table: &Table) -> Vec<String> {
         if let Some(v) = t.get("sign_in").and_then(Value::as_table).and_then(|s| s.get("secret_env")).and_then(Value::as_str) {
             names.push(v.to_string());
         }
+    }
+    if let Some(v) = table.get("journal").and_then(Value::as_table).and_then(|j| j.get("password_env")).and_then(Value::as_str) {
+        names.push(v.to_string());
     }
     names
 }

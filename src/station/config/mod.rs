@@ -261,11 +261,26 @@ impl Default for HandoverConfig {
 pub struct JournalConfig {
     /// SQLite file; relative paths are inside the state directory.
     pub path: PathBuf,
+    /// A shared journal on PostgreSQL (`postgres://user@host:5432/db`), for a fleet of
+    /// stations; unset: the SQLite file at `path`. Never with a password in it.
+    pub url: Option<String>,
+    /// Environment variable holding the database password.
+    pub password_env: Option<String>,
+    /// File holding the database password (relative to the configuration file).
+    pub password_file: Option<PathBuf>,
+    /// PEM bundle to trust for the database's TLS certificate instead of the system
+    /// roots (relative to the configuration file).
+    pub ca_file: Option<PathBuf>,
+    /// Lease on a queued user, seconds: a station that stops renewing it for this long
+    /// loses the user to another station.
+    pub lease_s: u32,
+    /// This station's name on every job and in `queue status` (default: the host name).
+    pub station: Option<String>,
 }
 
 impl Default for JournalConfig {
     fn default() -> Self {
-        JournalConfig { path: PathBuf::from("journal.sqlite") }
+        JournalConfig { path: PathBuf::from("journal.sqlite"), url: None, password_env: None, password_file: None, ca_file: None, lease_s: 30, station: None }
     }
 }
 
@@ -277,6 +292,61 @@ impl JournalConfig {
         } else {
             state_dir.join(&self.path)
         }
+    }
+
+    /// Relative `password_file` and `ca_file` are next to the configuration file.
+    pub(crate) fn resolve_paths(&mut self, base: &Path) {
+        for p in [&mut self.password_file, &mut self.ca_file].into_iter().flatten() {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+    }
+
+    /// Whether the journal is shared (PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        self.url.is_some()
+    }
+
+    /// Who writes: `station` (or the host name) on this host.
+    pub fn identity(&self) -> crate::station::journal::StationIdentity {
+        let mut id = crate::station::journal::StationIdentity::this_host();
+        if let Some(name) = self.station.as_ref().filter(|n| !n.trim().is_empty()) {
+            id.name = name.trim().to_string();
+        }
+        id
+    }
+
+    /// Open the journal for a command that writes (a shared one is migrated if needed).
+    pub fn open(&self, state_dir: &Path) -> Result<crate::station::journal::Journal, crate::station::journal::JournalError> {
+        let location = self.location(state_dir).map_err(crate::station::journal::JournalError::Config)?;
+        let mut j = crate::station::journal::Journal::open_location(&location)?;
+        j.set_identity(self.identity());
+        Ok(j)
+    }
+
+    /// The lease on a queued user.
+    pub fn lease(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.lease_s as u64)
+    }
+
+    /// Where the journal is: the SQLite file in `state_dir`, or the shared database
+    /// (reading its password from `password_env` / `password_file` now).
+    pub fn location(&self, state_dir: &Path) -> Result<crate::station::journal::JournalLocation, String> {
+        use crate::station::journal::{JournalLocation, PgSettings};
+        let Some(url) = &self.url else {
+            return Ok(JournalLocation::File(self.resolve(state_dir)));
+        };
+        let mut settings = PgSettings::new(url.clone());
+        let source = match (&self.password_env, &self.password_file) {
+            (Some(_), Some(_)) => return Err("journal: give either password_env or password_file, not both".into()),
+            (Some(v), None) => Some(SecretSource::Env(v.clone())),
+            (None, Some(p)) => Some(SecretSource::File(p.clone())),
+            (None, None) => None,
+        };
+        settings.password = source.map(|s| s.read_as("journal database password")).transpose()?;
+        settings.ca_file = self.ca_file.clone();
+        Ok(JournalLocation::Postgres(settings))
     }
 }
 

@@ -92,18 +92,23 @@ impl SecretSource {
     /// Read the secret. Trailing newlines (from `echo > file`) are dropped. Errors name
     /// the variable or file, never the value.
     pub fn read(&self) -> Result<SecretString, String> {
+        self.read_as("client secret")
+    }
+
+    /// [`SecretSource::read`] for a secret named `what` in the messages.
+    pub fn read_as(&self, what: &str) -> Result<SecretString, String> {
         let raw = match self {
             SecretSource::Env(name) => std::env::var(name).map_err(|_| {
-                format!("the client secret variable {name} is not set (or not UTF-8); export it before starting keystation")
+                format!("the {what} variable {name} is not set (or not UTF-8); export it before starting keystation")
             })?,
             SecretSource::File(path) => std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read the client secret file {}: {e}", path.display()))?,
+                .map_err(|e| format!("cannot read the {what} file {}: {e}", path.display()))?,
         };
         let secret = SecretString::new(raw.trim_end_matches(['\r', '\n']));
         if secret.is_empty() {
             return Err(match self {
-                SecretSource::Env(name) => format!("the client secret variable {name} is empty"),
-                SecretSource::File(path) => format!("the client secret file {} is empty", path.display()),
+                SecretSource::Env(name) => format!("the {what} variable {name} is empty"),
+                SecretSource::File(path) => format!("the {what} file {} is empty", path.display()),
             });
         }
         Ok(secret)

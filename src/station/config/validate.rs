@@ -72,6 +72,22 @@ pub(super) fn validate(cfg: &StationConfig, prov: &Provenance) -> Result<(), Con
     if cfg.journal.path.as_os_str().is_empty() {
         return Err(c.fail("journal.path", "is empty; give a file name such as \"journal.sqlite\""));
     }
+    if let Some(url) = &cfg.journal.url {
+        match url::Url::parse(url) {
+            Ok(u) if !matches!(u.scheme(), "postgres" | "postgresql") => {
+                return Err(c.fail("journal.url", format!("`{}` is not a postgres:// URL (a shared journal is a PostgreSQL database; leave journal.url unset for the local SQLite file)", u.scheme())));
+            }
+            Ok(u) if u.password().is_some() => {
+                return Err(c.fail("journal.url", "holds a password; remove it and set journal.password_env (an environment variable name) or journal.password_file (a 0600 file) instead"));
+            }
+            Ok(_) => {}
+            Err(e) => return Err(c.fail("journal.url", format!("is not a URL ({e}); expected postgres://user@host:5432/database"))),
+        }
+    }
+    if cfg.journal.password_env.is_some() && cfg.journal.password_file.is_some() {
+        return Err(c.fail("journal.password_env", "and journal.password_file are both set; give one"));
+    }
+    c.range("journal.lease_s", cfg.journal.lease_s, 5, 3600, "seconds a station holds a queued user without renewing")?;
     c.range("batch.concurrency", cfg.batch.concurrency, 1, 32, "keys provisioned at once")?;
     c.range("kiosk.hold_seconds", cfg.kiosk.hold_seconds, 0, 3600, "seconds a refusal stays on the desk's screen; 0 goes straight back")?;
     if let Some(q) = &cfg.kiosk.quit_sequence

@@ -50,6 +50,9 @@ pub struct VirtualDesk {
     waiting_users: AtomicUsize,
     /// Keys plugged in and not given a user yet.
     fresh_keys: AtomicUsize,
+    /// Replace every key taken out, whatever this station's list says (a shared queue:
+    /// other stations take users too, so only the queue knows when it is empty).
+    keep_plugging: std::sync::atomic::AtomicBool,
     runtime: tokio::runtime::Handle,
 }
 
@@ -58,7 +61,22 @@ impl VirtualDesk {
     /// runtime (it schedules the delayed unplug/plug there).
     pub fn new(hub: VirtualHub, inner: Arc<dyn BatchSink>, options: DeskOptions) -> VirtualDesk {
         let spare = AtomicUsize::new(options.spare_keys);
-        VirtualDesk { hub, inner, options, spare, waiting_users: AtomicUsize::new(0), fresh_keys: AtomicUsize::new(0), runtime: tokio::runtime::Handle::current() }
+        VirtualDesk {
+            hub,
+            inner,
+            options,
+            spare,
+            waiting_users: AtomicUsize::new(0),
+            fresh_keys: AtomicUsize::new(0),
+            keep_plugging: std::sync::atomic::AtomicBool::new(false),
+            runtime: tokio::runtime::Handle::current(),
+        }
+    }
+
+    /// Put a fresh blank key in for every key taken out, until the run ends
+    /// (`batch --queue` with `--virtual N`).
+    pub fn keep_plugging(&self) {
+        self.keep_plugging.store(true, Ordering::SeqCst);
     }
 
     /// Plug `n` new keys in now (the start of a demo).
@@ -75,7 +93,7 @@ impl VirtualDesk {
         let hub = self.hub.clone();
         let path = path.to_string();
         let (remove_after, plug_after) = (self.options.remove_after, self.options.plug_after);
-        let needed = self.waiting_users.load(Ordering::SeqCst) > self.fresh_keys.load(Ordering::SeqCst);
+        let needed = self.keep_plugging.load(Ordering::SeqCst) || self.waiting_users.load(Ordering::SeqCst) > self.fresh_keys.load(Ordering::SeqCst);
         let next = match &self.options.factory {
             Some(f) if needed && self.spare.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() => {
                 self.fresh_keys.fetch_add(1, Ordering::SeqCst);

@@ -1,19 +1,18 @@
 //! Reading the journal: single jobs, resume and operator lists, look-ups, reports.
-use super::{parse_stamp, stamp, Journal, JournalError};
+use super::backend::{params, Row, Value as SqlValue};
 use super::types::*;
+use super::{parse_stamp, stamp, Journal, JournalError};
 use crate::station::handover::SealedPin;
 use crate::station::state::JobState;
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, OptionalExtension, Row};
 
-const JOB_COLUMNS: &str = "id, uid, mode, state, tenant, batch_id, batch_line, resumes_job, user_upn, user_object_id,
+pub(super) const JOB_COLUMNS: &str = "id, uid, mode, state, tenant, batch_id, batch_line, resumes_job, user_upn, user_object_id,
     key_path, key_aaguid, key_model, key_serial, key_firmware, display_name, entra_method_id, credential_id,
-    sealed_pin, error_kind, error_message, operator_detail, created_at, updated_at, finished_at";
+    sealed_pin, error_kind, error_message, operator_detail, created_at, updated_at, finished_at, station, host";
 
 // Statements the pipeline runs for every key, shared with [`Journal::query_plans`] so
 // the plan test checks exactly what runs.
 pub(super) const JOB_STATE: &str = "SELECT state FROM jobs WHERE id = ?1";
-pub(super) const TOUCH_JOB: &str = "UPDATE jobs SET updated_at = ?2 WHERE id = ?1";
+pub(super) const TOUCH_JOB: &str = "UPDATE jobs SET updated_at = ?2 WHERE id = ?1 AND COALESCE(fence, 0) = ?3";
 pub(super) const RESOLVE_INTENT: &str = "UPDATE intents SET resolution = ?3, resolved_at = ?4, result = ?5, message = ?6
              WHERE id = ?1 AND job_id = ?2 AND resolution IS NULL";
 const KNOWS_METHOD: &str = "SELECT 1 FROM jobs WHERE entra_method_id = ?1";
@@ -33,14 +32,17 @@ pub struct QueryPlan {
     pub name: &'static str,
     /// The statement.
     pub sql: String,
-    /// The plan, one line per step.
+    /// The plan, one line per step (SQLite `EXPLAIN QUERY PLAN`, PostgreSQL `EXPLAIN`
+    /// with sequential scans priced out).
     pub plan: Vec<String>,
+    /// Some step reads a whole table.
+    pub table_scan: bool,
 }
 
 impl QueryPlan {
     /// Every table is reached through an index (no step scans a whole table).
     pub fn uses_index(&self) -> bool {
-        !self.plan.iter().any(|l| l.starts_with("SCAN "))
+        !self.table_scan
     }
 }
 
@@ -79,31 +81,35 @@ struct RawJob {
     created: String,
     updated: String,
     finished: Option<String>,
+    station: Option<String>,
+    host: Option<String>,
 }
 
-fn raw_job(r: &Row<'_>) -> rusqlite::Result<RawJob> {
+fn raw_job(r: &Row) -> Result<RawJob, JournalError> {
     Ok(RawJob {
-        id: r.get(0)?,
-        uid: r.get(1)?,
-        mode: r.get(2)?,
-        state: r.get(3)?,
-        tenant: r.get(4)?,
-        batch_id: r.get(5)?,
-        batch_line: r.get(6)?,
-        resumes: r.get(7)?,
-        upn: r.get(8)?,
-        object_id: r.get(9)?,
-        key: KeyFacts { path: r.get(10)?, aaguid: r.get(11)?, model: r.get(12)?, serial: r.get(13)?, firmware: r.get(14)? },
-        display_name: r.get(15)?,
-        method: r.get(16)?,
-        credential: r.get(17)?,
-        sealed: r.get(18)?,
-        error_kind: r.get(19)?,
-        error_message: r.get(20)?,
-        operator_detail: r.get(21)?,
-        created: r.get(22)?,
-        updated: r.get(23)?,
-        finished: r.get(24)?,
+        id: r.int(0)?,
+        uid: r.text(1)?,
+        mode: r.text(2)?,
+        state: r.text(3)?,
+        tenant: r.opt_text(4)?,
+        batch_id: r.opt_text(5)?,
+        batch_line: r.opt_int(6)?,
+        resumes: r.opt_int(7)?,
+        upn: r.opt_text(8)?,
+        object_id: r.opt_text(9)?,
+        key: KeyFacts { path: r.opt_text(10)?, aaguid: r.opt_text(11)?, model: r.opt_text(12)?, serial: r.opt_text(13)?, firmware: r.opt_text(14)? },
+        display_name: r.opt_text(15)?,
+        method: r.opt_text(16)?,
+        credential: r.opt_text(17)?,
+        sealed: r.opt_text(18)?,
+        error_kind: r.opt_text(19)?,
+        error_message: r.opt_text(20)?,
+        operator_detail: r.opt_text(21)?,
+        created: r.text(22)?,
+        updated: r.text(23)?,
+        finished: r.opt_text(24)?,
+        station: r.opt_text(25)?,
+        host: r.opt_text(26)?,
     })
 }
 
@@ -149,6 +155,8 @@ impl RawJob {
             created_at: parse_stamp(&self.created)?,
             updated_at: parse_stamp(&self.updated)?,
             finished_at: self.finished.as_deref().map(parse_stamp).transpose()?,
+            station: self.station,
+            host: self.host,
         })
     }
 }
@@ -182,17 +190,33 @@ impl RawIntent {
     }
 }
 
+fn intent_from(r: &Row) -> Result<IntentRecord, JournalError> {
+    RawIntent {
+        id: r.int(0)?,
+        job: r.int(1)?,
+        detail: r.text(2)?,
+        recorded: r.text(3)?,
+        resolution: r.opt_text(4)?,
+        resolved: r.opt_text(5)?,
+        result: r.opt_text(6)?,
+        message: r.opt_text(7)?,
+    }
+    .into_record()
+}
+
 impl Journal {
-    fn jobs_where(&self, clause: &str, args: Vec<SqlValue>) -> Result<Vec<JobRecord>, JournalError> {
+    pub(super) fn rows(&self, sql: &str, args: &[SqlValue]) -> Result<Vec<Row>, JournalError> {
+        self.db.borrow_mut().query(sql, args)
+    }
+
+    pub(super) fn jobs_where(&self, clause: &str, args: Vec<SqlValue>) -> Result<Vec<JobRecord>, JournalError> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs {clause}");
-        let mut stmt = self.conn.prepare(&sql)?;
-        let raws = stmt.query_map(rusqlite::params_from_iter(args), raw_job)?.collect::<Result<Vec<_>, _>>()?;
-        raws.into_iter().map(RawJob::into_record).collect()
+        self.rows(&sql, &args)?.iter().map(|r| raw_job(r)?.into_record()).collect()
     }
 
     /// One job.
     pub fn job(&self, id: JobId) -> Result<Option<JobRecord>, JournalError> {
-        Ok(self.jobs_where(BY_ID, vec![SqlValue::Integer(id.0)])?.into_iter().next())
+        Ok(self.jobs_where(BY_ID, vec![SqlValue::Int(id.0)])?.into_iter().next())
     }
 
     /// One job by its UUID.
@@ -202,76 +226,66 @@ impl Journal {
 
     /// A job's intents, oldest first.
     pub fn intents(&self, job: JobId) -> Result<Vec<IntentRecord>, JournalError> {
-        let mut stmt = self.conn.prepare(INTENTS_OF_JOB)?;
-        let raws = stmt
-            .query_map([job.0], |r| {
-                Ok(RawIntent {
-                    id: r.get(0)?,
-                    job: r.get(1)?,
-                    detail: r.get(2)?,
-                    recorded: r.get(3)?,
-                    resolution: r.get(4)?,
-                    resolved: r.get(5)?,
-                    result: r.get(6)?,
-                    message: r.get(7)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        raws.into_iter().map(RawIntent::into_record).collect()
+        self.rows(INTENTS_OF_JOB, &params![job.0])?.iter().map(intent_from).collect()
     }
 
     /// A job's history, oldest first.
     pub fn transitions(&self, job: JobId) -> Result<Vec<TransitionRecord>, JournalError> {
-        let mut stmt = self.conn.prepare(TRANSITIONS_OF_JOB)?;
-        let rows = stmt
-            .query_map([job.0], |r| {
-                Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<i64>>(3)?, r.get::<_, Option<String>>(4)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter()
-            .map(|(from, to, at, intent, note)| {
+        self.rows(TRANSITIONS_OF_JOB, &params![job.0])?
+            .iter()
+            .map(|r| {
                 Ok(TransitionRecord {
-                    from: from.map(|f| f.parse()).transpose().map_err(JournalError::Corrupt)?,
-                    to: to.parse().map_err(JournalError::Corrupt)?,
-                    at: parse_stamp(&at)?,
-                    intent: intent.map(IntentId),
-                    note,
+                    from: r.opt_text(0)?.map(|f| f.parse()).transpose().map_err(JournalError::Corrupt)?,
+                    to: r.text(1)?.parse().map_err(JournalError::Corrupt)?,
+                    at: parse_stamp(&r.text(2)?)?,
+                    intent: r.opt_int(3)?.map(IntentId),
+                    note: r.opt_text(4)?,
                 })
             })
             .collect()
     }
 
     fn state_since(&self, job: JobId) -> Result<chrono::DateTime<chrono::Utc>, JournalError> {
-        let at: String = self.conn.query_row(STATE_SINCE, [job.0], |r| r.get(0))?;
+        let at = self.rows(STATE_SINCE, &params![job.0])?.first().map(|r| r.text(0)).transpose()?.ok_or(JournalError::UnknownJob(job))?;
         parse_stamp(&at)
     }
 
     /// Jobs that were in progress (`arrived` … `handed_over`) when their process stopped,
     /// oldest first, each with its open intents. Call at start-up, before taking new
-    /// jobs, and reconcile each one (docs/journal.md, "Resume rules").
+    /// jobs, and reconcile each one (docs/journal.md, "Resume rules"). On a shared
+    /// journal only this station's own jobs: another station's are its own business
+    /// (or, once its lease expires, come back through the queue).
     pub fn unfinished(&self) -> Result<Vec<UnfinishedJob>, JournalError> {
-        let (clause, states) = unfinished_clause();
+        let (mut clause, mut states) = unfinished_clause();
+        if self.is_shared() {
+            states.push(SqlValue::Text(self.identity.name.clone()));
+            clause = clause.replace("ORDER BY id", &format!("AND station = ?{} ORDER BY id", states.len()));
+        }
         let jobs = self.jobs_where(&clause, states)?;
-        jobs.into_iter()
-            .map(|job| {
-                let intents = self.intents(job.id)?;
-                Ok(UnfinishedJob {
-                    state_since: self.state_since(job.id)?,
-                    open_intents: intents.iter().filter(|i| i.is_open()).cloned().collect(),
-                    intents,
-                    job,
-                })
-            })
-            .collect()
+        jobs.into_iter().map(|job| self.with_intents(job)).collect()
+    }
+
+    /// One job with what resuming it needs, if it is still in progress (a queue
+    /// takeover continues another station's job from here).
+    pub fn unfinished_job(&self, id: JobId) -> Result<Option<UnfinishedJob>, JournalError> {
+        match self.job(id)? {
+            Some(job) if job.state.is_in_progress() => Ok(Some(self.with_intents(job)?)),
+            _ => Ok(None),
+        }
+    }
+
+    fn with_intents(&self, job: JobRecord) -> Result<UnfinishedJob, JournalError> {
+        let intents = self.intents(job.id)?;
+        Ok(UnfinishedJob { state_since: self.state_since(job.id)?, open_intents: intents.iter().filter(|i| i.is_open()).cloned().collect(), intents, job })
     }
 
     /// How the database runs every statement the pipeline issues per key (and the
-    /// start-up and batch look-ups): each must reach its rows through an index, or the
-    /// cost per key grows with the journal (`docs/journal.md`, "Indexes").
+    /// start-up, batch and queue look-ups): each must reach its rows through an index,
+    /// or the cost per key grows with the journal (`docs/journal.md`, "Indexes").
     pub fn query_plans(&self) -> Result<Vec<QueryPlan>, JournalError> {
         let select = |clause: &str| format!("SELECT {JOB_COLUMNS} FROM jobs {clause}");
         let (key, _) = key_clause(&KeyQuery { serial: Some("s".into()), aaguid: Some("a".into()), path: None });
-        let statements: Vec<(&'static str, String)> = vec![
+        let mut statements: Vec<(&'static str, String)> = vec![
             ("job by id", select(BY_ID)),
             ("job by uid", select(BY_UID)),
             ("jobs for a key (serial, AAGUID)", select(&format!("WHERE {} ORDER BY id", key.join(" AND ")))),
@@ -284,17 +298,18 @@ impl Journal {
             ("state since", STATE_SINCE.into()),
             ("state of a job", JOB_STATE.into()),
             ("touch a job", TOUCH_JOB.into()),
+            ("update a job", super::UPDATE_JOB.into()),
             ("resolve an intent", RESOLVE_INTENT.into()),
             ("unfinished jobs", select(&unfinished_clause().0)),
             ("jobs of a batch", select("WHERE batch_id = ?1 ORDER BY id")),
         ];
+        statements.extend(super::fleet::statements());
+        let mut db = self.db.borrow_mut();
         statements
             .into_iter()
             .map(|(name, sql)| {
-                let mut stmt = self.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-                let nulls = vec![SqlValue::Null; stmt.parameter_count()];
-                let plan = stmt.query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))?.collect::<Result<Vec<_>, _>>()?;
-                Ok(QueryPlan { name, sql, plan })
+                let (plan, table_scan) = db.explain(&sql)?;
+                Ok(QueryPlan { name, sql, plan, table_scan })
             })
             .collect()
     }
@@ -336,7 +351,7 @@ impl Journal {
 
     /// Whether any job knows this Entra method (orphan detection).
     pub fn knows_method(&self, method_id: &str) -> Result<bool, JournalError> {
-        Ok(self.conn.query_row(KNOWS_METHOD, params![method_id], |_| Ok(())).optional()?.is_some())
+        Ok(!self.rows(KNOWS_METHOD, &params![method_id])?.is_empty())
     }
 
     /// Jobs matching a filter, oldest first (reports).

@@ -264,6 +264,8 @@ mod tests {
             created_at: t(0),
             updated_at: t(0),
             finished_at: None,
+            station: None,
+            host: None,
         };
         UnfinishedJob { state_since: t(0), open_intents: records.iter().filter(|i| i.is_open()).cloned().collect(), intents: records, job }
     }

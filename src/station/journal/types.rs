@@ -542,6 +542,10 @@ pub struct JobRecord {
     pub updated_at: DateTime<Utc>,
     /// Reached `done`, `failed` or `needs_operator`.
     pub finished_at: Option<DateTime<Utc>>,
+    /// The station that began it (`--station`, else its host name).
+    pub station: Option<String>,
+    /// The machine it ran on.
+    pub host: Option<String>,
 }
 
 /// One state change in a job's history.

@@ -146,6 +146,27 @@ impl From<Failure> for Stop {
 
 impl From<JournalError> for Stop {
     fn from(e: JournalError) -> Stop {
-        Stop::Fail(Failure::journal(&e))
+        match &e {
+            // Another station holds this user now, or the shared journal cannot be
+            // reached: nothing more may be written (or done) for this job here. It stays
+            // as it is; its new holder, or this station once the database is back,
+            // continues it from its intents.
+            JournalError::Fenced(_) | JournalError::LeaseLost(_) | JournalError::Unreachable { .. } => {
+                let mut f = Failure::journal(&e);
+                f.kind = FailureKind::Interrupted;
+                f.next_step = Some(match e {
+                    JournalError::Unreachable { .. } => "nothing was done without its record; the job continues once the journal database is reachable again".into(),
+                    _ => "take the key out and set it aside: it may need a reset before it is used again".into(),
+                });
+                Stop::Leave(f)
+            }
+            JournalError::UserBusy { .. } => {
+                let mut f = Failure::journal(&e);
+                f.kind = FailureKind::UserInput;
+                f.next_step = Some("nothing was changed; this user is being enrolled elsewhere: wait for that job, or close it (keystation jobs)".into());
+                Stop::Fail(f)
+            }
+            _ => Stop::Fail(Failure::journal(&e)),
+        }
     }
 }

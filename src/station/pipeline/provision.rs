@@ -24,15 +24,20 @@ impl Run<'_> {
             key: facts,
             resumes: self.spec.resumes,
         };
+        let claim = self.spec.claim.clone();
         let (id, record) = self
             .st
             .setup
             .journal
             .run(move |j| {
-                let id = j.begin_job(&new)?;
+                let id = match &claim {
+                    Some(c) => j.begin_claimed_job(&new, c)?,
+                    None => j.begin_job(&new)?,
+                };
                 Ok((id, j.job(id)?))
             })
-            .await?;
+            .await
+            .map_err(|e| self.journal_stop(e))?;
         self.job = Some(id);
         self.out.job = Some(id);
         self.out.job_uid = record.map(|r| r.uid);

@@ -13,7 +13,7 @@ use crate::ceremony::{CeremonyError, PendingRegistration, RegistrationObserver, 
 use crate::entra::graph::{Fido2Method, GraphErrorKind, TapRequest};
 use crate::key::KeyError;
 use crate::station::journal::{
-    reconcile_registration, FailureKind, Intent, IntentId, IntentOutcome, JobError, JobId, JobUpdate, MethodSummary, OperatorReason, OrphanMatch, TapPurpose, Transition,
+    reconcile_registration, Claim, FailureKind, Intent, IntentId, IntentOutcome, JobError, JobId, JobUpdate, JournalError, MethodSummary, OperatorReason, OrphanMatch, TapPurpose, Transition,
 };
 use crate::station::pipeline::{EventKind, StationEvent, StationEvents};
 use crate::station::state::JobState;
@@ -25,7 +25,7 @@ struct Recorded {
     make: Option<IntentId>,
     register: Option<IntentId>,
     halted: bool,
-    error: Option<String>,
+    error: Option<JournalError>,
 }
 
 /// Commits the registrar's intents; the registrar stops when a commit fails.
@@ -37,6 +37,9 @@ struct JobObserver<'a> {
     user: String,
     exclude_count: usize,
     recorded: Mutex<Recorded>,
+    /// The queue claim the job works under (the lease is checked before the POST).
+    claim: Option<Claim>,
+    margin: std::time::Duration,
 }
 
 impl JobObserver<'_> {
@@ -49,9 +52,10 @@ impl JobObserver<'_> {
         "stopped at a test crash point".to_string()
     }
 
-    fn failed(&self, e: String) -> String {
-        self.lock().error = Some(e.clone());
-        e
+    fn failed(&self, e: JournalError) -> String {
+        let text = e.to_string();
+        self.lock().error = Some(e);
+        text
     }
 }
 
@@ -62,7 +66,7 @@ impl RegistrationObserver for JobObserver<'_> {
             // The observer does not see Entra's opaque user handle; the intent names the
             // RP and how many credentials the user already has (the exclude list).
             let intent = Intent::MakeCredential { rp_id: ENTRA_RP_ID.to_string(), user_handle_sha256: String::new(), exclude_count: self.exclude_count };
-            let id = self.st.setup.journal.run(move |j| j.record_intent(job, &intent)).await.map_err(|e| self.failed(e.to_string()))?;
+            let id = self.st.setup.journal.run(move |j| j.record_intent(job, &intent)).await.map_err(|e| self.failed(e))?;
             self.lock().make = Some(id);
             if self.st.crash.reached(&CrashPoint::Intent("make_credential".into())) {
                 return Err(self.halt());
@@ -88,18 +92,23 @@ impl RegistrationObserver for JobObserver<'_> {
                 challenge_expires_at: pending.challenge_expires_at,
             };
             let update = JobUpdate { credential_id: Some(credential_id.clone()), display_name: Some(pending.display_name.clone()), ..Default::default() };
+            let (claim, margin) = (self.claim.clone(), self.margin);
             let id = self
                 .st
                 .setup
                 .journal
                 .run(move |j| {
+                    // No POST on a lease about to end (see `Run::intent`).
+                    if let Some(c) = &claim {
+                        j.require_lease(c, margin)?;
+                    }
                     if let Some(m) = make {
                         j.resolve_intent(job, m, &IntentOutcome::Done(Some(serde_json::json!({ "credential_id": credential_id }))))?;
                     }
                     j.record_intent_with(job, &intent, &update)
                 })
                 .await
-                .map_err(|e| self.failed(e.to_string()))?;
+                .map_err(|e| self.failed(e))?;
             self.lock().register = Some(id);
             if self.st.crash.reached(&CrashPoint::Intent("register_credential".into())) {
                 return Err(self.halt());
@@ -186,6 +195,8 @@ impl Run<'_> {
             user: self.upn(),
             exclude_count: self.facts.methods.len(),
             recorded: Mutex::new(Recorded::default()),
+            claim: self.spec.claim.clone(),
+            margin: self.st.setup.config.journal.lease() / 3,
         };
         let result = registrar.register(&key, &request, &observer, self.cancel.clone()).await;
         let rec = observer.recorded.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -210,15 +221,26 @@ impl Run<'_> {
                 if let Some(r) = rec.register {
                     t = t.resolving(r, IntentOutcome::Done(Some(serde_json::json!({ "method_id": method }))));
                 }
-                self.out.method_id = Some(method);
+                self.out.method_id = Some(method.clone());
                 self.out.credential_id = Some(credential);
                 self.out.display_name = Some(reg.display_name.clone());
                 self.facts.registered = Some(reg);
-                self.transition(t).await
+                let recorded = self.transition(t).await;
+                if recorded.is_err() && self.lease_lost {
+                    // Entra accepted a registration this station may no longer record:
+                    // another station has taken the user over (and checked the user's
+                    // methods before registering again). Take it back, so the user ends
+                    // with the one registration the journal knows.
+                    self.compensate_lost_registration(&method).await;
+                }
+                recorded
             }
             Err(e) => {
-                if let Some(msg) = rec.error {
-                    return Err(Failure::new(FailureKind::Internal, Step::Register, format!("the journal could not record the next step: {msg}")).into());
+                if let Some(e) = rec.error {
+                    return Err(match e {
+                        JournalError::Unreachable { .. } | JournalError::Fenced(_) | JournalError::LeaseLost(_) => self.journal_stop(e),
+                        e => Failure::new(FailureKind::Internal, Step::Register, format!("the journal could not record the next step: {e}")).into(),
+                    });
                 }
                 let already = matches!(&e, CeremonyError::Key(KeyError::CredentialExcluded))
                     || matches!(&e, CeremonyError::Graph(g) if g.kind == GraphErrorKind::CredentialAlreadyRegistered);
@@ -306,6 +328,22 @@ impl Run<'_> {
                 Err(failure.into())
             }
             OrphanMatch::Ambiguous(candidates) => Err(Stop::Park(OperatorReason::AmbiguousOrphan { candidates }, Some(failure))),
+        }
+    }
+}
+
+impl Run<'_> {
+    /// Delete a method this job registered after its lease was lost (best effort; the
+    /// new holder's reconciliation deletes an orphan it sees, and a 404 means it did).
+    async fn compensate_lost_registration(&mut self, method: &str) {
+        let user = self.user_ref();
+        match self.st.setup.graph.delete_fido2_method(&user, method).await {
+            Ok(()) => {
+                self.warn(format!("another station took this user over while the key was being registered: the registration (Entra method {method}) was deleted again"));
+                self.out.method_id = None;
+            }
+            Err(e) if e.status == Some(404) => self.out.method_id = None,
+            Err(e) => self.warn(format!("another station took this user over while the key was being registered; deleting the registration (Entra method {method}) failed: {e} — delete it by hand")),
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::key::KeyError;
 use crate::secret::SecretString;
 use crate::station::config::ResetPolicy;
 use crate::station::journal::{
-    plan_resume, reconcile_registration, FailureKind, Intent, IntentOutcome, JobError, JobRecord, JobUpdate, MethodSummary, OperatorReason, OrphanMatch,
+    plan_resume, reconcile_registration, FailureKind, Intent, IntentOutcome, JobError, JobId, JobRecord, JobUpdate, MethodSummary, OperatorReason, OrphanMatch,
     ResumeStep, Transition, UnfinishedJob,
 };
 use crate::station::pin::PinSource;
@@ -93,6 +93,11 @@ impl Station {
     pub(crate) async fn resume_items(&self) -> Result<Vec<ResumeItem>, StationError> {
         let unfinished = self.setup.journal.run(|j| j.unfinished()).await?;
         Ok(unfinished.into_iter().map(item_for).collect())
+    }
+
+    /// What resuming one job takes, if it is still in progress (a queue takeover).
+    pub async fn resume_item_for(&self, job: JobId) -> Result<Option<ResumeItem>, StationError> {
+        Ok(self.setup.journal.run(move |j| j.unfinished_job(job)).await?.map(item_for))
     }
 
     pub(crate) async fn resume_item(&self, item: ResumeItem, key: Option<Arc<KeyHandle>>, events: Arc<dyn StationEvents>, cancel: CancelToken) -> JobOutcome {
@@ -189,6 +194,13 @@ impl Run<'_> {
                     }
                 }
                 ResumeStep::Park(reason) => {
+                    if matches!(reason, OperatorReason::PinLostBeforeHandover { method_id: None }) && self.key.is_some() && self.presented_key_differs(&item.job) {
+                        // Another key is at hand (a queue takeover at another station):
+                        // the old key needs a reset wherever it is; the user is enrolled
+                        // with this one.
+                        self.warn(format!("the key presented is not the one job {} used; that key must be reset before reuse", item.job.id));
+                        return Ok(ResumeEnd::Retry(Box::new(item.retry.clone()), Some(reason.clone())));
+                    }
                     let retryable = matches!(reason, OperatorReason::PinLostBeforeHandover { method_id: None })
                         && self.key.is_some()
                         && !self.presented_key_differs(&item.job)

@@ -16,7 +16,7 @@ use crate::key::KeyError;
 use crate::secret::SecretString;
 use crate::station::config::PinPolicy;
 use crate::station::handover::{HandoverTap, SealedPin};
-use crate::station::journal::{Intent, IntentId, IntentOutcome, JobId, JobUpdate, Transition};
+use crate::station::journal::{Intent, IntentId, IntentOutcome, JobId, JobUpdate, JournalError, Transition};
 use crate::station::models::ModelInfo;
 use crate::station::pin::{PinRequirements, PinSource};
 use crate::station::state::JobState;
@@ -67,12 +67,14 @@ pub(crate) struct Run<'s> {
     pub facts: Facts,
     /// This run reconciles an interrupted job (open intents are abandoned, not failed).
     pub resuming: bool,
+    /// A journal write was refused because another station took the user over.
+    pub lease_lost: bool,
 }
 
 impl<'s> Run<'s> {
     pub fn new(st: &'s Station, key: Option<Arc<KeyHandle>>, spec: JobSpec, events: Arc<dyn StationEvents>, cancel: CancelToken) -> Run<'s> {
         let out = JobOutcome::new(spec.mode, &spec.user, JobState::Arrived);
-        Run { st, key, spec, events, cancel, out, job: None, started: Instant::now(), facts: Facts::default(), resuming: false }
+        Run { st, key, spec, events, cancel, out, job: None, started: Instant::now(), facts: Facts::default(), resuming: false, lease_lost: false }
     }
 
     pub fn key(&self) -> Result<Arc<KeyHandle>, Failure> {
@@ -139,11 +141,34 @@ impl<'s> Run<'s> {
         if self.st.crash.reached(&point) { Err(Stop::Halt) } else { Ok(()) }
     }
 
-    /// Commit an intent (with facts that must be on disk before the side effect).
+    /// A journal error as the step's stop, noting a lost lease.
+    pub fn journal_stop(&mut self, e: JournalError) -> Stop {
+        if matches!(e, JournalError::Fenced(_) | JournalError::LeaseLost(_)) {
+            self.lease_lost = true;
+        }
+        e.into()
+    }
+
+    /// Commit an intent (with facts that must be on disk before the side effect). Under a
+    /// queue lease, the lease must have at least a third of its length left by the
+    /// database's clock: a side effect never starts on a lease about to end.
     pub async fn intent(&mut self, intent: Intent, update: JobUpdate) -> Result<IntentId, Stop> {
         let job = self.job_id()?;
         let kind = intent.kind();
-        let id = self.st.setup.journal.run(move |j| j.record_intent_with(job, &intent, &update)).await?;
+        let claim = self.spec.claim.clone();
+        let margin = self.st.setup.config.journal.lease() / 3;
+        let recorded = self
+            .st
+            .setup
+            .journal
+            .run(move |j| {
+                if let Some(c) = &claim {
+                    j.require_lease(c, margin)?;
+                }
+                j.record_intent_with(job, &intent, &update)
+            })
+            .await;
+        let id = recorded.map_err(|e| self.journal_stop(e))?;
         self.facts.open.push(id);
         self.crash(CrashPoint::Intent(kind.to_string()))?;
         Ok(id)
@@ -157,7 +182,7 @@ impl<'s> Run<'s> {
     /// Resolve an intent without a state change.
     pub async fn resolve(&mut self, intent: IntentId, outcome: IntentOutcome) -> Result<(), Stop> {
         let job = self.job_id()?;
-        self.st.setup.journal.run(move |j| j.resolve_intent(job, intent, &outcome)).await?;
+        self.st.setup.journal.run(move |j| j.resolve_intent(job, intent, &outcome)).await.map_err(|e| self.journal_stop(e))?;
         self.facts.open.retain(|i| *i != intent);
         Ok(())
     }
@@ -167,7 +192,7 @@ impl<'s> Run<'s> {
         let job = self.job_id()?;
         let to = t.to;
         let resolved = t.resolves.as_ref().map(|(i, _)| *i);
-        self.st.setup.journal.run(move |j| j.transition(job, t)).await?;
+        self.st.setup.journal.run(move |j| j.transition(job, t)).await.map_err(|e| self.journal_stop(e))?;
         if let Some(i) = resolved {
             self.facts.open.retain(|x| *x != i);
         }

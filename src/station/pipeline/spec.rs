@@ -4,7 +4,7 @@ use crate::text::Echo;
 use crate::ceremony::webauthn::BoxFuture;
 use crate::ceremony::RegistrationPath;
 use crate::secret::SecretString;
-use crate::station::journal::{BatchRef, JobId, JobMode};
+use crate::station::journal::{BatchRef, Claim, JobId, JobMode};
 use crate::station::pin::{PinAlphabet, PinRequirements, PinSource};
 use std::sync::Arc;
 
@@ -105,6 +105,24 @@ impl PinPolicyOverride {
     pub fn is_empty(&self) -> bool {
         *self == PinPolicyOverride::default()
     }
+
+    /// The text form [`PinPolicyOverride::parse`] reads back (a queued row keeps it).
+    pub fn to_text(&self) -> String {
+        let mut items = Vec::new();
+        if let Some(n) = self.length {
+            items.push(format!("length={n}"));
+        }
+        if let Some(n) = self.min_length {
+            items.push(format!("min_length={n}"));
+        }
+        if let Some(a) = self.alphabet {
+            items.push(format!("alphabet={}", if a == PinAlphabet::Digits { "digits" } else { "alphanumeric" }));
+        }
+        if let Some(s) = self.source {
+            items.push(format!("source={}", if s == PinSource::Random { "random" } else { "user-at-desk" }));
+        }
+        items.join(" ")
+    }
 }
 
 /// When a job reaches `done`.
@@ -147,6 +165,10 @@ pub struct JobSpec {
     pub prompt: Option<Arc<dyn DeskPrompt>>,
     /// When the job reaches `done`.
     pub finish: FinishWhen,
+    /// The queued user this job works for under a lease (`batch --queue`): the job is
+    /// linked to the queue item, every write carries the lease's fencing token, and no
+    /// side effect starts on a lease about to end.
+    pub claim: Option<Claim>,
 }
 
 impl std::fmt::Debug for JobSpec {
@@ -161,6 +183,7 @@ impl std::fmt::Debug for JobSpec {
             .field("via", &self.via)
             .field("batch", &self.batch)
             .field("resumes", &self.resumes)
+            .field("claim", &self.claim.as_ref().map(|c| (c.item, c.token)))
             .field("prompt", &self.prompt.is_some())
             .field("finish", &self.finish)
             .finish()
@@ -182,6 +205,7 @@ impl JobSpec {
             resumes: None,
             prompt: None,
             finish: FinishWhen::Immediately,
+            claim: None,
         }
     }
 }
@@ -223,6 +247,13 @@ pub struct CurrentPinRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pin_policy_override_round_trips_through_its_text() {
+        let o = PinPolicyOverride::parse("12 alphanumeric min_length=6 random").unwrap();
+        assert_eq!(PinPolicyOverride::parse(&o.to_text()).unwrap(), o);
+        assert_eq!(PinPolicyOverride::default().to_text(), "");
+    }
 
     #[test]
     fn pin_policy_override_text_form() {
