@@ -265,8 +265,8 @@ impl StationSetup {
         let models = model_table(&config)?;
         let mut registrars = Registrars::new();
         registrars.insert(Arc::new(GraphRegistrar::new(graph.clone(), config.tenant().map(|t| t.challenge_timeout_minutes).unwrap_or(None))));
-        let b = &config.browser;
-        if let Some(r) = config.tenant().and_then(|t| crate::ceremony::browser::BrowserRegistrar::for_station(b.headless, b.chromium.clone(), b.chromedriver.clone(), b.fallback_to_manual, graph.clone(), &t.graph_host(), t.id.as_deref().unwrap_or_default())) {
+        let settings = config.browser.station_browser().map_err(|(key, message)| StationError::Config(format!("`{key}` {message}")))?;
+        if let Some(r) = config.tenant().and_then(|t| crate::ceremony::browser::BrowserRegistrar::for_station(settings, graph.clone(), &t.graph_host(), t.id.as_deref().unwrap_or_default())) {
             let r = Arc::new(r);
             let check = Arc::clone(&r);
             registrars.insert_with_check(r, Arc::new(move || check.missing_component()));

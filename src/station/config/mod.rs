@@ -363,11 +363,64 @@ pub struct BrowserConfig {
     /// When automation of the Security-info pages fails, show the window and let the
     /// operator finish by hand instead of failing the job.
     pub fallback_to_manual: bool,
+    /// `microsoft`, `simulator` or the path of a flow file; default: from the tenant's
+    /// Graph host (a keystation simulator's own pages, else Microsoft's).
+    pub flow: Option<String>,
+    /// Extra Chromium switches (none that switch TLS verification off).
+    pub extra_args: Vec<String>,
+    /// Lab: host names served from another address (`"login.microsoftonline.com" =
+    /// "127.0.0.1:8443"`).
+    pub host_map: std::collections::BTreeMap<String, String>,
+    /// Lab: base64 SHA-256 hashes of the certificate keys to accept for the mapped hosts.
+    pub trust_spki: Vec<String>,
 }
 
 impl Default for BrowserConfig {
     fn default() -> Self {
-        BrowserConfig { headless: true, chromium: None, chromedriver: None, fallback_to_manual: true }
+        BrowserConfig {
+            headless: true,
+            chromium: None,
+            chromedriver: None,
+            fallback_to_manual: true,
+            flow: None,
+            extra_args: Vec::new(),
+            host_map: Default::default(),
+            trust_spki: Vec::new(),
+        }
+    }
+}
+
+impl BrowserConfig {
+    /// The checked settings for the browser registrar.
+    pub fn station_browser(&self) -> Result<crate::ceremony::browser::StationBrowser, (String, String)> {
+        use crate::ceremony::browser::config::{check_extra_arg, check_spki_pin, HostMapping};
+        let flow = crate::ceremony::browser::FlowChoice::parse(self.flow.as_deref().unwrap_or_default()).map_err(|e| ("browser.flow".to_string(), format!("cannot be used: {e}")))?;
+        for a in &self.extra_args {
+            check_extra_arg(a).map_err(|e| ("browser.extra_args".to_string(), format!("is refused: {e}")))?;
+        }
+        let mut host_map = Vec::new();
+        for (host, to) in &self.host_map {
+            host_map.push(HostMapping::parse(host, to).map_err(|e| (format!("browser.host_map.{host}"), format!("is refused: {e}")))?);
+        }
+        for pin in &self.trust_spki {
+            check_spki_pin(pin).map_err(|e| ("browser.trust_spki".to_string(), format!("is refused: {e}")))?;
+        }
+        if !self.trust_spki.is_empty() && self.host_map.is_empty() {
+            return Err((
+                "browser.trust_spki".into(),
+                "is set without browser.host_map: an extra trusted key is only for a lab that serves mapped host names (docs/configuration.md)".into(),
+            ));
+        }
+        Ok(crate::ceremony::browser::StationBrowser {
+            headless: self.headless,
+            chromium: self.chromium.clone(),
+            chromedriver: self.chromedriver.clone(),
+            fallback_to_manual: self.fallback_to_manual,
+            flow,
+            extra_args: self.extra_args.clone(),
+            host_map,
+            trust_spki: self.trust_spki.clone(),
+        })
     }
 }
 

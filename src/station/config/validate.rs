@@ -95,6 +95,9 @@ pub(super) fn validate(cfg: &StationConfig, prov: &Provenance) -> Result<(), Con
     {
         return Err(c.fail("kiosk.quit_sequence", "must be at least 4 characters and not look like a user name (no `@`): anyone at the desk can type a user name"));
     }
+    if let Err((key, message)) = cfg.browser.station_browser() {
+        return Err(c.fail(&key, message));
+    }
     let n = &cfg.network;
     c.range("network.timeout_seconds", n.timeout_seconds, 1, 600, "one HTTP exchange with Entra")?;
     c.range("network.connect_timeout_seconds", n.connect_timeout_seconds, 1, 300, "opening a connection")?;
