@@ -67,7 +67,7 @@ pub struct BatchArgs {
     pub file: Option<PathBuf>,
     /// Work the shared queue NAME instead of a file: claim users as keys arrive, with
     /// the other stations of the fleet (docs/fleet.md).
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["file", "batch_id", "dry_run", "replace_existing"])]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["file", "batch_id", "dry_run", "skip_existing", "replace_existing"])]
     pub queue: Option<String>,
     /// Keys provisioned at the same time (1–32; default from `batch.concurrency`).
     #[arg(long, value_name = "N")]
@@ -84,8 +84,12 @@ pub struct BatchArgs {
     /// Replace every user's existing security keys: once the new key is registered, the
     /// user's other FIDO2 methods are deleted in Entra (recorded in the journal). The
     /// `replace` column does this per row.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "skip_existing")]
     pub replace_existing: bool,
+    /// Skip users who already have a passkey (FIDO2 method) in Entra (one Graph read per
+    /// user); a row whose `replace` column is yes is still enrolled (and replaced).
+    #[arg(long)]
+    pub skip_existing: bool,
     #[command(flatten)]
     pub station: StationOpts,
     /// Virtual keys instead of USB keys.
@@ -132,7 +136,10 @@ pub async fn run(args: BatchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let station = if args.dry_run { open_station_read_only(ctx, config, scratch.path()).await? } else { open_station(ctx, config, Some(sources.clone())).await? };
     let via = args.station.via.map(RegistrationPath::from);
     check_via(&station, via)?;
-    let plan = plan_batch(&station, file, batch_id).await.map_err(station_error)?;
+    let mut plan = plan_batch(&station, file, batch_id).await.map_err(station_error)?;
+    if args.skip_existing {
+        crate::station::batch::skip_existing(&station, &mut plan).await;
+    }
 
     if args.dry_run {
         return dry_run(ctx, &station, &plan, via, args.replace_existing).await;
