@@ -104,7 +104,7 @@ pub fn decide(batch_id: String, file: BatchFile, jobs: &[JobRecord], resumes: Ve
         } else if let Some(parked) = history.iter().rev().find(|j| j.state == JobState::NeedsOperator) {
             let mut r = result_from_job(row, parked, RowStatus::NeedsOperator);
             let why = parked.operator_reason.as_ref().map(|o| o.message()).unwrap_or_else(|| "it needs an operator".into());
-            r.reason = Some(format!("{why} (job {}; close it, then re-run the batch)", parked.uid));
+            r.reason = Some(format!("{why} (job {}: `keystation jobs show {}` says what to do; `keystation jobs retry {}` releases it for this run)", parked.id.0, parked.id.0, parked.id.0));
             Disposition::Skip(r)
         } else {
             Disposition::Provision

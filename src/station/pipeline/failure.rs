@@ -54,10 +54,16 @@ impl OutcomeError {
         };
         let mut f = Failure::new(kind, step, message);
         f.next_step = hint;
-        f.retryable = e.is_transient();
+        // A refused or expired challenge is fixed by fresh creation options.
+        f.retryable = e.is_transient() || e.kind == GraphErrorKind::ChallengeRejected;
         // The station's own sign-in or permissions: every other user would fail the same way.
         f.station_wide = matches!(e.kind, GraphErrorKind::TokenAcquisition | GraphErrorKind::MissingPermission | GraphErrorKind::Unauthenticated);
         f
+    }
+
+    /// An internal failure (a bug) outside any step.
+    pub(crate) fn internal(message: impl Into<String>) -> Failure {
+        Failure { kind: FailureKind::Internal, message: message.into(), next_step: None, step: None, policy: false, missing_component: false, retryable: false, station_wide: false }
     }
 
     pub(crate) fn journal(e: &JournalError) -> Failure {
