@@ -23,6 +23,8 @@ mod registrar;
 mod doctor;
 #[path = "station/permissions.rs"]
 mod permissions;
+#[path = "station/desk.rs"]
+mod desk;
 #[path = "station/retries.rs"]
 mod retries;
 #[path = "station/lab.rs"]

@@ -93,6 +93,8 @@ pub const SETTABLE_KEYS: &[SettableKey] = &[
     key("browser.trust_spki", List),
     key("batch.concurrency", Count),
     key("preflight.attestation", Choice(&["warn", "refuse"])),
+    key("kiosk.quit_sequence", Text),
+    key("kiosk.hold_seconds", Count),
     key("network.ca_bundle", Path),
     key("network.ca_bundle_only", Bool),
     key("network.proxy", Text),

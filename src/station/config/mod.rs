@@ -67,6 +67,8 @@ pub struct StationConfig {
     pub batch: BatchConfig,
     /// Checks made before a key is touched.
     pub preflight: PreflightConfig,
+    /// The enrollment desk (`keystation kiosk`).
+    pub kiosk: KioskConfig,
     /// How keystation reaches Entra and Graph (CA bundle, proxy, timeouts).
     pub network: NetworkConfig,
     /// The web console (`keystation console`).
@@ -92,6 +94,7 @@ impl Default for StationConfig {
             browser: BrowserConfig::default(),
             batch: BatchConfig::default(),
             preflight: PreflightConfig::default(),
+            kiosk: KioskConfig::default(),
             network: NetworkConfig::default(),
             console: ConsoleConfig::default(),
             lab: LabConfig::default(),
@@ -511,5 +514,22 @@ impl NetworkConfig {
             connect_timeout: std::time::Duration::from_secs(u64::from(self.connect_timeout_seconds.max(1))),
             proxy,
         }
+    }
+}
+
+/// `[kiosk]`: the enrollment desk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KioskConfig {
+    /// What the operator types as the user name to close the desk (e.g. a code only IT
+    /// knows). Unset: only a signal closes it (SIGTERM from `systemctl stop`, Ctrl-C).
+    pub quit_sequence: Option<String>,
+    /// How long a refusal stays on the screen when nobody presses Enter, in seconds.
+    pub hold_seconds: u32,
+}
+
+impl Default for KioskConfig {
+    fn default() -> Self {
+        KioskConfig { quit_sequence: None, hold_seconds: 30 }
     }
 }
