@@ -16,9 +16,9 @@ mod browser_flow {
 
     mod automatic;
     mod cli;
-    mod drift;
     mod key_events;
     mod manual;
+    mod production;
     mod refusals;
     mod variants;
 }

@@ -15,3 +15,7 @@ mod pipes;
 mod vocabulary;
 #[path = "cli/options.rs"]
 mod options;
+#[path = "cli/batch.rs"]
+mod batch;
+#[path = "cli/kiosk.rs"]
+mod kiosk;

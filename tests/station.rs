@@ -23,3 +23,5 @@ mod registrar;
 mod doctor;
 #[path = "station/permissions.rs"]
 mod permissions;
+#[path = "station/retries.rs"]
+mod retries;

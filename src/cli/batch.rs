@@ -67,7 +67,7 @@ pub struct BatchArgs {
     pub file: Option<PathBuf>,
     /// Work the shared queue NAME instead of a file: claim users as keys arrive, with
     /// the other stations of the fleet (docs/fleet.md).
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["file", "batch_id", "dry_run"])]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["file", "batch_id", "dry_run", "skip_existing"])]
     pub queue: Option<String>,
     /// Keys provisioned at the same time (1–32; default from `batch.concurrency`).
     #[arg(long, value_name = "N")]
@@ -81,6 +81,9 @@ pub struct BatchArgs {
     /// Show what would be done for each row; touch no key and no tenant.
     #[arg(long)]
     pub dry_run: bool,
+    /// Skip users who already have a passkey (FIDO2 method) in Entra (one Graph read per user).
+    #[arg(long)]
+    pub skip_existing: bool,
     #[command(flatten)]
     pub station: StationOpts,
     /// Virtual keys instead of USB keys.
@@ -127,7 +130,10 @@ pub async fn run(args: BatchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let station = if args.dry_run { open_station_read_only(ctx, config, scratch.path()).await? } else { open_station(ctx, config, Some(sources.clone())).await? };
     let via = args.station.via.map(RegistrationPath::from);
     check_via(&station, via)?;
-    let plan = plan_batch(&station, file, batch_id).await.map_err(station_error)?;
+    let mut plan = plan_batch(&station, file, batch_id).await.map_err(station_error)?;
+    if args.skip_existing {
+        crate::station::batch::skip_existing(&station, &mut plan).await;
+    }
 
     if args.dry_run {
         return dry_run(ctx, &station, &plan, via).await;

@@ -20,7 +20,7 @@ pub enum Exit {
     PolicyRefused = 6,
     /// A batch finished but some rows or users failed (see the report).
     PartialFailure = 7,
-    /// Stopped in a state that needs an operator (see `keystation report --state needs-operator`).
+    /// Stopped in a state that needs an operator (see `keystation jobs list`).
     NeedsOperator = 8,
     /// Another keystation process is using the state directory (one station per state directory).
     Busy = 9,
@@ -86,6 +86,8 @@ pub fn codes_of(path: &str) -> Option<&'static [u8]> {
         "batch" => &[2, 5, 7, 8, 9, 10, 11],
         "kiosk" => &[2, 5, 9, 10, 11],
         "report" => &[2],
+        "jobs" | "jobs retry" | "jobs resolve" => &[2, 9],
+        "jobs list" | "jobs show" => &[2],
         "demo" => &[2, 7, 8, 10, 11],
         "bench" | "bench keys" | "bench station" => &[2],
         "bench browser" => &[2, 11],

@@ -18,7 +18,9 @@ use tokio::io::{AsyncBufReadExt, BufReader, Lines, Stdin};
 
 /// Arguments of `keystation kiosk`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Type or scan a user principal name and press Enter; `quit` (or the end of input) closes the kiosk.\n\
+#[command(after_help = "Type or scan a user principal name and press Enter. Only the operator closes the desk: the configured\n\
+kiosk.quit_sequence typed as the name, or a signal (SIGTERM, Ctrl-C); on a terminal Ctrl-D does nothing, a script's end of input closes it.\n\
+A refusal stays on the screen until Enter or kiosk.hold_seconds (default 30); the service's raw answer goes to the log (-v).\n\
 Standard input may be a script: one user name per line, and with pin.source = user-at-desk each PIN line twice.\n\
 With --virtual N, a virtual key is plugged in whenever the kiosk asks for one (each of the N once).\n\
 Guide: docs/operator-guide-kiosk.md")]
@@ -54,12 +56,27 @@ pub async fn run(args: KioskArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         key_timeout: Duration::from_secs(args.key_timeout.max(1)),
         touch_timeout: Duration::from_secs(args.station.touch_timeout.max(1)),
         via,
+        quit_sequence: station.config().kiosk.quit_sequence.clone(),
+        hold: Duration::from_secs(u64::from(station.config().kiosk.hold_seconds)),
         ..KioskOptions::default()
     };
     let cancel = CancelToken::new();
     let ctrl_c = {
         let cancel = cancel.clone();
         tokio::spawn(async move {
+            // Ctrl-C, or SIGTERM (`systemctl stop`): the operator closes the desk.
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{signal, SignalKind};
+                if let Ok(mut term) = signal(SignalKind::terminate()) {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                    cancel.cancel();
+                    return;
+                }
+            }
             if tokio::signal::ctrl_c().await.is_ok() {
                 cancel.cancel();
             }
@@ -88,6 +105,10 @@ impl TerminalInput {
 }
 
 impl KioskInput for TerminalInput {
+    fn interactive(&self) -> bool {
+        true
+    }
+
     fn next_line(&mut self) -> BoxFuture<'_, Option<String>> {
         Box::pin(async move { self.lines.next_line().await.ok().flatten() })
     }
@@ -148,7 +169,7 @@ impl KioskDisplay for Screen {
         match view {
             KioskView::Ready { tenant, pin_at_desk } => {
                 let pin = if *pin_at_desk { "users choose their own PIN here" } else { "each key gets a random PIN, shown once" };
-                self.line(&format!("ready: tenant {tenant}; {pin}; type quit to close"));
+                self.line(&format!("ready: tenant {tenant}; {pin}"));
             }
             KioskView::AskUser => {
                 self.page("Scan your badge or type your user name, then press Enter.", &["(for example alice@contoso.com)".into()]);
@@ -191,7 +212,8 @@ impl KioskDisplay for Screen {
                 let t = if *ok { "Take your key out now. Next person, please." } else { "Take the key out now." };
                 self.line(&format!(">>> {t} <<<"));
             }
-            KioskView::Closed { served, done, failed } => self.line(&format!("closed: {served} served, {done} key(s) ready, {failed} not ready")),
+            KioskView::Closed { served, refused, done, failed } => self.line(&format!("closed: {served} served ({done} key(s) ready, {failed} not ready), {refused} refused before a key")),
+            KioskView::Hold { seconds } => self.line(&format!("(press Enter to go on; the next screen comes by itself in {seconds} s)")),
         }
     }
 

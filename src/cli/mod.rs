@@ -33,6 +33,7 @@ pub mod batch;
 pub mod kiosk;
 pub mod console;
 pub mod report;
+pub mod jobs;
 pub mod queue;
 pub mod demo;
 pub mod bench;
@@ -79,6 +80,8 @@ pub enum Command {
     Console(console::ConsoleArgs),
     /// Export the station journal as CSV or JSON.
     Report(report::ReportArgs),
+    /// Jobs that need an operator or were interrupted: list, show, retry, resolve.
+    Jobs(jobs::JobsArgs),
     /// A fleet's shared queue of users: load a CSV into it, watch its progress.
     Queue(queue::QueueArgs),
     /// Check the tenant, users and this station before imaging (PASS/WARN/FAIL with the fix).
@@ -236,6 +239,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Kiosk(_) => "kiosk",
         Command::Console(_) => "console",
         Command::Report(_) => "report",
+        Command::Jobs(_) => "jobs",
         Command::Queue(_) => "queue",
         Command::Doctor(_) => "doctor",
         Command::Demo(_) => "demo",
@@ -308,6 +312,7 @@ async fn dispatch(command: Command, ctx: &CliContext) -> Result<Exit, CliError> 
         Command::Kiosk(a) => kiosk::run(a, ctx).await,
         Command::Console(a) => console::run(a, ctx).await,
         Command::Report(a) => report::run(a, ctx).await,
+        Command::Jobs(a) => jobs::run(a, ctx).await,
         Command::Queue(a) => queue::run(a, ctx).await,
         Command::Doctor(a) => doctor::run(a, ctx).await,
         Command::Demo(a) => demo::run(a, ctx).await,

@@ -40,6 +40,11 @@ pub struct SimulatorArgs {
     /// Host name of the "login.microsoft.com" stand-in (must resolve to the bind address).
     #[arg(long, default_value = "localhost", value_name = "HOST")]
     pub login_host: String,
+    /// Also serve the sign-in and Security-info pages over HTTPS as login.microsoftonline.com,
+    /// mysignins.microsoft.com and login.microsoft.com (a throw-away test CA) on a second
+    /// port, and print the station's `[browser]` lab settings for them.
+    #[arg(long)]
+    pub microsoft_hosts: bool,
     /// Print the built-in tenant file and exit (a starting point for --tenant).
     #[arg(long)]
     pub print_default_tenant: bool,
@@ -65,6 +70,7 @@ fn build_config(args: &SimulatorArgs) -> Result<SimulatorConfig, CliError> {
         cfg.behaviour.device_code_interval_secs = i;
     }
     cfg.login_host = args.login_host.clone();
+    cfg.microsoft_hosts = args.microsoft_hosts;
     for path in &args.trust_attestation_roots {
         let pem = std::fs::read_to_string(path)
             .map_err(|e| CliError::usage(format!("cannot read attestation root {}: {e}", path.display())))?;
@@ -134,6 +140,17 @@ fn print_human(info: &serde_json::Value, written: &[(String, PathBuf, PathBuf)])
     outln!("  sign-in        {}", s(info, "signIn"));
     outln!("  device login   {}", s(info, "deviceLogin"));
     outln!("  test control   {}", s(info, "control"));
+    if let Some(tls) = info.get("pagesTls").filter(|t| !t.is_null()) {
+        // A lab station walks the production flow against these pages (docs/configuration.md).
+        let addr = s(tls, "address");
+        let map: Vec<String> = tls["hosts"].as_array().into_iter().flatten().filter_map(|h| h.as_str()).map(|h| format!("\"{h}\" = \"{addr}\"")).collect();
+        outln!();
+        outln!("Microsoft's host names are served over HTTPS on {addr} (a test CA). A station's lab settings:");
+        outln!("  [browser]");
+        outln!("  flow = \"microsoft\"");
+        outln!("  host_map = {{ {} }}", map.join(", "));
+        outln!("  trust_spki = [\"{}\"]", s(tls, "spkiSha256"));
+    }
     outln!();
     outln!("apps:");
     for a in info["apps"].as_array().into_iter().flatten() {

@@ -115,6 +115,8 @@ fn routes(app: Arc<App>) -> Router {
         .route("/api/hub/slip/{line}", post(hub::routes::slip))
         .route("/api/journal/jobs", get(journal::routes::jobs))
         .route("/api/journal/jobs/{uid}", get(journal::routes::job))
+        .route("/api/journal/jobs/{uid}/retry", post(journal::routes::retry))
+        .route("/api/journal/jobs/{uid}/resolve", post(journal::routes::resolve))
         .route("/api/journal/parked", get(journal::routes::parked))
         .route("/api/journal/export", get(journal::routes::export))
         .fallback(|| async { super::reply::fail(axum::http::StatusCode::NOT_FOUND, "no such page") })

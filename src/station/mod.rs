@@ -13,6 +13,8 @@
 //!   intents recorded before every side effect, so that a crash can be reconciled.
 //! - [`models`]: AAGUID → vendor/model names (built in, extendable from config).
 //! - [`report`]: the journal as CSV or JSON for `keystation report`.
+//! - [`jobs`]: the operator's view of parked and unfinished jobs (why, what to do, the
+//!   command for it) and the two ways to close one: release it for a retry, or resolve it.
 //! - [`state_dir`]: one station per state directory (the exclusive lock every writing
 //!   command holds, and clear errors for a state path that cannot be used).
 //!
@@ -39,6 +41,7 @@ pub mod state_dir;
 pub mod pin;
 pub mod handover;
 pub mod journal;
+pub mod jobs;
 pub mod models;
 pub mod report;
 pub mod pipeline;

@@ -94,6 +94,9 @@ pub struct StationOptions {
     pub verify_timeout: Duration,
     /// How long the policies read from Graph are reused (0: read them for every job).
     pub policy_cache: Duration,
+    /// Wait before the first extra registration attempt after the PIN is set (doubled
+    /// for each further attempt, at most 8 times this).
+    pub retry_delay: Duration,
     /// Test facility: halt the pipeline at this point, as if the process died (see
     /// [`crate::station::pipeline::crash`]). `KEYSTATION_TEST_CRASH_AFTER` wins.
     pub crash_point: Option<CrashPoint>,
@@ -106,6 +109,7 @@ impl Default for StationOptions {
             touch_timeout: Duration::from_secs(30),
             verify_timeout: Duration::from_secs(20),
             policy_cache: Duration::from_secs(30),
+            retry_delay: Duration::from_secs(1),
             crash_point: None,
         }
     }
@@ -265,8 +269,8 @@ impl StationSetup {
         let models = model_table(&config)?;
         let mut registrars = Registrars::new();
         registrars.insert(Arc::new(GraphRegistrar::new(graph.clone(), config.tenant().map(|t| t.challenge_timeout_minutes).unwrap_or(None))));
-        let b = &config.browser;
-        if let Some(r) = config.tenant().and_then(|t| crate::ceremony::browser::BrowserRegistrar::for_station(b.headless, b.chromium.clone(), b.chromedriver.clone(), b.fallback_to_manual, graph.clone(), &t.graph_host(), t.id.as_deref().unwrap_or_default())) {
+        let settings = config.browser.station_browser().map_err(|(key, message)| StationError::Config(format!("`{key}` {message}")))?;
+        if let Some(r) = config.tenant().and_then(|t| crate::ceremony::browser::BrowserRegistrar::for_station(settings, graph.clone(), &t.graph_host(), t.id.as_deref().unwrap_or_default())) {
             let r = Arc::new(r);
             let check = Arc::clone(&r);
             registrars.insert_with_check(r, Arc::new(move || check.missing_component()));

@@ -22,9 +22,26 @@ impl Cli {
     }
 
     async fn with_browser(registration: &str, browser_extra: &str) -> Cli {
+        Cli::build(registration, false, |_| browser_extra.to_string()).await
+    }
+
+    /// A lab: the simulator serves Microsoft's host names over HTTPS and the station's
+    /// `[browser]` table maps them to it, trusts its key and walks the `microsoft` flow.
+    async fn lab(registration: &str) -> Cli {
+        Cli::build(registration, true, |sim| {
+            let (hosts, spki) = sim.microsoft_hosts().expect("Microsoft host names");
+            let map: Vec<String> = hosts.iter().map(|(h, a)| format!("\"{h}\" = \"{a}\"")).collect();
+            format!("flow = \"microsoft\"\ntrust_spki = [\"{spki}\"]\nhost_map = {{ {} }}\n", map.join(", "))
+        })
+        .await
+    }
+
+    async fn build(registration: &str, microsoft_hosts: bool, browser_extra: impl FnOnce(&SimulatorHandle) -> String) -> Cli {
         let mut sc = SimulatorConfig::default();
         sc.behaviour.device_code_interval_secs = 0;
+        sc.microsoft_hosts = microsoft_hosts;
         let sim = start(sc).await.expect("simulator");
+        let browser_extra = browser_extra(&sim);
         let root = tempfile::tempdir().unwrap();
         let host = sim.graph_base().as_str().trim_end_matches('/').to_string();
         let toml = format!(
@@ -70,10 +87,14 @@ async fn enroll_via_browser_on_the_command_line() {
         return;
     }
     let _serial = serial().await;
-    let cli = Cli::new("graph").await;
+    // The lab configuration: the production flow under Microsoft's host names.
+    let cli = Cli::lab("graph").await;
     let out = cli.run(1, &["--json", "enroll", "--user", "alice@contoso.test", "--wait", "10", "--show-pin-in-json", "--via", "browser"]).await;
     assert!(out.status.success(), "{}", show(&out));
     assert_eq!(cli.via("alice@contoso.test").await, vec!["browser".to_string()], "{}", show(&out));
+    let pages = cli.sim.requests(None).into_iter().filter(|r| r.path.ends_with("/fido/create")).collect::<Vec<_>>();
+    assert_eq!(pages.len(), 1, "{pages:?}");
+    assert_eq!(pages[0].host.as_deref(), Some("login.microsoft.com"));
     // The tenant's default (graph) applies without --via.
     let out = cli.run(1, &["--json", "enroll", "--user", "bob@contoso.test", "--wait", "10", "--show-pin-in-json"]).await;
     assert!(out.status.success(), "{}", show(&out));

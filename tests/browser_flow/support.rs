@@ -1,5 +1,6 @@
 //! Shared setup: skip rule, one browser test at a time, a simulator, a Graph client, a
 //! prepared virtual key, a recording observer and a registrar configured for tests.
+use keystation::ceremony::browser::config::HostMapping;
 use keystation::ceremony::browser::{
     BrowserConfig, BrowserMode, BrowserRegistrar, BrowserRegistrarConfig, BrowserTarget, ManualOutcome, ManualPrompt, OperatorPrompt,
 };
@@ -54,14 +55,37 @@ pub fn registrar_config(browser: &BrowserConfig) -> BrowserRegistrarConfig {
 /// A simulator (built-in tenant), a Graph client and a registrar; `tweak` adjusts the
 /// registrar's settings and target.
 pub async fn env_with(test: &str, tweak: impl FnOnce(&mut BrowserRegistrarConfig, &mut BrowserTarget)) -> Option<Env> {
+    start_env(test, false, tweak).await
+}
+
+/// The production setup: the simulator serves its pages over HTTPS as
+/// `login.microsoftonline.com`, `mysignins.microsoft.com` and `login.microsoft.com`;
+/// both browsers map those names to it and trust only its key; the target is
+/// `BrowserTarget::microsoft` — the built-in `microsoft` flow, unchanged, with rp.id
+/// `login.microsoft.com`. Graph goes to the simulator as usual.
+pub async fn production_env(test: &str, tweak: impl FnOnce(&mut BrowserRegistrarConfig, &mut BrowserTarget)) -> Option<Env> {
+    start_env(test, true, tweak).await
+}
+
+async fn start_env(test: &str, microsoft_hosts: bool, tweak: impl FnOnce(&mut BrowserRegistrarConfig, &mut BrowserTarget)) -> Option<Env> {
     let browser = config_or_skip(test)?;
     let serial = serial().await;
     let mut sc = SimulatorConfig::default();
     sc.behaviour.device_code_interval_secs = 0;
+    sc.microsoft_hosts = microsoft_hosts;
     let sim = start(sc).await.expect("simulator starts");
     let graph = graph_app(&sim);
     let mut config = registrar_config(&browser);
-    let mut target = BrowserTarget::for_graph_host(&url(&sim.graph_base()), sim.tenant_id()).await.expect("simulator target");
+    let mut target = if microsoft_hosts {
+        let (hosts, spki) = sim.microsoft_hosts().expect("served under Microsoft's host names");
+        for b in [&mut config.automatic, &mut config.manual] {
+            b.host_map = hosts.iter().map(|(h, addr)| HostMapping::parse(h, &addr.to_string()).unwrap()).collect();
+            b.trust_spki = vec![spki.clone()];
+        }
+        BrowserTarget::microsoft(sim.tenant_id())
+    } else {
+        BrowserTarget::for_graph_host(&url(&sim.graph_base()), sim.tenant_id()).await.expect("simulator target")
+    };
     tweak(&mut config, &mut target);
     let prompt = Arc::new(TestPrompt::default());
     let registrar = Arc::new(BrowserRegistrar::new(config, target, graph.clone(), prompt.clone()));

@@ -76,6 +76,16 @@ async fn every_command_keeps_the_json_contract() {
     assert!(report["result"].as_array().unwrap().iter().all(|r| r["tenant"] == TENANT_ID), "the report's tenant is the tenant id: {report}");
     ok(&json(&w, &mut seen, "demo", None, None, &["demo", "--users", "1", "--keys", "1", "--fast"], "").await);
 
+    // jobs: nothing is parked here, so retry and resolve answer with the error envelope.
+    ok(&json(&w, &mut seen, "jobs list", None, None, &["jobs", "list"], "").await);
+    let shown = json(&w, &mut seen, "jobs show", None, None, &["jobs", "show", "1"], "").await;
+    ok(&shown);
+    assert_eq!(shown["result"]["standing"], "closed", "{shown}");
+    let not_parked = json(&w, &mut seen, "jobs retry", None, None, &["jobs", "retry", "1"], "").await;
+    assert_eq!(not_parked["error"]["kind"], "usage", "{not_parked}");
+    let not_parked = json(&w, &mut seen, "jobs resolve", None, None, &["jobs", "resolve", "1", "--note", "checked"], "").await;
+    assert_eq!(not_parked["error"]["kind"], "usage", "{not_parked}");
+
     ok(&json(&w, &mut seen, "doctor", Some(1), None, &["doctor", "--user", "dave@contoso.test"], "").await);
 
     // A queue in the station's own SQLite journal (a fleet's is in PostgreSQL: tests/fleet).

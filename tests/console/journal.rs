@@ -1,10 +1,12 @@
-//! The journal page in Chromium: search by user and by state, an attempt's timeline with
-//! its timings and operator message, and the export, which is `keystation report`'s
-//! output for the same jobs.
+//! The journal page in Chromium: search by user, key, state and date, an attempt's
+//! timeline with its timings and operator message, the export, which is `keystation
+//! report`'s output for the same jobs, and the parked jobs' actions (resolve with a
+//! note, release for another attempt), which are `keystation jobs`' library.
 use super::support::{Shared, World};
 use keystation::key::sources::KeySources;
 use keystation::key::virtual_key::Touch;
 use keystation::key::worker::KeyHandle;
+use keystation::station::jobs::{self, Which};
 use keystation::station::journal::{JobFilter, JobMode};
 use keystation::station::pipeline::{key_handle_options, CancelToken, EventKind, JobSpec, NoEvents, StationEvent, StationEvents};
 use keystation::station::report::{self, ReportFormat, ReportRow};
@@ -35,23 +37,28 @@ async fn enroll(world: &World, user: &str, pull: bool) -> JobState {
 }
 
 pub async fn search_timeline_export(shared: Shared) {
-    let world = World::new(0, &[], |_, _| {}).await;
+    // reset.policy never: a key pulled after it got its PIN cannot be reset by the next
+    // attempt, so it waits for IT staff (the parked jobs this page shows).
+    let world = World::new(1, &["reset.policy=never"], |_, _| {}).await;
+    let carol = world.fresh_users().pop().unwrap();
     assert_eq!(enroll(&world, "alice@contoso.test", false).await, JobState::Done);
     assert_eq!(enroll(&world, "dave@contoso.test", false).await, JobState::Done);
     assert_eq!(enroll(&world, "oscar.outside@contoso.test", false).await, JobState::Failed);
     assert_eq!(enroll(&world, "bob@contoso.test", true).await, JobState::NeedsOperator);
+    assert_eq!(enroll(&world, &carol, true).await, JobState::NeedsOperator);
 
     let page = shared.page();
     page.sign_in(&world, "journal").await;
-    page.wait_js("return document.querySelectorAll('#results tr').length === 4", "all four jobs").await;
+    page.wait_js("return document.querySelectorAll('#results tr').length === 5", "all five jobs").await;
 
-    // The key that needs IT staff, with what to do, and its timeline.
-    page.wait_js("return !document.getElementById('parked-section').classList.contains('hidden') && document.querySelectorAll('#parked tr').length === 1", "the parked job").await;
+    // The keys that need IT staff, with what to do (`keystation jobs`' words), and a timeline.
+    page.wait_js("return !document.getElementById('parked-section').classList.contains('hidden') && document.querySelectorAll('#parked tr').length === 2", "the parked jobs").await;
     let parked = page.text("parked").await;
-    let bob = world.station.setup().journal.run(|j| j.jobs_for_user("bob@contoso.test")).await.unwrap().pop().unwrap();
-    let what = bob.operator_reason.as_ref().unwrap().message();
-    assert!(parked.contains("bob@contoso.test") && parked.contains(&what), "{parked}");
-    page.js("document.querySelector('#parked tr').click()").await;
+    let entries = world.station.setup().journal.run(|j| jobs::list(j, Which::Parked)).await.unwrap();
+    let bob = entries.iter().find(|e| e.job.user.upn.as_deref() == Some("bob@contoso.test")).expect("bob is parked").clone();
+    let what = bob.what_to_do.clone();
+    assert!(parked.contains("bob@contoso.test") && parked.contains(&what) && parked.contains(&carol), "{parked}");
+    page.js("[...document.querySelectorAll('#parked tr')].find(tr => tr.textContent.includes('bob@contoso.test')).click()").await;
     page.wait_js("return !document.getElementById('detail-operator').classList.contains('hidden')", "the operator message").await;
     assert_eq!(page.text("detail-operator").await, format!("What to do: {what}"));
     assert!(page.text("timeline").await.contains("needs operator"), "the timeline ends parked");
@@ -96,7 +103,7 @@ pub async fn search_timeline_export(shared: Shared) {
     let last = all.iter().map(|j| j.created_at.date_naive()).max().unwrap();
     page.js(&format!("document.getElementById('q-state').value = ''; document.getElementById('q-since').value = '{first}'; document.getElementById('q-until').value = '{last}'")).await;
     page.click("search").await;
-    page.wait_js("return document.getElementById('search-error').textContent === '' && document.querySelectorAll('#results tr').length === 4", "the jobs of those days").await;
+    page.wait_js("return document.getElementById('search-error').textContent === '' && document.querySelectorAll('#results tr').length === 5", "the jobs of those days").await;
     let before = first - chrono::Days::new(1);
     page.js(&format!("document.getElementById('q-since').value = '{}'; document.getElementById('q-until').value = '{before}'", before - chrono::Days::new(30))).await;
     page.click("search").await;
@@ -105,7 +112,7 @@ pub async fn search_timeline_export(shared: Shared) {
     assert!(href.as_str().unwrap().contains(&format!("until={before}")), "the export carries the dates: {href}");
     page.js("document.getElementById('q-since').value = ''; document.getElementById('q-until').value = ''").await;
     page.click("search").await;
-    page.wait_js("return document.querySelectorAll('#results tr').length === 4", "all jobs again").await;
+    page.wait_js("return document.querySelectorAll('#results tr').length === 5", "all jobs again").await;
 
     // The export links carry exactly the search; what they return is report's output.
     let href = page.js("return document.getElementById('export-csv').getAttribute('href')").await;
@@ -131,5 +138,46 @@ pub async fn search_timeline_export(shared: Shared) {
     assert_eq!(rows[0]["user_upn"], "dave@contoso.test");
     let disposition = page.js("return fetch(document.getElementById('export-csv').href).then(r => r.headers.get('content-disposition'))").await;
     assert!(disposition.as_str().unwrap().starts_with("attachment; filename=\"keystation-journal-"), "{disposition}");
+    parked_actions(&world, &page, &bob.job.uid, &carol).await;
     world.stop().await;
+}
+
+/// The state of `user`'s newest job.
+async fn state_of(world: &World, user: &str) -> JobState {
+    let user = user.to_string();
+    world.station.setup().journal.run(move |j| j.jobs_for_user(&user)).await.unwrap().into_iter().max_by_key(|j| j.id).unwrap().state
+}
+
+/// Resolve bob's parked job with a note, release carol's for another attempt (then she
+/// is enrolled again); a resolve without a note, or without the CSRF token, changes nothing.
+async fn parked_actions(world: &World, page: &super::support::Page, bob_uid: &str, carol: &str) {
+    page.js("[...document.querySelectorAll('#parked tr')].find(tr => tr.textContent.includes('bob@contoso.test')).click()").await;
+    page.wait_js("return !document.getElementById('actions').classList.contains('hidden')", "the parked job's actions").await;
+    page.screenshot("journal-parked-actions").await;
+    page.click("action-resolve").await;
+    page.wait_js("return document.getElementById('action-error').textContent.includes('write a note')", "a resolve without a note refused").await;
+    // The page's own origin and cookie, but no CSRF token: refused.
+    let status = page.js(&format!("return fetch('/api/journal/jobs/{bob_uid}/resolve', {{ method: 'POST', headers: {{ 'Content-Type': 'application/json' }}, body: JSON.stringify({{ note: 'forged' }}) }}).then(r => r.status)")).await;
+    assert_eq!(status, 403, "a resolve without the CSRF token");
+    assert_eq!(state_of(world, "bob@contoso.test").await, JobState::NeedsOperator, "nothing changed");
+
+    page.type_into("action-note", "PIN handed over in person").await;
+    page.click("action-resolve").await;
+    let done = page.wait_js("const d = document.getElementById('action-done'); return !d.classList.contains('hidden') && d.textContent", "the job resolved").await;
+    assert!(done.as_str().unwrap().contains("Resolved bob@contoso.test"), "{done}");
+    assert_eq!(state_of(world, "bob@contoso.test").await, JobState::Done);
+    page.wait_js("return document.querySelectorAll('#parked tr').length === 1 && document.getElementById('actions').classList.contains('hidden')", "one parked job left, bob's closed").await;
+    assert!(page.text("timeline").await.contains("resolved by the operator: PIN handed over in person"), "the note is in bob's history");
+
+    page.js("document.querySelector('#parked tr').click()").await;
+    page.wait_js("return !document.getElementById('actions').classList.contains('hidden')", "carol's actions").await;
+    page.click("action-retry").await;
+    page.wait_js("return document.getElementById('parked-section').classList.contains('hidden')", "no parked job left").await;
+    assert!(page.text("action-done").await.contains(&format!("Released {carol}")));
+    assert_eq!(state_of(world, carol).await, JobState::Failed, "released: closed failed");
+    // Released means her next enrollment sets a key up.
+    assert_eq!(enroll(world, carol, false).await, JobState::Done);
+    // Nothing is parked any more: acting again on a closed job is refused with the reason.
+    let again = page.js(&format!("return KS.post('/api/journal/jobs/{bob_uid}/retry', {{}}).then(() => 'taken', e => e.message)")).await;
+    assert!(again.as_str().unwrap().contains("already over"), "{again}");
 }

@@ -72,7 +72,7 @@ pub async fn csrf_is_required(_: Shared) {
     let (cookie, csrf) = sign_in_http(&w).await;
     let c = http();
     let base = w.base();
-    for path in ["/api/desk/open", "/api/desk/close", "/api/desk/restart", "/api/hub/stop", "/api/hub/batch?name=u.csv", "/api/session/logout", "/api/desk/slip"] {
+    for path in ["/api/desk/open", "/api/desk/close", "/api/desk/restart", "/api/hub/stop", "/api/hub/batch?name=u.csv", "/api/session/logout", "/api/desk/slip", "/api/journal/jobs/0e5c/retry", "/api/journal/jobs/0e5c/resolve"] {
         let r = c.post(format!("{base}{path}")).header("Origin", &base).header("Cookie", &cookie).body("upn\nalice@contoso.test\n").send().await.unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path} without a CSRF token");
         let r = c.post(format!("{base}{path}")).header("Origin", &base).header("Cookie", &cookie).header("X-CSRF-Token", "not-the-token").send().await.unwrap();
@@ -128,6 +128,7 @@ pub async fn desk_lock_and_guessing(_: Shared) {
     // Locked to the desk.
     assert_eq!(c.get(format!("{base}/api/journal/jobs")).header("Cookie", &cookie).send().await.unwrap().status(), StatusCode::FORBIDDEN);
     assert_eq!(c.get(format!("{base}/api/journal/export")).header("Cookie", &cookie).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(post("/api/journal/jobs/0e5c/resolve").json(&serde_json::json!({"note": "x"})).send().await.unwrap().status(), StatusCode::FORBIDDEN);
     assert_eq!(post("/api/hub/batch?name=u.csv").body("upn\nalice@contoso.test\n").send().await.unwrap().status(), StatusCode::FORBIDDEN);
     assert_eq!(post("/api/desk/close").send().await.unwrap().status(), StatusCode::FORBIDDEN, "only the operator closes the desk");
     let r = c.get(format!("{base}/journal")).header("Cookie", &cookie).send().await.unwrap();

@@ -147,7 +147,7 @@ impl Fleet {
         // slip (the PIN may have been seen), so the key stays registered.
         for item in journal.queue_items(QUEUE).unwrap().iter().filter(|i| i.state == "parked") {
             let note = item.note.clone().unwrap_or_default();
-            assert!(note.contains("PIN was lost before handover") || note.contains("stopped before handing the PIN over"), "{} parked: {note}", item.upn);
+            assert!(note.contains("stopped while the PIN slip was shown") || note.contains("stopped before handing the PIN over"), "{} parked: {note}", item.upn);
         }
         let mut stations = std::collections::BTreeSet::new();
         for u in &self.users {

@@ -100,7 +100,7 @@ async fn a_rerun_after_an_interruption_resumes_without_registering_anyone_twice(
         let report = run_batch(station, world.sources(), plan, options(3), recorder, BatchControl::default()).await;
         operator.await.unwrap();
         assert_eq!(report.counts.done, 0, "{report:#?}");
-        assert!(report.rows.iter().all(|r| r.status == RowStatus::Failed && r.reason.as_deref().unwrap_or("").contains("re-run")), "{report:#?}");
+        assert!(report.rows.iter().all(|r| r.status == RowStatus::Interrupted && r.reason.as_deref().unwrap_or("").contains("re-run")), "{report:#?}");
         for u in &users {
             assert_eq!(world.sim_methods(u).await.len(), 1, "{u}: the POST landed in the first run");
         }
@@ -163,4 +163,76 @@ async fn a_key_pulled_out_mid_job_sends_the_user_to_the_next_key() {
     assert_eq!(row.attempts, 2, "the user whose key was pulled got a second key");
     assert!(recorder.notices().iter().any(|n| matches!(n, BatchNotice::UserFinished { will_retry: true, upn, .. } if *upn == pulled)));
     assert_one_method_each(&world, &users, "pulled").await;
+}
+
+/// Registers through Graph like the station's own registrar, except for one user, for
+/// whom it panics (a bug) after the key got its PIN.
+struct PanicsFor {
+    user: String,
+    real: std::sync::Arc<dyn keystation::ceremony::Registrar>,
+}
+
+impl keystation::ceremony::Registrar for PanicsFor {
+    fn path(&self) -> keystation::ceremony::RegistrationPath {
+        self.real.path()
+    }
+    fn register<'a>(
+        &'a self,
+        key: &'a std::sync::Arc<keystation::key::worker::KeyHandle>,
+        request: &'a keystation::ceremony::RegistrationRequest,
+        observer: &'a dyn keystation::ceremony::RegistrationObserver,
+        cancel: keystation::station::pipeline::CancelToken,
+    ) -> keystation::ceremony::webauthn::BoxFuture<'a, Result<keystation::ceremony::Registered, keystation::ceremony::CeremonyError>> {
+        if request.upn.eq_ignore_ascii_case(&self.user) {
+            panic!("boom in the registrar for {}", self.user);
+        }
+        self.real.register(key, request, observer, cancel)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_panicking_job_is_contained_its_key_freed_and_its_row_reported() {
+    let world = World::new(3, Default::default()).await;
+    let users = world.fresh_users();
+    let victim = users[1].clone();
+    let file = world.batch_file("users.csv", &csv(&users));
+    let station = world
+        .station(&ConfigOverrides::default(), |s| {
+            let real = s.registrars.get(keystation::ceremony::RegistrationPath::Graph).unwrap();
+            s.registrars.insert(std::sync::Arc::new(PanicsFor { user: victim.clone(), real }));
+        })
+        .await;
+    let plan = plan_batch(&station, read_batch_file(&file).unwrap(), "panics".into()).await.unwrap();
+    let (recorder, notices) = Recorder::new();
+    let operator = spawn_operator(&world, notices, 1, 6);
+    // One slot: if the panicking job kept its slot, the batch would never end.
+    let report = tokio::time::timeout(Duration::from_secs(120), run_batch(station, world.sources(), plan, options(1), recorder.clone(), BatchControl::default()))
+        .await
+        .expect("the batch ends despite the panic");
+    operator.await.unwrap();
+
+    assert_eq!(report.rows.len(), 3, "every user has a row: {report:#?}");
+    let row = report.rows.iter().find(|r| r.upn.as_deref() == Some(victim.as_str())).unwrap();
+    assert_eq!(row.status, RowStatus::Interrupted, "{row:#?}");
+    let reason = row.reason.clone().unwrap_or_default();
+    assert!(reason.contains("internal error") && reason.contains("boom in the registrar"), "{reason}");
+    assert_eq!(report.counts.done, 2, "{report:#?}");
+    assert_eq!(report.end, BatchEnd::Partial);
+    assert!(recorder.notices().iter().any(|n| matches!(n, BatchNotice::TakeKeyOut { upn, ok: false, .. } if *upn == victim)), "the key is freed and the operator told to take it out");
+    let job = world.jobs().into_iter().find(|j| j.user.upn.as_deref() == Some(victim.as_str())).unwrap();
+    assert!(job.state.is_in_progress(), "left for the next run, as after a crash: {:?}", job.state);
+    let e = job.error.unwrap();
+    assert_eq!(e.kind, keystation::station::journal::FailureKind::Internal);
+    assert!(e.message.contains("boom in the registrar"), "{}", e.message);
+
+    // The next run (the bug fixed) resumes the job; everyone ends with one method.
+    let station = world.station(&ConfigOverrides::default(), |_| {}).await;
+    let plan = plan_batch(&station, read_batch_file(&file).unwrap(), "panics".into()).await.unwrap();
+    assert_eq!(plan.resuming(), 1);
+    let (recorder, notices) = Recorder::new();
+    let operator = spawn_operator(&world, notices, 1, 3);
+    let report = run_batch(station, world.sources(), plan, options(1), recorder, BatchControl::default()).await;
+    operator.await.unwrap();
+    assert_eq!(report.end, BatchEnd::AllDone, "{report:#?}");
+    assert_one_method_each(&world, &users, "panics").await;
 }

@@ -224,32 +224,27 @@ async fn exit_codes_say_what_went_wrong() {
     assert!(text(&out.stderr).contains("keystation login"), "{}", text(&out.stderr));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ctrl_c_cancels_and_is_recorded() {
-    let d = CliDesk::new("").await;
-    // Graph answers slowly, so the job is mid-inspection when the operator presses Ctrl-C.
-    d.desk.sim.set_faults(FaultConfig { seed: 1, rules: vec![FaultRule { millis: 20_000, ..FaultRule::new(FaultKind::Latency, "/v1.0/policies") }] }).unwrap();
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_keystation"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env(SECRET_ENV, SECRET)
-        .args(["--config", d.root.path().join("keystation.toml").to_str().unwrap(), "--state-dir", d.state().to_str().unwrap(), "--virtual", "1"])
-        .args(["enroll", "--user", ALICE])
+/// Run `keystation enroll --user ALICE` with the desk's persistent virtual key, press
+/// Ctrl-C (SIGINT) once a line containing `marker` is on standard error, and return the
+/// exit code, everything it printed, and how long it took to stop.
+async fn interrupt_enroll_at(d: &CliDesk, marker: &str) -> (Option<i32>, String, Duration) {
+    let mut cmd = crate::keystation_cli::keystation(&d.root.path().join("keystation.toml"), &d.state(), 1, Some(&d.keys()));
+    cmd.env(SECRET_ENV, SECRET)
+        .args(["enroll", "--user", ALICE, "--wait", "5"])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let pid = child.id().unwrap() as i32;
-    // Wait until the job is inspecting (its policy request is held 20 s by the
-    // simulator), then interrupt.
     use tokio::io::AsyncBufReadExt;
     let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
     let mut seen = String::new();
     loop {
-        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await.expect("progress on stderr").unwrap().expect("the job reached inspection");
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await.expect("progress on stderr").unwrap();
+        let Some(line) = line else { panic!("enroll ended before `{marker}`:\n{seen}") };
         seen.push_str(&line);
         seen.push('\n');
-        if line.contains("checking the key, the user") {
+        if line.contains(marker) {
             break;
         }
     }
@@ -257,16 +252,62 @@ async fn ctrl_c_cancels_and_is_recorded() {
     let sent = std::time::Instant::now();
     unsafe { libc::kill(pid, libc::SIGINT) };
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.unwrap().unwrap();
+    let took = sent.elapsed();
     while let Ok(Ok(Some(line))) = tokio::time::timeout(Duration::from_secs(5), lines.next_line()).await {
         seen.push_str(&line);
         seen.push('\n');
     }
-    assert!(sent.elapsed() < Duration::from_secs(10), "cancel took {:?}", sent.elapsed());
-    assert_eq!(status.code(), Some(10), "{seen}");
+    (status.code(), seen, took)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_cancels_and_is_recorded() {
+    let d = CliDesk::new("").await;
+    // Graph answers slowly, so the job is mid-inspection when the operator presses Ctrl-C.
+    d.desk.sim.set_faults(FaultConfig { seed: 1, rules: vec![FaultRule { millis: 20_000, ..FaultRule::new(FaultKind::Latency, "/v1.0/policies") }] }).unwrap();
+    let (code, seen, took) = interrupt_enroll_at(&d, "checking the key, the user").await;
+    assert!(took < Duration::from_secs(10), "cancel took {took:?}");
+    assert_eq!(code, Some(10), "{seen}");
     assert!(seen.contains("cancelled by the operator"), "{seen}");
     let report = d.report().await;
     assert_eq!(report[0]["state"], "failed");
     assert_eq!(report[0]["error_kind"], "cancelled");
+}
+
+/// Ctrl-C at each step (held there by a slow Graph answer), then the same command again:
+/// the interrupted run exits 10 (or 0 when the key was already registered: from then on
+/// the PIN is handed over whatever the operator presses), nothing is parked, and the
+/// re-run leaves Alice with exactly one method that the journal agrees with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_at_each_step_then_a_rerun() {
+    let alice_id = {
+        let d = Desk::new().await;
+        d.graph().resolve_user(ALICE).await.unwrap().id
+    };
+    // Steps that honour Ctrl-C return at once; after registration the step goes on, so
+    // its hold is short.
+    let slow = |target: String, method: &str, skip: u32, millis: u64| FaultRule { millis, method: Some(method.into()), skip, ..FaultRule::new(FaultKind::Latency, &target) };
+    let fido2 = format!("/v1.0/users/{alice_id}/authentication/fido2Methods");
+    let cases: Vec<(&str, FaultRule, &str, &[i32])> = vec![
+        ("inspect", slow("/v1.0/policies".into(), "GET", 0, 15_000), "checking the key, the user", &[10]),
+        ("register (creation options, after the PIN)", slow(format!("{fido2}/creationOptions"), "GET", 0, 15_000), "asking Graph for creation options", &[10]),
+        ("verify", slow(fido2.clone(), "GET", 1, 1_500), "checking that Entra lists the key", &[0]),
+        ("handover TAP", slow(format!("/v1.0/users/{alice_id}/authentication/temporaryAccessPassMethods"), "POST", 0, 1_500), "issuing a Temporary Access Pass for the first sign-in", &[0]),
+    ];
+    for (step, rule, marker, codes) in cases {
+        let d = CliDesk::new("[tap]\nhandover = true\n").await;
+        d.desk.sim.set_faults(FaultConfig { seed: 2, rules: vec![rule] }).unwrap();
+        let (code, seen, _) = interrupt_enroll_at(&d, marker).await;
+        assert!(code.is_some_and(|c| codes.contains(&c)), "{step}: exit {code:?}\n{seen}");
+        assert!(!seen.contains("Needs an operator"), "{step}: nothing is parked\n{seen}");
+        d.desk.sim.set_faults(FaultConfig::default()).unwrap();
+        let rerun = d.enroll(ALICE, &[], &[]).await;
+        let expect = if codes.contains(&0) { 4 } else { 0 }; // done already: the key is refused as registered
+        assert_eq!(rerun.status.code(), Some(expect), "{step}: re-run\n{}\n{}", text(&rerun.stdout), text(&rerun.stderr));
+        d.one_method_and_agreement(ALICE).await;
+        let parked = d.run(&["--json", "jobs", "list", "--parked"], &[]).await;
+        assert_eq!(crate::json_output::result(&parked.stdout), serde_json::json!([]), "{step}: nothing parked");
+    }
 }
 
 /// Abort at `point`, then run again without the hook.
@@ -344,4 +385,62 @@ async fn every_sign_in_method_reaches_graph() {
     let out = d.enroll(CAROL, &[], &[]).await;
     assert_eq!(out.status.code(), Some(0), "device code: {}", text(&out.stderr));
     assert_eq!(d.desk.methods(CAROL).await.len(), 2, "Carol's seeded key and the new one");
+}
+
+/// `keystation jobs …` as a process, JSON.
+async fn jobs(d: &CliDesk, args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let mut all = vec!["--json", "jobs"];
+    all.extend_from_slice(args);
+    let out = d.run(&all, &[]).await;
+    let v = crate::json_output::envelope(&out.stdout)["result"].clone();
+    (out.status.code(), v, format!("{}{}", text(&out.stdout), text(&out.stderr)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_list_show_resolve_and_retry_close_parked_jobs() {
+    // The slip may or may not have been seen: parked for an operator (no sealed copy).
+    let d = crash_then_rerun("intent:show_pin", "", 8).await;
+    let (code, list, all) = jobs(&d, &["list"]).await;
+    assert_eq!(code, Some(0), "{all}");
+    let parked = list.as_array().unwrap();
+    assert_eq!(parked.len(), 1, "{list}");
+    assert_eq!(parked[0]["standing"], "parked");
+    assert_eq!(parked[0]["why"], "handover_interrupted");
+    let id = parked[0]["job"].as_i64().unwrap().to_string();
+    let commands: Vec<&str> = parked[0]["commands"].as_array().unwrap().iter().filter_map(|c| c.as_str()).collect();
+    assert!(commands.iter().any(|c| c.starts_with(&format!("keystation jobs resolve {id} --note"))), "{commands:?}");
+    assert!(commands.contains(&format!("keystation jobs retry {id}").as_str()), "{commands:?}");
+
+    // `show` in words, while nothing else runs; the operator asks the user, who has the PIN.
+    let shown = d.run(&["jobs", "show", &id], &[]).await;
+    assert_eq!(shown.status.code(), Some(0), "{}", text(&shown.stderr));
+    assert!(text(&shown.stdout).contains("What to do: The key is registered"), "{}", text(&shown.stdout));
+    let (code, _, all) = jobs(&d, &["resolve", &id, "--note", ""]).await;
+    assert_eq!(code, Some(2), "an empty note is refused: {all}");
+    let (code, resolved, all) = jobs(&d, &["resolve", &id, "--note", "Alice read the PIN off the slip"]).await;
+    assert_eq!(code, Some(0), "{all}");
+    assert_eq!(resolved["state"], "done");
+    let (_, list, _) = jobs(&d, &["list"]).await;
+    assert_eq!(list, serde_json::json!([]), "nothing left to do");
+    let (_, detail, _) = jobs(&d, &["show", &id]).await;
+    assert!(detail["history"].as_array().unwrap().iter().any(|h| h["note"].as_str().is_some_and(|n| n.contains("Alice read the PIN"))), "{detail}");
+    let (code, _, all) = jobs(&d, &["retry", &id]).await;
+    assert_eq!(code, Some(2), "a closed job cannot be retried: {all}");
+    d.one_method_and_agreement(ALICE).await;
+
+    // The other way out: the user never saw the PIN. Delete the method, release the job,
+    // enroll again: the key is reset and registered once more.
+    let d = crash_then_rerun("intent:show_pin", "", 8).await;
+    let (_, list, _) = jobs(&d, &["list", "--parked"]).await;
+    let id = list[0]["job"].as_i64().unwrap().to_string();
+    let method = list[0]["entra_method_id"].as_str().unwrap().to_string();
+    d.desk.graph().delete_fido2_method(ALICE, &method).await.unwrap();
+    let (code, released, all) = jobs(&d, &["retry", &id, "--note", "method deleted, user never saw the PIN"]).await;
+    assert_eq!(code, Some(0), "{all}");
+    assert_eq!(released["state"], "failed");
+    let again = d.enroll(ALICE, &[], &[]).await;
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    d.one_method_and_agreement(ALICE).await;
+    let (_, list, _) = jobs(&d, &["list"]).await;
+    assert_eq!(list, serde_json::json!([]));
 }

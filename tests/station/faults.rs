@@ -67,6 +67,11 @@ async fn unplug_at(step: Step, extra: &str, expect: JobState, expect_reason: Opt
         assert_eq!(out.class(), OutcomeClass::Key);
     }
 
+    if expect == JobState::NeedsOperator {
+        assert!(desk.methods(ALICE).await.is_empty());
+        return;
+    }
+
     // Re-plug (a fresh power-up) and enroll again: the user ends with exactly one key.
     key.replug();
     let rec2 = Recorder::new();
@@ -103,7 +108,11 @@ async fn unplugged_while_setting_the_pin() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unplugged_while_registering() {
-    unplug_at(Step::Register, "", JobState::NeedsOperator, Some(OperatorReason::PinSetRegistrationFailed)).await;
+    // The key keeps the PIN this job set; the next attempt resets it (reset.policy
+    // if-pin-set), so nothing needs an operator.
+    unplug_at(Step::Register, "", JobState::Failed, None).await;
+    // Without resets, a key with a PIN nobody was given needs a person.
+    unplug_at(Step::Register, "[reset]\npolicy = \"never\"\n", JobState::NeedsOperator, Some(OperatorReason::PinSetRegistrationFailed)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,11 +153,25 @@ async fn cancel_while_waiting_for_a_touch_is_quick_and_recorded() {
     let (out, at) = tokio::join!(job, trigger);
     assert!(at.elapsed() < Duration::from_secs(2), "cancel took {:?}", at.elapsed());
     assert_eq!(out.class(), OutcomeClass::Cancelled, "{out:#?}");
-    // The key already had the station's PIN: parked for an operator, with the reason.
-    assert_eq!(out.state, JobState::NeedsOperator);
-    assert_eq!(out.operator_reason, Some(OperatorReason::PinSetRegistrationFailed));
+    // The key already had the station's PIN: the job is left as a crash leaves it (not
+    // parked), with why it stopped, and the next run resumes it.
+    assert_eq!(out.state, JobState::Prepared, "{out:#?}");
+    assert_eq!(out.operator_reason, None);
     assert!(desk.methods(ALICE).await.is_empty());
     let j = Journal::open_existing(journal_path(dir.path())).unwrap();
     let rec = j.job(out.job.unwrap()).unwrap().unwrap();
+    assert_eq!(rec.state, JobState::Prepared);
     assert_eq!(rec.error.unwrap().kind, FailureKind::Cancelled);
+
+    // The next run: the key is plugged in again and the job resumes by itself.
+    key.set_touch(Touch::Instant);
+    key.replug();
+    let items = station.pending_resumes().await.unwrap();
+    assert_eq!(items.len(), 1, "{items:#?}");
+    let h = open_key(&hub, "virtual:0", Recorder::new()).await;
+    let again = station.resume(items.into_iter().next().unwrap(), Some(h), Recorder::new(), CancelToken::new()).await;
+    assert_eq!(again.state, JobState::Done, "{again:#?}");
+    assert_eq!(desk.methods(ALICE).await.len(), 1);
+    assert!(j.unfinished().unwrap().is_empty());
+    assert!(j.needs_operator().unwrap().is_empty(), "nothing was parked");
 }

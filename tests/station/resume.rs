@@ -132,13 +132,29 @@ async fn crash_while_showing_the_slip_parks_for_an_operator() {
     assert!(matches!(out.operator_reason, Some(OperatorReason::HandoverInterrupted { sealed: false, .. })), "{:?}", out.operator_reason);
     one_method_and_agreement(&desk, &journal_path(dir.path()), ALICE).await;
 
-    // With a sealed copy the help desk can still hand the PIN over.
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_sealed_copy_an_interrupted_handover_finishes_by_itself() {
+    // The sealed copy is the handover (the help desk opens it): nothing for an operator
+    // to close, whether the slip was to be shown or not, registered or verified.
     let id = age::x25519::Identity::generate();
-    let extra = format!("[handover]\nrecipients = [\"{}\"]\n", id.to_public());
-    let (out, desk, dir, _k) = crash_and_resume("state:verified", &extra, None).await;
-    assert_eq!(out.state, JobState::NeedsOperator, "{out:#?}");
-    assert!(matches!(out.operator_reason, Some(OperatorReason::HandoverInterrupted { sealed: true, .. })), "{:?}", out.operator_reason);
-    one_method_and_agreement(&desk, &journal_path(dir.path()), ALICE).await;
+    for (point, show_once) in [("state:verified", true), ("intent:show_pin", true), ("state:registered", false), ("intent:show_pin", false)] {
+        let extra = format!("[handover]\nrecipients = [\"{}\"]\nshow_once = {show_once}\n", id.to_public());
+        let (out, desk, dir, _k) = crash_and_resume(point, &extra, None).await;
+        assert_eq!(out.state, JobState::Done, "{point} show_once={show_once}: {out:#?}");
+        assert!(out.operator_reason.is_none(), "{point}: {:?}", out.operator_reason);
+        assert!(out.resumes_job.is_none(), "{point}: the interrupted job itself was finished");
+        let method = one_method_and_agreement(&desk, &journal_path(dir.path()), ALICE).await;
+        let j = Journal::open_existing(journal_path(dir.path())).unwrap();
+        let job = j.job(out.job.unwrap()).unwrap().unwrap();
+        assert_eq!(job.entra_method_id.as_deref(), Some(method.as_str()));
+        let sealed = job.sealed_pin.expect("the sealed copy stays in the journal");
+        assert!(keystation::station::handover::open_sealed_pin(&sealed, &id).is_ok(), "the help desk can open it");
+        let notes: Vec<String> = j.transitions(job.id).unwrap().into_iter().filter_map(|t| t.note).collect();
+        assert!(notes.iter().any(|n| n.contains("sealed copy is the handover")), "{point}: {notes:?}");
+        assert!(j.intents(job.id).unwrap().iter().all(|i| !i.is_open()), "{point}: no intent left open");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -42,5 +42,5 @@ pub use gate::{CeremonyGate, ContextOptions};
 pub use flow::{BuiltinFlow, Flow, FlowError, FlowVars};
 pub use host::{BrowserHost, Start};
 pub use manual::{ManualOutcome, ManualPrompt, ManualWindow, NoOperator, OperatorPrompt, PromptFn, TerminalPrompt};
-pub use registrar::{BrowserMode, BrowserRegistrar, BrowserRegistrarConfig, BrowserTarget, RegistrarStats};
+pub use registrar::{BrowserMode, BrowserRegistrar, BrowserRegistrarConfig, BrowserTarget, FlowChoice, RegistrarStats, StationBrowser};
 pub use session::Browser;

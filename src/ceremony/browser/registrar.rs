@@ -106,6 +106,69 @@ impl BrowserRegistrarConfig {
     }
 }
 
+impl BrowserRegistrarConfig {
+    /// The station's `[browser]` table, lab settings included.
+    pub fn from_station_settings(s: &StationBrowser) -> Self {
+        let mut c = BrowserRegistrarConfig::from_station(s.headless, s.chromium.clone(), s.chromedriver.clone(), s.fallback_to_manual);
+        for b in [&mut c.automatic, &mut c.manual] {
+            b.extra_args = s.extra_args.clone();
+            b.host_map = s.host_map.clone();
+            b.trust_spki = s.trust_spki.clone();
+        }
+        c
+    }
+}
+
+/// Which flow a station walks (`[browser] flow`).
+#[derive(Debug, Clone, Default)]
+pub enum FlowChoice {
+    /// From the tenant's Graph host: a keystation simulator's pages at its own URLs, else
+    /// Microsoft's.
+    #[default]
+    Auto,
+    /// The built-in `microsoft` flow with Microsoft's URLs (also in a lab that serves
+    /// them from a simulator: `host_map`, `trust_spki`).
+    Microsoft,
+    /// The built-in `simulator` flow; the Graph host must be a keystation simulator.
+    Simulator,
+    /// A flow file (checked when the configuration is loaded), with the URLs of the Graph
+    /// host's kind.
+    File(Box<Flow>),
+}
+
+impl FlowChoice {
+    /// `microsoft`, `simulator` or the path of a flow file (loaded and checked now).
+    pub fn parse(value: &str) -> Result<FlowChoice, String> {
+        match value.trim() {
+            "" | "auto" => Ok(FlowChoice::Auto),
+            "microsoft" => Ok(FlowChoice::Microsoft),
+            "simulator" => Ok(FlowChoice::Simulator),
+            path => Flow::load(std::path::Path::new(path)).map(|f| FlowChoice::File(Box::new(f))).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// The station's `[browser]` settings, checked.
+#[derive(Debug, Clone)]
+pub struct StationBrowser {
+    /// The automatic browser runs headless.
+    pub headless: bool,
+    /// Chromium binary.
+    pub chromium: Option<std::path::PathBuf>,
+    /// chromedriver binary.
+    pub chromedriver: Option<std::path::PathBuf>,
+    /// Let the manual mode finish what the automatic mode cannot.
+    pub fallback_to_manual: bool,
+    /// The flow.
+    pub flow: FlowChoice,
+    /// Extra Chromium switches (checked with `config::check_extra_arg`).
+    pub extra_args: Vec<String>,
+    /// Lab: host names served elsewhere.
+    pub host_map: Vec<super::config::HostMapping>,
+    /// Lab: the one extra certificate key to trust.
+    pub trust_spki: Vec<String>,
+}
+
 /// Which pages the browser path walks and which relying parties it may serve.
 #[derive(Debug, Clone)]
 pub struct BrowserTarget {
@@ -174,8 +237,34 @@ impl BrowserTarget {
             .map_err(|e| not_sim(e.to_string()))?;
         let portal = info["securityInfo"].as_str().map(origin_of).ok_or_else(|| not_sim("no securityInfo in /_sim/info".into()))?;
         let login = info["loginOrigin"].as_str().ok_or_else(|| not_sim("no loginOrigin in /_sim/info".into()))?.to_string();
+        let signin = info["signInOrigin"].as_str().unwrap_or(&login).to_string();
         let tenant = info["tenantId"].as_str().unwrap_or(tenant).to_string();
-        Ok(BrowserTarget::simulator(&portal, &login, &tenant))
+        let mut target = BrowserTarget::simulator(&portal, &signin, &tenant);
+        // The ceremony may run on another host than sign-in (a simulator serving
+        // Microsoft's host names): that host is the rp.id.
+        let ceremony = url::Url::parse(&login).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+        if !ceremony.is_empty() && !target.rp_ids.contains(&ceremony) {
+            target.rp_ids.push(ceremony);
+        }
+        Ok(target)
+    }
+
+    /// The target a station's settings ask for (see [`FlowChoice`]).
+    pub async fn for_station(graph_host: &url::Url, tenant: &str, flow: &FlowChoice) -> Result<BrowserTarget, String> {
+        match flow {
+            FlowChoice::Auto => BrowserTarget::for_graph_host(graph_host, tenant).await,
+            FlowChoice::Microsoft => Ok(BrowserTarget::microsoft(tenant)),
+            FlowChoice::Simulator => {
+                let t = BrowserTarget::for_graph_host(graph_host, tenant).await?;
+                if t.flow.name != "simulator" {
+                    return Err(format!(
+                        "[browser] flow = \"simulator\" needs the tenant's graph_host to be a keystation simulator, but {graph_host} is not a local address; use flow = \"microsoft\""
+                    ));
+                }
+                Ok(t)
+            }
+            FlowChoice::File(f) => Ok(BrowserTarget::for_graph_host(graph_host, tenant).await?.with_flow((**f).clone())),
+        }
     }
 
     /// Use another flow (e.g. a station's own file for changed Microsoft pages).
@@ -217,7 +306,7 @@ pub struct BrowserRegistrar {
     config: BrowserRegistrarConfig,
     target: tokio::sync::OnceCell<BrowserTarget>,
     /// Graph host and tenant to find the target from at the first registration.
-    discover: Option<(url::Url, String)>,
+    discover: Option<(url::Url, String, FlowChoice)>,
     graph: GraphClient,
     prompt: Arc<dyn OperatorPrompt>,
     automatic: tokio::sync::Mutex<BrowserHost>,
@@ -238,33 +327,24 @@ impl BrowserRegistrar {
     /// registration ([`BrowserTarget::for_graph_host`]), so building one is cheap and
     /// needs no network. This is what the station's setup installs.
     pub fn for_tenant(config: BrowserRegistrarConfig, graph: GraphClient, graph_host: url::Url, tenant: &str, prompt: Arc<dyn OperatorPrompt>) -> BrowserRegistrar {
-        BrowserRegistrar::build(config, tokio::sync::OnceCell::new(), Some((graph_host, tenant.to_string())), graph, prompt)
+        BrowserRegistrar::build(config, tokio::sync::OnceCell::new(), Some((graph_host, tenant.to_string(), FlowChoice::Auto)), graph, prompt)
     }
 
     /// The registrar a station installs for its configured tenant: its `[browser]`
-    /// settings, the tenant's Graph host (a loopback host means keystation's
-    /// simulator, whose pages and login host it then uses), operator prompts on the
-    /// terminal. `None` when `graph_host` is not a URL (the configuration check reports
-    /// that elsewhere).
-    #[allow(clippy::too_many_arguments)]
-    pub fn for_station(
-        headless: bool,
-        chromium: Option<std::path::PathBuf>,
-        chromedriver: Option<std::path::PathBuf>,
-        fallback_to_manual: bool,
-        graph: GraphClient,
-        graph_host: &str,
-        tenant: &str,
-    ) -> Option<BrowserRegistrar> {
+    /// settings (flow, lab host map and key), the tenant's Graph host (a loopback host
+    /// means keystation's simulator, whose pages and login host it then uses unless the
+    /// settings choose a flow), operator prompts on the terminal. `None` when
+    /// `graph_host` is not a URL (the configuration check reports that elsewhere).
+    pub fn for_station(settings: StationBrowser, graph: GraphClient, graph_host: &str, tenant: &str) -> Option<BrowserRegistrar> {
         let host = url::Url::parse(graph_host).ok()?;
-        let config = BrowserRegistrarConfig::from_station(headless, chromium, chromedriver, fallback_to_manual);
-        Some(BrowserRegistrar::for_tenant(config, graph, host, tenant, Arc::new(super::manual::TerminalPrompt)))
+        let config = BrowserRegistrarConfig::from_station_settings(&settings);
+        Some(BrowserRegistrar::build(config, tokio::sync::OnceCell::new(), Some((host, tenant.to_string(), settings.flow)), graph, Arc::new(super::manual::TerminalPrompt)))
     }
 
     fn build(
         config: BrowserRegistrarConfig,
         target: tokio::sync::OnceCell<BrowserTarget>,
-        discover: Option<(url::Url, String)>,
+        discover: Option<(url::Url, String, FlowChoice)>,
         graph: GraphClient,
         prompt: Arc<dyn OperatorPrompt>,
     ) -> BrowserRegistrar {
@@ -278,7 +358,7 @@ impl BrowserRegistrar {
         self.target
             .get_or_try_init(|| async {
                 match &self.discover {
-                    Some((host, tenant)) => BrowserTarget::for_graph_host(host, tenant).await.map_err(CeremonyError::Other),
+                    Some((host, tenant, flow)) => BrowserTarget::for_station(host, tenant, flow).await.map_err(CeremonyError::Other),
                     None => Err(CeremonyError::Other("the browser registrar has no target".into())),
                 }
             })

@@ -32,6 +32,9 @@ pub struct Browser {
     workdir: tempfile::TempDir,
     config: BrowserConfig,
     launched_in: Duration,
+    /// A user agent set on every enrolment context over BiDi — only when the launch
+    /// switch could not be used (`None` normally).
+    user_agent: Option<String>,
 }
 
 impl Browser {
@@ -47,7 +50,14 @@ impl Browser {
         let log_dir = config.log_dir.clone().unwrap_or_else(|| workdir.path().to_path_buf());
         let chromedriver = ChromeDriver::start(&config, &log_dir).await?;
 
-        let caps = capabilities(&config, &profile)?;
+        // Headless Chromium says "HeadlessChrome/<version>" in its user agent, which sites
+        // treat as a bot signal (public automation of Microsoft's pages replaces it).
+        // keystation presents the stock Chrome user agent of the *running* version, set
+        // with --user-agent so that the client hints (navigator.userAgentData, Sec-CH-UA)
+        // stay as the browser reports them. It hides nothing else: navigator.webdriver
+        // stays true. (docs/browser-ceremony.md §2)
+        let user_agent = if config.headless { super::config::stock_user_agent_for(&config.chromium).await } else { None };
+        let caps = capabilities(&config, &profile, user_agent.as_deref())?;
         let session = WebDriver::builder(chromedriver.url(), caps).request_timeout(config.startup_timeout);
         let driver = match tokio::time::timeout(config.startup_timeout, session).await {
             Err(_) => {
@@ -77,10 +87,27 @@ impl Browser {
             workdir,
             config,
             launched_in: Duration::ZERO,
+            user_agent: None,
         };
         browser.bidi.subscribe(&["script.message", "script.realmDestroyed"]).await?;
+        browser.user_agent = browser.headless_user_agent_left().await;
         browser.launched_in = started.elapsed();
         Ok(browser)
+    }
+
+    /// Whether pages still see `HeadlessChrome` (the version probe before the launch
+    /// failed): then the stock user agent is set per enrolment context over BiDi
+    /// instead (which also empties `navigator.userAgentData.brands`, the lesser evil).
+    async fn headless_user_agent_left(&self) -> Option<String> {
+        let first = self.bidi.tree().await.ok()?.into_iter().next()?;
+        let ua = super::bidi::remote_to_json(&self.bidi.evaluate(&first.context, "navigator.userAgent").await.ok()?);
+        let ua = ua.as_str()?;
+        ua.contains("HeadlessChrome/").then(|| stock_user_agent(ua))
+    }
+
+    /// The user agent set per enrolment context when the launch switch could not be used.
+    pub fn user_agent_override(&self) -> Option<&str> {
+        self.user_agent.as_deref()
     }
 
     /// How long [`Browser::launch`] took (cold start).
@@ -134,6 +161,11 @@ impl Browser {
             // Chromium defaults for the locale come from --lang and the prefs; this
             // also pins JavaScript's Intl locale where the driver supports it.
             let _ = self.bidi.send("emulation.setLocaleOverride", json!({ "locale": "en-US", "userContexts": [user_context] })).await;
+            if let Some(ua) = &self.user_agent
+                && let Err(e) = self.bidi.send("emulation.setUserAgentOverride", json!({ "userAgent": ua, "userContexts": [user_context] })).await
+            {
+                tracing::warn!("cannot set the stock user agent (pages will see HeadlessChrome): {e}");
+            }
             self.bidi.create_tab(user_context).await
         };
         let tab = match ctx_parts.await {
@@ -229,8 +261,14 @@ impl Drop for Browser {
     }
 }
 
+/// Headless Chromium's user agent with the `HeadlessChrome` product token replaced by
+/// `Chrome` — what a stock Chrome of the same version on the same platform sends.
+pub fn stock_user_agent(headless: &str) -> String {
+    headless.replace("HeadlessChrome/", "Chrome/")
+}
+
 /// W3C capabilities for Chromium with BiDi.
-fn capabilities(config: &BrowserConfig, profile: &std::path::Path) -> Result<Capabilities, BrowserError> {
+fn capabilities(config: &BrowserConfig, profile: &std::path::Path, user_agent: Option<&str>) -> Result<Capabilities, BrowserError> {
     let mut caps = Capabilities::new();
     let set = |caps: &mut Capabilities, k: &str, v: Value| caps.set(k, v).map_err(|e| BrowserError::Protocol(e.to_string()));
     set(&mut caps, "browserName", json!("chrome"))?;
@@ -243,7 +281,7 @@ fn capabilities(config: &BrowserConfig, profile: &std::path::Path) -> Result<Cap
         "goog:chromeOptions",
         json!({
             "binary": config.chromium,
-            "args": config.chromium_args(profile),
+            "args": config.chromium_args_with(profile, user_agent),
             "prefs": {
                 "intl.accept_languages": "en-US,en",
                 "credentials_enable_service": false,
@@ -274,5 +312,14 @@ async fn route_events(mut stream: thirtyfour::bidi::RawEventStream, routes: Rout
         for (tx, ev) in targets {
             let _ = tx.send(ev);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_stock_user_agent_keeps_the_version_and_platform() {
+        let h = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36";
+        assert_eq!(super::stock_user_agent(h), "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36");
     }
 }

@@ -65,7 +65,9 @@ pub fn print_human(outcome: &mut JobOutcome) -> Exit {
             if let Some(e) = &outcome.error {
                 errln!("  Cause: {}", e.message);
             }
-            errln!("  The job is listed by: keystation report --state needs-operator");
+            if let Some(j) = outcome.job {
+                errln!("  What to do, with the commands: keystation jobs show {}", j.0);
+            }
         }
         _ => {
             if let Some(e) = &outcome.error {

@@ -27,7 +27,9 @@ impl Bars {
     pub fn new() -> Bars {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let overall = multi.add(ProgressBar::new(0));
-        overall.set_style(ProgressStyle::with_template("{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+        // Bars are only drawn on a terminal; NO_COLOR still means no colour there.
+        let template = if crate::cli::output::colour_forbidden() { "{prefix} [{bar:30}] {pos}/{len} {msg}" } else { "{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} {msg}" };
+        overall.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
         overall.set_prefix("batch");
         overall.enable_steady_tick(Duration::from_millis(200));
         Bars { multi, overall, keys: Mutex::new(HashMap::new()), counts: Mutex::new((0, 0, 0)) }
@@ -113,7 +115,10 @@ impl Bars {
                     for (_, bar) in self.keys.lock().unwrap_or_else(|p| p.into_inner()).drain() {
                         bar.finish_and_clear();
                     }
-                    self.overall.finish();
+                    // Stop where it is: the bar counts finished users only, so users never
+                    // started (out of keys, stopped) leave it short of the total, as the
+                    // summary says (`finish` would jump to the total).
+                    self.overall.abandon();
                 }
                 _ => {}
             },

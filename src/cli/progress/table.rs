@@ -52,6 +52,7 @@ pub fn batch_summary(report: &BatchReport) -> String {
     for (n, what) in [
         (c.already_done, "already done"),
         (c.failed, "failed"),
+        (c.interrupted, "interrupted (a re-run resumes them)"),
         (c.needs_operator, "need an operator"),
         (c.not_started, "not started"),
         (c.rejected, "bad row(s)"),
@@ -80,11 +81,11 @@ pub fn batch_summary(report: &BatchReport) -> String {
         .collect();
     let mut out = head;
     out.push_str(&render(&["LINE", "USER", "STATUS", "KEY", "METHOD / REASON"], &rows));
-    if c.failed + c.not_started > 0 {
+    if c.failed + c.interrupted + c.not_started > 0 {
         out.push_str("\nRe-run the same command to retry the users that are not done; done users are skipped.\n");
     }
     if c.needs_operator > 0 {
-        out.push_str("Users that need an operator: `keystation report --state needs-operator` says what to do for each.\n");
+        out.push_str("Users that need an operator: `keystation jobs list` says what to do for each, with the commands.\n");
     }
     out
 }

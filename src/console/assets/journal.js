@@ -1,5 +1,6 @@
-// The journal: search, one attempt's timeline, the jobs waiting for an operator, and
-// export links for exactly what the search shows.
+// The journal: search, one attempt's timeline, the jobs waiting for an operator with
+// their two actions (retry, resolve with a note), and export links for exactly what the
+// search shows.
 'use strict';
 
 function query() {
@@ -53,7 +54,7 @@ async function search() {
 
 async function detail(uid, row) {
   for (const r of document.querySelectorAll('tr.selected')) r.classList.remove('selected');
-  if (row) row.classList.add('selected');
+  if (row) { row.classList.add('selected'); KS.show('action-done', false); }
   try {
     const d = await KS.get('/api/journal/jobs/' + encodeURIComponent(uid));
     const j = d.job;
@@ -65,8 +66,13 @@ async function detail(uid, row) {
       ['Error', j.error && (d.error_kind + ': ' + j.error)], ['PIN sealed for the help desk', d.sealed_pin ? 'yes' : 'no'],
     ];
     KS.$('detail-facts').replaceChildren(...facts.filter(([, v]) => v).flatMap(([k, v]) => [KS.el('dt', {}, k), KS.el('dd', {}, v)]));
-    KS.show('detail-operator', !!j.operator_message);
-    KS.text('detail-operator', j.operator_message ? 'What to do: ' + j.operator_message : '');
+    const todo = d.parked ? d.parked.what_to_do : j.operator_message;
+    KS.show('detail-operator', !!todo);
+    KS.text('detail-operator', todo ? 'What to do: ' + todo : '');
+    shown = d.parked && d.parked.actions.length ? j.uid : null;
+    KS.show('actions', !!shown);
+    KS.$('action-note').value = '';
+    KS.text('action-error', '');
     KS.$('timeline').replaceChildren(...d.timeline.map((e) => KS.el('tr', { class: 'entry-' + e.kind }, [
       KS.el('td', {}, String(e.offset_ms)),
       KS.el('td', {}, (e.kind === 'state' ? '→ ' : '') + e.label),
@@ -81,6 +87,29 @@ async function detail(uid, row) {
   }
 }
 
+// The job whose actions the detail shows.
+let shown = null;
+
+// Retry or resolve the shown parked job (`keystation jobs retry|resolve`), then show
+// the journal as it is now.
+async function act(action) {
+  const uid = shown;
+  if (!uid) return;
+  KS.text('action-error', '');
+  KS.show('action-done', false);
+  try {
+    const r = await KS.post('/api/journal/jobs/' + encodeURIComponent(uid) + '/' + action, { note: KS.$('action-note').value });
+    const who = r.job.user || 'the job';
+    KS.text('action-done', action === 'retry' ? 'Released ' + who + ' for another attempt. ' + r.what_to_do : 'Resolved ' + who + ' (done).');
+    KS.show('action-done', true);
+    await parked();
+    await search();
+    await detail(uid, null);
+  } catch (e) {
+    KS.text('action-error', e.message);
+  }
+}
+
 async function parked() {
   try {
     const r = await KS.get('/api/journal/parked');
@@ -89,7 +118,7 @@ async function parked() {
         KS.el('td', {}, p.job.user || ''),
         KS.el('td', {}, [p.job.key_model, p.job.key_serial].filter(Boolean).join(' ')),
         KS.el('td', {}, p.since.replace('T', ' ').replace('Z', '')),
-        KS.el('td', {}, p.message),
+        KS.el('td', {}, p.what_to_do),
       ]);
       tr.addEventListener('click', () => detail(p.job.uid, tr));
       return tr;
@@ -104,6 +133,8 @@ document.addEventListener('DOMContentLoaded', async () => {
   const s = await KS.start();
   if (!s) return;
   KS.$('search').addEventListener('click', search);
+  KS.$('action-retry').addEventListener('click', () => act('retry'));
+  KS.$('action-resolve').addEventListener('click', () => act('resolve'));
   for (const id of ['q-user', 'q-key']) KS.$(id).addEventListener('keydown', (e) => { if (e.key === 'Enter') search(); });
   await parked();
   await search();

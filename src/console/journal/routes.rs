@@ -1,11 +1,16 @@
-//! The journal's endpoints (reading only; every call goes through the station's shared
-//! journal on the blocking pool).
+//! The journal's endpoints: search, one job, the parked jobs and export (reading), and
+//! the two actions on a parked job, retry and resolve, which are `station::jobs`' (the
+//! same library as `keystation jobs`). Every call goes through the station's shared
+//! journal on the blocking pool.
 use super::search::{self, JobSummary};
 use super::timeline;
 use crate::console::app::App;
-use crate::console::params::query;
-use crate::console::reply::{bad, fail, json};
+use crate::console::params::{self, query, BadInput};
+use crate::console::reply::{bad, conflict, fail, form, json};
+use crate::station::jobs::{self, JobEntry, JobsError, Standing, Which};
+use crate::station::journal::Journal;
 use crate::station::report::{self, ReportFormat, ReportRow};
+use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -29,58 +34,103 @@ pub async fn jobs(State(app): State<Arc<App>>, RawQuery(raw): RawQuery) -> Respo
     }
 }
 
-/// `GET /api/journal/jobs/{uid}`: one attempt with its timeline.
-pub async fn job(State(app): State<Arc<App>>, Path(uid): Path<String>) -> Response {
-    if uid.len() > 64 || !uid.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-        return fail(StatusCode::BAD_REQUEST, "that is not a job id");
+fn job_uid(uid: &str) -> Result<(), Response> {
+    if uid.is_empty() || uid.len() > 64 || !uid.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return Err(fail(StatusCode::BAD_REQUEST, "that is not a job id"));
     }
-    let found = app
-        .station
-        .setup()
-        .journal
-        .run(move |j| {
-            let Some(job) = j.job_by_uid(&uid)? else { return Ok(None) };
-            let transitions = j.transitions(job.id)?;
-            let intents = j.intents(job.id)?;
-            Ok(Some((job, transitions, intents)))
-        })
-        .await;
-    match found {
-        Ok(Some((job, transitions, intents))) => json(&json!({
-            "job": JobSummary::from_job(&job),
-            "display_name": job.display_name,
-            "key_aaguid": job.key.aaguid,
-            "key_firmware": job.key.firmware,
-            "error_kind": job.error.as_ref().map(|e| e.kind.as_str()),
-            "operator_reason": job.operator_reason.as_ref().map(|r| r.code()),
-            "sealed_pin": job.sealed_pin.is_some(),
-            "resumes_job": job.resumes.map(|r| r.0),
-            "timeline": timeline::build(&transitions, &intents),
-        })),
-        Ok(None) => fail(StatusCode::NOT_FOUND, "no such job in the journal"),
+    Ok(())
+}
+
+fn jobs_error(e: JobsError) -> Response {
+    match e {
+        JobsError::NotFound(_) => fail(StatusCode::NOT_FOUND, "no such job in the journal"),
+        JobsError::NotApplicable(m) => conflict(m),
+        JobsError::Journal(e) => journal_error(e),
+    }
+}
+
+/// A parked job's entry: what to do, from `station::jobs` (the words `keystation jobs`
+/// prints), and the actions the page offers.
+fn parked_entry(e: &JobEntry) -> serde_json::Value {
+    json!({
+        "job": JobSummary::from_job(&e.job),
+        "reason": e.why,
+        "what_to_do": e.what_to_do,
+        "since": e.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "actions": if e.standing == Standing::Parked { vec!["retry", "resolve"] } else { Vec::new() },
+    })
+}
+
+/// `GET /api/journal/jobs/{uid}`: one attempt with its timeline (and, when it is
+/// parked, what to do and its actions).
+pub async fn job(State(app): State<Arc<App>>, Path(uid): Path<String>) -> Response {
+    if let Err(r) = job_uid(&uid) {
+        return r;
+    }
+    match app.station.setup().journal.run(move |j| Ok(jobs::detail(j, &uid))).await {
+        Ok(Ok(d)) => {
+            let job = &d.entry.job;
+            json(&json!({
+                "job": JobSummary::from_job(job),
+                "display_name": job.display_name,
+                "key_aaguid": job.key.aaguid,
+                "key_firmware": job.key.firmware,
+                "error_kind": job.error.as_ref().map(|e| e.kind.as_str()),
+                "operator_reason": job.operator_reason.as_ref().map(|r| r.code()),
+                "sealed_pin": job.sealed_pin.is_some(),
+                "resumes_job": job.resumes.map(|r| r.0),
+                "parked": (d.entry.standing == Standing::Parked).then(|| parked_entry(&d.entry)),
+                "timeline": timeline::build(&d.history, &d.intents),
+            }))
+        }
+        Ok(Err(e)) => jobs_error(e),
         Err(e) => journal_error(e),
     }
 }
 
 /// `GET /api/journal/parked`: jobs waiting for an operator, with what to do.
 pub async fn parked(State(app): State<Arc<App>>) -> Response {
-    match app.station.setup().journal.run(|j| j.needs_operator()).await {
-        Ok(entries) => {
-            let list: Vec<_> = entries
-                .iter()
-                .map(|e| {
-                    json!({
-                        "job": JobSummary::from_job(&e.job),
-                        "reason": e.reason.code(),
-                        "message": e.reason.message(),
-                        "since": e.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    })
-                })
-                .collect();
-            json(&json!({ "parked": list }))
-        }
+    match app.station.setup().journal.run(|j| jobs::list(j, Which::Parked)).await {
+        Ok(entries) => json(&json!({ "parked": entries.iter().map(parked_entry).collect::<Vec<_>>() })),
         Err(e) => journal_error(e),
     }
+}
+
+/// Run one of `station::jobs`' operator actions (the library `keystation jobs` uses) on
+/// the station's journal; the answer is the job as it is now.
+async fn act(app: &App, uid: String, action: &'static str, f: impl FnOnce(&mut Journal, &str) -> Result<JobEntry, JobsError> + Send + 'static) -> Response {
+    if let Err(r) = job_uid(&uid) {
+        return r;
+    }
+    match app.station.setup().journal.run(move |j| Ok(f(j, &uid))).await {
+        Ok(Ok(e)) => {
+            tracing::info!(job = e.job.id.0, action, "console: parked job closed by the operator");
+            json(&json!({ "job": JobSummary::from_job(&e.job), "what_to_do": e.what_to_do }))
+        }
+        Ok(Err(e)) => jobs_error(e),
+        Err(e) => journal_error(e),
+    }
+}
+
+/// `POST /api/journal/jobs/{uid}/retry` `{"note": "…"}` (the note may be left out):
+/// release a parked job for another attempt (`keystation jobs retry`).
+pub async fn retry(State(app): State<Arc<App>>, Path(uid): Path<String>, body: Body) -> Response {
+    let note = match form(body, params::body::note).await {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    act(&app, uid, "retry", move |j, uid| jobs::retry(j, uid, note.as_deref())).await
+}
+
+/// `POST /api/journal/jobs/{uid}/resolve` `{"note": "…"}`: close a parked job as done,
+/// saying what was done (`keystation jobs resolve`).
+pub async fn resolve(State(app): State<Arc<App>>, Path(uid): Path<String>, body: Body) -> Response {
+    let note = match form(body, params::body::note).await {
+        Ok(Some(n)) => n,
+        Ok(None) => return bad(BadInput("write a note: what was done with the key (it is kept in the job's history)".into())),
+        Err(r) => return r,
+    };
+    act(&app, uid, "resolve", move |j, uid| jobs::resolve(j, uid, &note)).await
 }
 
 /// `GET /api/journal/export?format=csv|json&…search…`: the matching jobs as a file,

@@ -98,18 +98,20 @@ pub fn pin(bytes: &[u8]) -> Result<SecretString, BadInput> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NoteForm {
+    #[serde(default)]
     note: String,
 }
 
-/// `{"note": "…"}`: an operator's note (e.g. how a parked job was resolved).
-pub fn note(bytes: &[u8]) -> Result<String, BadInput> {
+/// `{"note": "…"}` or `{}`: an operator's note on a parked job (what was done with the
+/// key), kept in the job's history; `None` when empty. Plain text on one line.
+pub fn note(bytes: &[u8]) -> Result<Option<String>, BadInput> {
     let f: NoteForm = parse(bytes, "`note`")?;
     let note = f.note.trim().to_string();
     if note.is_empty() {
-        return Err(BadInput("write a note: what was done with the key".into()));
+        return Ok(None);
     }
     plain_text("the note", &note, MAX_NOTE_CHARS)?;
-    Ok(note)
+    Ok(Some(note))
 }
 
 #[cfg(test)]
@@ -128,7 +130,10 @@ mod tests {
         assert!(user(br#"{"user":"a\tb@c.d"}"#).is_err());
         assert!(user(br#"{"user":"   "}"#).unwrap_err().0.contains("first"));
         assert_eq!(pin(br#"{"pin":"1357"}"#).unwrap().expose(), "1357");
-        assert_eq!(note(br#"{"note":" reset and reused "}"#).unwrap(), "reset and reused");
+        assert_eq!(note(br#"{"note":" reset and reused "}"#).unwrap().as_deref(), Some("reset and reused"));
+        assert_eq!(note(br#"{}"#).unwrap(), None);
+        assert_eq!(note(br#"{"note":"   "}"#).unwrap(), None);
+        assert!(note(br#"{"note":7}"#).unwrap_err().0.contains("`note`"));
         assert!(note(br#"{"note":"a\nb"}"#).is_err());
         assert!(pin(&vec![b' '; MAX_FORM_BYTES + 1]).unwrap_err().0.contains("too large"));
     }
@@ -163,6 +168,13 @@ mod tests {
             let body = serde_json::json!({"pin": p}).to_string();
             let got = pin(body.as_bytes()).unwrap();
             prop_assert_eq!(got.expose(), p.as_str());
+        }
+
+        #[test]
+        fn notes_are_trimmed_plain_text(n in "[ ]{0,2}[A-Za-z0-9][A-Za-z0-9 .,:;'()/#-]{0,80}[ ]{0,2}") {
+            let body = serde_json::json!({"note": n}).to_string();
+            let got = note(body.as_bytes()).unwrap();
+            prop_assert_eq!(got.as_deref(), Some(n.trim()));
         }
 
         #[test]

@@ -29,6 +29,11 @@ pub struct SimulatorConfig {
     pub login_host: String,
     /// Extra trusted attestation roots (PEM), e.g. keystation's virtual-key CA.
     pub extra_trusted_roots: Vec<String>,
+    /// Also serve the browser pages over HTTPS under Microsoft's host names
+    /// (`login.microsoftonline.com`, `mysignins.microsoft.com`, `login.microsoft.com`)
+    /// on a second loopback port, with a certificate from a throw-away test CA
+    /// (`tls.rs`); the pages then use those URLs. Graph and the authority stay on `bind`.
+    pub microsoft_hosts: bool,
 }
 
 impl Default for SimulatorConfig {
@@ -42,6 +47,7 @@ impl Default for SimulatorConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             login_host: "localhost".into(),
             extra_trusted_roots: vec![],
+            microsoft_hosts: false,
         }
     }
 }

@@ -74,14 +74,30 @@ impl SimulatorHandle {
         self.url(&format!("/{}/oauth2/v2.0/devicecode", self.tenant_id))
     }
 
-    /// The "mysignins" origin, `http://127.0.0.1:P/` (Security info, newfido).
+    /// The "mysignins" origin: `http://127.0.0.1:P/` (Security info, newfido), or
+    /// `https://mysignins.microsoft.com/` with `microsoft_hosts`.
     pub fn pages_base(&self) -> Url {
-        self.sim.urls.main.clone()
+        self.sim.urls.portal.clone()
     }
 
-    /// The "login.microsoft.com" stand-in, `http://localhost:P/` (sign-in, `/fido/create`).
+    /// The "login.microsoft.com" stand-in (`/fido/create`, the rp.id): `http://localhost:P/`,
+    /// or `https://login.microsoft.com/` with `microsoft_hosts`.
     pub fn login_base(&self) -> Url {
         self.sim.urls.login.clone()
+    }
+
+    /// The sign-in pages: the same as [`Self::login_base`], or
+    /// `https://login.microsoftonline.com/` with `microsoft_hosts`.
+    pub fn signin_base(&self) -> Url {
+        self.sim.urls.signin.clone()
+    }
+
+    /// With `microsoft_hosts`: where each Microsoft host name is served (one loopback
+    /// address for all three) and the base64 SHA-256 of the one certificate key a
+    /// browser must trust for them.
+    pub fn microsoft_hosts(&self) -> Option<(Vec<(String, std::net::SocketAddr)>, String)> {
+        let t = self.sim.pages_tls.as_ref()?;
+        Some((super::tls::MICROSOFT_HOSTS.iter().map(|h| (h.to_string(), t.addr)).collect(), t.spki_sha256.clone()))
     }
 
     /// The sign-in page (authorize request of the Security-info app; ends on Security info).
@@ -91,7 +107,7 @@ impl SimulatorHandle {
 
     /// Security info (`aka.ms/mysecurityinfo`); redirects to sign-in when not signed in.
     pub fn security_info_url(&self) -> Url {
-        self.url("/security-info")
+        Url::parse(&self.sim.urls.portal_url("/security-info")).unwrap_or_else(|_| self.sim.urls.portal.clone())
     }
 
     /// The device-code verification page.

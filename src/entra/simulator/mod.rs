@@ -31,6 +31,7 @@ pub mod seed;
 pub mod server;
 pub mod sim;
 pub mod state;
+pub mod tls;
 pub mod tokens;
 pub mod webauthn;
 
@@ -92,12 +93,25 @@ pub async fn start(config: SimulatorConfig) -> Result<SimulatorHandle, Simulator
     let port = addr.port();
     let main = url::Url::parse(&format!("http://{}:{port}/", url_host(&addr.ip()))).map_err(|e| SimulatorError::Internal(e.to_string()))?;
     let login = url::Url::parse(&format!("http://{}:{port}/", config.login_host)).map_err(|e| SimulatorError::Config(format!("login host: {e}")))?;
+    let (urls, pages_tls) = if config.microsoft_hosts {
+        let tls_listener = tokio::net::TcpListener::bind(std::net::SocketAddr::new(addr.ip(), 0))
+            .await
+            .map_err(|source| SimulatorError::Bind { addr: std::net::SocketAddr::new(addr.ip(), 0), source })?;
+        let tls_addr = tls_listener.local_addr().map_err(|e| SimulatorError::Internal(e.to_string()))?;
+        let tls = tls::generate(&tls::MICROSOFT_HOSTS, tls_addr).map_err(SimulatorError::Internal)?;
+        let https = |h: &str| url::Url::parse(&format!("https://{h}/")).map_err(|e| SimulatorError::Internal(e.to_string()));
+        let [signin, portal, ceremony] = tls::MICROSOFT_HOSTS;
+        (SimUrls { main: main.clone(), portal: https(portal)?, signin: https(signin)?, login: https(ceremony)? }, Some((tls, tls_listener)))
+    } else {
+        (SimUrls { main: main.clone(), portal: main.clone(), signin: login.clone(), login }, None)
+    };
     let clock = clock::SimClock::default();
     let state = TenantState::from_seed(&config.tenant, &config.extra_trusted_roots, &generated, clock.now()).map_err(SimulatorError::Config)?;
     let mut token_key = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut token_key);
     let sim = Arc::new(Sim {
-        urls: SimUrls { main, login },
+        urls,
+        pages_tls: pages_tls.as_ref().map(|(t, _)| t.clone()),
         clock,
         token_key,
         behaviour: RwLock::new(config.behaviour.clone()),
@@ -114,13 +128,16 @@ pub async fn start(config: SimulatorConfig) -> Result<SimulatorHandle, Simulator
     }
     let router = server::router(sim.clone());
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let mut tasks = vec![tokio::spawn(server::serve(listener, router.clone(), rx.clone()))];
+    let mut tasks = vec![tokio::spawn(server::serve(listener, router.clone(), rx.clone(), None))];
+    if let Some((tls, tls_listener)) = pages_tls {
+        tasks.push(tokio::spawn(server::serve(tls_listener, router.clone(), rx.clone(), Some(tls.acceptor))));
+    }
     // "localhost" may resolve to ::1 first; serve the same port there too when possible.
     if addr.ip().is_loopback()
         && addr.is_ipv4()
         && let Ok(v6) = tokio::net::TcpListener::bind(std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port))).await
     {
-        tasks.push(tokio::spawn(server::serve(v6, router, rx)));
+        tasks.push(tokio::spawn(server::serve(v6, router, rx, None)));
     }
     Ok(SimulatorHandle::new(sim, tx, tasks, addr))
 }

@@ -74,6 +74,7 @@ async fn observe(State(sim): State<Arc<Sim>>, req: Request, next: Next) -> Respo
     let query = req.uri().query().map(str::to_string);
     let host = req.headers().get("host").and_then(|h| h.to_str().ok()).map(str::to_string);
     let client_request_id = req.headers().get("client-request-id").and_then(|h| h.to_str().ok()).map(str::to_string);
+    let user_agent = req.headers().get("user-agent").and_then(|h| h.to_str().ok()).map(str::to_string);
     let headers = req.headers().clone();
     let decision = sim.faults().decide(class, &method, &path);
     if decision.delay_ms > 0 {
@@ -112,6 +113,7 @@ async fn observe(State(sim): State<Arc<Sim>>, req: Request, next: Next) -> Respo
         status: (!dropped).then(|| resp.status().as_u16()),
         fault,
         client_request_id,
+        user_agent,
     });
     resp
 }
@@ -177,8 +179,9 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnService {
     }
 }
 
-/// Accept connections until `shutdown` fires (or its sender is dropped).
-pub async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::Receiver<bool>) {
+/// Accept connections until `shutdown` fires (or its sender is dropped); with `tls`,
+/// each connection is a TLS one first.
+pub async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::Receiver<bool>, tls: Option<tokio_rustls::TlsAcceptor>) {
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -186,17 +189,33 @@ pub async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::R
         };
         let Ok((stream, _)) = accepted else { continue };
         let svc = ConnService { router: router.clone() };
-        let mut conn_shutdown = shutdown.clone();
+        let conn_shutdown = shutdown.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = conn_shutdown.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), conn).await;
+            match tls {
+                None => serve_connection(stream, svc, conn_shutdown).await,
+                Some(acceptor) => {
+                    // A client that never finishes its handshake is dropped.
+                    if let Ok(Ok(stream)) = tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(stream)).await {
+                        serve_connection(stream, svc, conn_shutdown).await;
+                    }
                 }
             }
         });
+    }
+}
+
+async fn serve_connection<I>(io: I, svc: ConnService, mut shutdown: watch::Receiver<bool>)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = shutdown.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), conn).await;
+        }
     }
 }

@@ -13,32 +13,59 @@ use url::Url;
 /// The simulator's base URLs.
 #[derive(Debug, Clone)]
 pub struct SimUrls {
-    /// `http://127.0.0.1:P/`: authority, Graph, Security info ("mysignins"), test control.
+    /// `http://127.0.0.1:P/`: authority, Graph, test control — always plain HTTP.
     pub main: Url,
-    /// `http://localhost:P/`: the "login.microsoft.com" stand-in (sign-in pages, `/fido/create`).
+    /// Security info ("mysignins"): `main`, or `https://mysignins.microsoft.com/` when the
+    /// pages are served under Microsoft's host names.
+    pub portal: Url,
+    /// The sign-in pages ("login.microsoftonline.com"): `login`, or
+    /// `https://login.microsoftonline.com/`.
+    pub signin: Url,
+    /// The ceremony host ("login.microsoft.com", the rp.id): `http://localhost:P/`, or
+    /// `https://login.microsoft.com/`.
     pub login: Url,
 }
 
 impl SimUrls {
     /// `main` joined with a path (no leading slash needed).
     pub fn main_url(&self, path: &str) -> String {
-        format!("{}{}", self.main.as_str().trim_end_matches('/'), ensure_slash(path))
+        join(&self.main, path)
     }
 
-    /// `login` joined with a path.
+    /// `portal` joined with a path.
+    pub fn portal_url(&self, path: &str) -> String {
+        join(&self.portal, path)
+    }
+
+    /// `signin` joined with a path.
+    pub fn signin_url(&self, path: &str) -> String {
+        join(&self.signin, path)
+    }
+
+    /// `login` (the ceremony host) joined with a path.
     pub fn login_url(&self, path: &str) -> String {
-        format!("{}{}", self.login.as_str().trim_end_matches('/'), ensure_slash(path))
+        join(&self.login, path)
     }
 
-    /// The login host's origin (`http://localhost:P`), which the browser puts in clientDataJSON.
+    /// The ceremony host's origin (`http://localhost:P`), which the browser puts in
+    /// clientDataJSON.
     pub fn login_origin(&self) -> String {
         self.login.as_str().trim_end_matches('/').to_string()
     }
 
-    /// The login host name (the rp.id of the browser ceremony).
+    /// The ceremony host name (the rp.id of the browser ceremony).
     pub fn login_host(&self) -> String {
         self.login.host_str().unwrap_or("localhost").to_string()
     }
+
+    /// The sign-in host name.
+    pub fn signin_host(&self) -> String {
+        self.signin.host_str().unwrap_or("localhost").to_string()
+    }
+}
+
+fn join(base: &Url, path: &str) -> String {
+    format!("{}{}", base.as_str().trim_end_matches('/'), ensure_slash(path))
 }
 
 fn ensure_slash(p: &str) -> String {
@@ -64,11 +91,15 @@ pub struct LoggedRequest {
     /// The injected fault, if any (`throttle`, `unavailable`, `gateway_timeout`, `drop`, `latency`).
     pub fault: Option<String>,
     pub client_request_id: Option<String>,
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
 }
 
 /// Shared simulator core.
 pub struct Sim {
     pub urls: SimUrls,
+    /// The HTTPS side under Microsoft's host names, when configured.
+    pub pages_tls: Option<super::tls::PagesTls>,
     pub clock: SimClock,
     pub token_key: [u8; 32],
     pub behaviour: RwLock<Behaviour>,

@@ -32,7 +32,7 @@ pub mod upn;
 pub use csv_input::{parse_batch, read_batch_file, BatchFile, BatchFileError, BatchRow, RowProblem};
 pub use events::{BatchEvent, BatchNotice, BatchObserver};
 pub use id::{batch_id_for_path, check_batch_id};
-pub use plan::{plan_batch, BatchPlan, Disposition, PlannedRow};
+pub use plan::{plan_batch, skip_existing, BatchPlan, Disposition, PlannedRow};
 pub use queue::{run_queue, QueueOptions};
 pub use precheck::{precheck_batch, Precheck};
 pub use report::{BatchCounts, BatchEnd, BatchReport, RowResult, RowStatus};

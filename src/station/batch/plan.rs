@@ -71,6 +71,21 @@ pub async fn plan_batch(station: &Station, file: BatchFile, batch_id: String) ->
     Ok(decide(batch_id, file, &jobs, resumes))
 }
 
+/// `--skip-existing`: rows still to provision whose user already has a passkey (FIDO2
+/// method) in Entra are skipped, as already done. One Graph read per such row; a user
+/// Graph cannot read is left to the pipeline, which says why.
+pub async fn skip_existing(station: &Station, plan: &mut BatchPlan) {
+    for r in plan.rows.iter_mut().filter(|r| matches!(r.disposition, Disposition::Provision)) {
+        if let Ok(methods) = station.setup().graph.list_fido2_methods(&r.row.upn).await
+            && !methods.is_empty()
+        {
+            let mut result = RowResult::new(r.row.line, Some(r.row.upn.clone()), RowStatus::AlreadyDone);
+            result.reason = Some(format!("already has {} passkey(s) in Entra (--skip-existing)", methods.len()));
+            r.disposition = Disposition::Skip(result);
+        }
+    }
+}
+
 /// The decision itself, from the batch's journal rows and its pending resumes.
 pub fn decide(batch_id: String, file: BatchFile, jobs: &[JobRecord], resumes: Vec<ResumeItem>) -> BatchPlan {
     let mut by_user: HashMap<String, Vec<&JobRecord>> = HashMap::new();
@@ -104,7 +119,7 @@ pub fn decide(batch_id: String, file: BatchFile, jobs: &[JobRecord], resumes: Ve
         } else if let Some(parked) = history.iter().rev().find(|j| j.state == JobState::NeedsOperator) {
             let mut r = result_from_job(row, parked, RowStatus::NeedsOperator);
             let why = parked.operator_reason.as_ref().map(|o| o.message()).unwrap_or_else(|| "it needs an operator".into());
-            r.reason = Some(format!("{why} (job {}; close it, then re-run the batch)", parked.uid));
+            r.reason = Some(format!("{why} (job {}: `keystation jobs show {}` says what to do; `keystation jobs retry {}` releases it for this run)", parked.id.0, parked.id.0, parked.id.0));
             Disposition::Skip(r)
         } else {
             Disposition::Provision

@@ -16,7 +16,7 @@
 //! and its own jobs are over, or when the operator stops it.
 use super::events::{BatchEvent, BatchNotice};
 use super::report::{BatchReport, RowResult, RowStatus};
-use super::runner::{deliver_slip, open_key, outcome_message, retryable, row_result, station_wide, BatchControl, BatchOptions, BatchSink, JobEvents};
+use super::runner::{contained, deliver_slip, open_key, outcome_message, retryable, row_result, station_wide, BatchControl, BatchOptions, BatchSink, JobEvents};
 use super::tracker::KeyTracker;
 use crate::key::sources::KeySources;
 use crate::key::watcher::{KeyEvent, KeyIdentity};
@@ -123,6 +123,9 @@ pub async fn run_queue(station: Arc<Station>, sources: KeySources, options: Queu
     // Claims whose lease was lost while their job ran: the new holder decides for them.
     let mut lost_claims: HashSet<(i64, i64)> = HashSet::new();
     let mut tasks: JoinSet<(String, Claim, JobOutcome)> = JoinSet::new();
+    // What a task works on, by task id: a task that panics returns nothing, and its key
+    // slot, claim and row must still be settled.
+    let mut in_flight: HashMap<tokio::task::Id, (String, Claim, Arc<JobEvents>)> = HashMap::new();
     let mut stopping = false;
     let mut finished = false;
     // Claims are asked for again at this moment (after "wait" or "unreachable").
@@ -201,7 +204,7 @@ pub async fn run_queue(station: Arc<Station>, sources: KeySources, options: Queu
                     } else {
                         say.state("claiming", "claiming users as keys arrive".into());
                     }
-                    start(&station, &sources, &sink, &options, &batch_id, claim, key, &mut active, &mut tasks, &control, &mut used, &mut results).await;
+                    start(&station, &sources, &sink, &options, &batch_id, claim, key, &mut active, &mut tasks, &mut in_flight, &control, &mut used, &mut results).await;
                 }
             }
         }
@@ -214,8 +217,18 @@ pub async fn run_queue(station: Arc<Station>, sources: KeySources, options: Queu
         // 4. Wait for something to happen.
         let retry_in = next_claim.saturating_duration_since(Instant::now()).max(Duration::from_millis(20));
         tokio::select! {
-            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                let Ok((path, claim, mut outcome)) = done else { continue };
+            Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                let (path, claim, mut outcome) = match done {
+                    Ok((id, finished)) => {
+                        in_flight.remove(&id);
+                        finished
+                    }
+                    Err(e) => {
+                        let Some((path, claim, events)) = in_flight.remove(&e.id()) else { continue };
+                        let outcome = contained(&station, &claim.upn, claim.line, &events, e, options.batch.mode).await;
+                        (path, claim, outcome)
+                    }
+                };
                 active.remove(&path);
                 let lost = lost_claims.remove(&(claim.item, claim.token));
                 conclude(&journal, &sink, &options, &control, &mut say, path, claim, lost, &mut outcome, &mut results, &mut used).await;
@@ -274,6 +287,7 @@ async fn start(
     key: KeyIdentity,
     active: &mut HashMap<String, Active>,
     tasks: &mut JoinSet<(String, Claim, JobOutcome)>,
+    in_flight: &mut HashMap<tokio::task::Id, (String, Claim, Arc<JobEvents>)>,
     control: &BatchControl,
     used: &mut HashSet<String>,
     results: &mut HashMap<u64, RowResult>,
@@ -336,7 +350,8 @@ async fn start(
     active.insert(path.clone(), Active { claim: claim.clone(), cancel: cancel.clone() });
     let station = Arc::clone(station);
     let abort = control.abort.clone();
-    tasks.spawn(async move {
+    let remembered = (path.clone(), claim.clone(), events.clone());
+    let task = tasks.spawn(async move {
         let forward = {
             let cancel = cancel.clone();
             tokio::spawn(async move {
@@ -359,6 +374,7 @@ async fn start(
         forward.abort();
         (path, claim, outcome)
     });
+    in_flight.insert(task.id(), remembered);
 }
 
 #[allow(clippy::too_many_arguments)]

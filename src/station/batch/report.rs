@@ -12,7 +12,10 @@ pub enum RowStatus {
     AlreadyDone,
     /// Failed for good in this run (after its retries); re-run the batch to try again.
     Failed,
-    /// Stopped in a state a person must resolve (`keystation report --state needs-operator`).
+    /// Stopped half-way (Ctrl-C, an internal error) in a state the next run resumes by
+    /// itself, as after a crash.
+    Interrupted,
+    /// Stopped in a state a person must resolve (`keystation jobs list`).
     NeedsOperator,
     /// Never started: no key was available, or the operator stopped the run.
     NotStarted,
@@ -27,6 +30,7 @@ impl RowStatus {
             RowStatus::Done => "done",
             RowStatus::AlreadyDone => "already done",
             RowStatus::Failed => "failed",
+            RowStatus::Interrupted => "interrupted",
             RowStatus::NeedsOperator => "needs operator",
             RowStatus::NotStarted => "not started",
             RowStatus::Rejected => "bad row",
@@ -91,6 +95,8 @@ pub struct BatchCounts {
     pub already_done: usize,
     /// Failed.
     pub failed: usize,
+    /// Interrupted (resumed by the next run).
+    pub interrupted: usize,
     /// Needs an operator.
     pub needs_operator: usize,
     /// Not started.
@@ -128,6 +134,7 @@ impl BatchReport {
                 RowStatus::Done => c.done += 1,
                 RowStatus::AlreadyDone => c.already_done += 1,
                 RowStatus::Failed => c.failed += 1,
+                RowStatus::Interrupted => c.interrupted += 1,
                 RowStatus::NeedsOperator => c.needs_operator += 1,
                 RowStatus::NotStarted => c.not_started += 1,
                 RowStatus::Rejected => c.rejected += 1,
@@ -135,9 +142,9 @@ impl BatchReport {
         }
         let end = if c.needs_operator > 0 {
             BatchEnd::NeedsOperator
-        } else if cancelled && c.not_started > 0 {
+        } else if cancelled && c.not_started + c.interrupted > 0 {
             BatchEnd::Cancelled
-        } else if c.failed + c.not_started + c.rejected > 0 {
+        } else if c.failed + c.interrupted + c.not_started + c.rejected > 0 {
             BatchEnd::Partial
         } else {
             BatchEnd::AllDone
@@ -168,6 +175,8 @@ mod tests {
         assert_eq!(report(&[Done, Failed, NotStarted], false).end, BatchEnd::Partial);
         assert_eq!(report(&[Done, Failed, NeedsOperator], false).end, BatchEnd::NeedsOperator);
         assert_eq!(report(&[Done, NotStarted], true).end, BatchEnd::Cancelled);
+        assert_eq!(report(&[Done, Interrupted], true).end, BatchEnd::Cancelled, "Ctrl-C stopped a job half-way");
+        assert_eq!(report(&[Done, Interrupted], false).end, BatchEnd::Partial);
         assert_eq!(report(&[Done, Done], true).end, BatchEnd::AllDone);
         let r = report(&[Done, Failed, Failed], false);
         assert_eq!((r.counts.done, r.counts.failed), (1, 2));

@@ -28,9 +28,9 @@ use crate::key::sources::KeySources;
 use crate::key::watcher::{KeyEvent, KeyIdentity};
 use crate::key::worker::KeyHandle;
 use crate::station::handover::HandoverSlip;
-use crate::station::journal::{BatchRef, FailureKind, JobMode, KeyQuery};
+use crate::station::journal::{BatchRef, FailureKind, JobError, JobId, JobMode, KeyQuery};
 use crate::station::pipeline::{
-    key_handle_options, CancelToken, EventKind, JobOutcome, JobSpec, OutcomeClass, PinChoice, Station, StationEvent, StationEvents,
+    key_handle_options, CancelToken, EventKind, JobOutcome, JobSpec, OutcomeClass, OutcomeError, PinChoice, Station, StationEvent, StationEvents,
 };
 use crate::station::state::JobState;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -113,7 +113,7 @@ pub trait BatchSink: BatchObserver {
 }
 
 /// A user waiting for a key.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Work {
     planned: PlannedRow,
     attempt: u32,
@@ -213,7 +213,15 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
     for planned in keyless {
         let Disposition::Resume(item) = planned.disposition.clone() else { continue };
         let events = Arc::new(JobEvents::new(&sink, "", &planned.row.upn, None));
-        let mut outcome = station.resume(*item, None, events, control.abort.clone()).await;
+        let work = Work { planned: planned.clone(), attempt: 1 };
+        let task = {
+            let (station, events, cancel) = (Arc::clone(&station), Arc::clone(&events), control.abort.clone());
+            tokio::spawn(async move { station.resume(*item, None, events, cancel).await })
+        };
+        let mut outcome = match task.await {
+            Ok(o) => o,
+            Err(e) => contained(&station, &work.planned.row.upn, work.planned.row.line, &events, e, options.mode).await,
+        };
         deliver_slip(&sink, &mut outcome, planned.row.line, &planned.row.upn, "");
         if outcome.state == JobState::Failed && retryable(&outcome, &control) {
             queue.push_front(Work { planned: PlannedRow { disposition: Disposition::Provision, ..planned }, attempt: 1 });
@@ -243,6 +251,9 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
     let mut claimed: HashSet<String> = HashSet::new();
     let mut held: Vec<KeyIdentity> = Vec::new();
     let mut tasks: JoinSet<(String, Work, JobOutcome)> = JoinSet::new();
+    // What each task works on, so that a task that panics still frees its key and gets
+    // its row (a panic loses the task's own return value).
+    let mut in_flight: HashMap<tokio::task::Id, (String, Work, Arc<JobEvents>)> = HashMap::new();
     let mut stopping = false;
     let mut pending_events: VecDeque<KeyEvent> = initial.into_iter().map(KeyEvent::Arrived).collect();
 
@@ -316,7 +327,8 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
             let spec = job_spec(&plan, &work.planned, &options);
             let station = Arc::clone(&station);
             let cancel = control.abort.clone();
-            tasks.spawn(async move {
+            let remembered = (path.clone(), work.clone(), Arc::clone(&events));
+            let task = tasks.spawn(async move {
                 let outcome = match &work.planned.disposition {
                     Disposition::Resume(item) => {
                         // If the rules start the user over, the retry keeps the row's settings.
@@ -325,12 +337,14 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
                         item.retry.pin = spec.pin.clone();
                         item.retry.pin_policy = spec.pin_policy.clone();
                         item.retry.via = spec.via;
+                        item.retry.retries = spec.retries;
                         station.resume(item, Some(handle), events, cancel).await
                     }
                     _ => station.provision(handle, spec, events, cancel).await,
                 };
                 (path, work, outcome)
             });
+            in_flight.insert(task.id(), remembered);
         }
 
         // 3. Are we done?
@@ -349,8 +363,18 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
 
         // 4. Wait for something to happen.
         tokio::select! {
-            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                let Ok((path, work, mut outcome)) = done else { continue };
+            Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                let (path, work, mut outcome) = match done {
+                    Ok((id, finished)) => {
+                        in_flight.remove(&id);
+                        finished
+                    }
+                    Err(e) => {
+                        let Some((path, work, events)) = in_flight.remove(&e.id()) else { continue };
+                        let outcome = contained(&station, &work.planned.row.upn, work.planned.row.line, &events, e, options.mode).await;
+                        (path, work, outcome)
+                    }
+                };
                 let upn = work.planned.row.upn.clone();
                 let line = work.planned.row.line;
                 running.remove(&path);
@@ -456,7 +480,47 @@ pub(super) fn job_spec(plan: &BatchPlan, planned: &PlannedRow, options: &BatchOp
     spec.pin_policy = (!row.pin.is_empty()).then(|| row.pin.clone());
     spec.via = options.via;
     spec.batch = Some(BatchRef { id: plan.batch_id.clone(), line: row.line });
+    // The same budget for registration attempts on this key once it has its PIN.
+    spec.retries = options.retries;
     spec
+}
+
+/// A job task that panicked (a bug): its job is left as a crash leaves it (the next run
+/// resumes it) with the panic recorded as an internal failure, and the row gets an
+/// outcome like any other. The panic message is capped and made inert; panics never
+/// carry secrets (secrets have no `Display`, and their `Debug` is redacted).
+pub(super) async fn contained(station: &Station, upn: &str, line: u64, events: &JobEvents, e: tokio::task::JoinError, mode: JobMode) -> JobOutcome {
+    let what = if e.is_panic() {
+        let payload = e.into_panic();
+        let text = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_else(|| "no message".into());
+        format!("keystation hit an internal error (a bug) while working on this user: it panicked: {}", crate::text::inert(&crate::text::cap_to(&text, 300)))
+    } else {
+        "the job's task was stopped before it ended".to_string()
+    };
+    tracing::error!(line, "{what}");
+    let mut outcome = JobOutcome::new(mode, upn, JobState::Failed);
+    let mut error = OutcomeError::internal(what.clone());
+    if let Some(job) = events.job() {
+        outcome.job = Some(job);
+        let record = station.setup().journal.run(move |j| j.job(job)).await.ok().flatten();
+        if let Some(r) = &record {
+            outcome.state = r.state;
+            outcome.job_uid = Some(r.uid.clone());
+            outcome.method_id = r.entra_method_id.clone();
+            outcome.key.serial = r.key.serial.clone();
+            outcome.key.model = r.key.model.clone();
+            outcome.key.path = r.key.path.clone();
+        }
+        if record.as_ref().is_some_and(|r| r.state.is_in_progress()) {
+            error = error.next("re-run the batch (or, with a queue, let the lease end): the job is resumed where it stopped; report the panic message to keystation's maintainers");
+            let journal_error = JobError::new(FailureKind::Internal, error.journal_text());
+            if let Err(e) = station.setup().journal.run(move |j| j.record_interruption(job, &journal_error)).await {
+                tracing::error!("the journal could not record the internal failure of job {job}: {e}");
+            }
+        }
+    }
+    outcome.error = Some(error);
+    outcome
 }
 
 /// Worth another key in this run? The pipeline knows (key pulled out, no touch, Graph
@@ -490,6 +554,8 @@ pub(super) fn row_result(upn: &str, line: u64, outcome: &JobOutcome, key: Option
         RowStatus::Done
     } else if outcome.state == JobState::NeedsOperator {
         RowStatus::NeedsOperator
+    } else if outcome.state.is_in_progress() {
+        RowStatus::Interrupted
     } else {
         RowStatus::Failed
     };
@@ -549,16 +615,25 @@ pub(super) struct JobEvents {
     key: String,
     upn: String,
     signals: Option<UnboundedSender<Signal>>,
+    /// The last job these events were about (a panicking task's job).
+    job: std::sync::Mutex<Option<JobId>>,
 }
 
 impl JobEvents {
     pub(super) fn new(sink: &Arc<dyn BatchSink>, key: &str, upn: &str, signals: Option<UnboundedSender<Signal>>) -> JobEvents {
-        JobEvents { sink: Arc::clone(sink), key: key.to_string(), upn: upn.to_string(), signals }
+        JobEvents { sink: Arc::clone(sink), key: key.to_string(), upn: upn.to_string(), signals, job: std::sync::Mutex::new(None) }
+    }
+
+    pub(super) fn job(&self) -> Option<JobId> {
+        *self.job.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 impl StationEvents for JobEvents {
     fn event(&self, e: &StationEvent) {
+        if let Some(job) = e.job {
+            *self.job.lock().unwrap_or_else(|p| p.into_inner()) = Some(job);
+        }
         let mut e = e.clone();
         if e.user.is_none() {
             e.user = Some(self.upn.clone());

@@ -473,6 +473,14 @@ impl ConfigLoader {
                 *p = base.join(&*p);
             }
             config.console.resolve_paths(base, |key| matches!(prov.origin_of(key), Origin::File(_)));
+            // So is a flow file (not the built-in names).
+            if let Some(f) = config.browser.flow.as_mut()
+                && !matches!(f.as_str(), "microsoft" | "simulator" | "auto" | "")
+                && Path::new(f.as_str()).is_relative()
+                && matches!(prov.origin_of("browser.flow"), Origin::File(_))
+            {
+                *f = base.join(&*f).display().to_string();
+            }
         }
         fit_entra_calls_in_the_lease(&mut config, &prov);
         validate::validate(&config, &prov)?;
@@ -616,6 +624,37 @@ mod tests {
         let o = ConfigOverrides { display_name_template: Some("{date} {date} {date}".into()), ..Default::default() };
         let e = ConfigLoader::new().overrides(o).load().unwrap_err();
         assert!(e.to_string().starts_with("command-line option --display-name: `display_name.template`") && e.to_string().contains("cannot fit"), "{e}");
+    }
+
+    #[test]
+    fn browser_lab_settings_are_checked() {
+        let spki = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+        let (_d, p) = file(&format!(
+            "[browser]\nflow = \"microsoft\"\nextra_args = [\"--proxy-server=http://proxy:3128\"]\ntrust_spki = [\"{spki}\"]\nhost_map = {{ \"login.microsoftonline.com\" = \"127.0.0.1:8443\" }}\n"
+        ));
+        let l = ConfigLoader::new().file(&p).load().unwrap();
+        let b = l.config.browser.station_browser().unwrap();
+        assert!(matches!(b.flow, crate::ceremony::browser::FlowChoice::Microsoft));
+        assert_eq!(b.host_map[0].to, "127.0.0.1:8443");
+        let err = |text: &str| ConfigLoader::new().file(&file(text).1).load().unwrap_err().to_string();
+        let e = err("[browser]\nextra_args = [\"--ignore-certificate-errors\"]\n");
+        assert!(e.contains("`browser.extra_args`") && e.contains("TLS verification off"), "{e}");
+        let e = err(&format!("[browser]\ntrust_spki = [\"{spki}\"]\n"));
+        assert!(e.contains("`browser.trust_spki`") && e.contains("without browser.host_map"), "{e}");
+        let e = err("[browser]\nhost_map = { \"*.microsoft.com\" = \"127.0.0.1:8443\" }\n");
+        assert!(e.contains("browser.host_map") && e.contains("no patterns"), "{e}");
+        let e = err("[browser]\nflow = \"flows/mine.toml\"\n");
+        assert!(e.contains("`browser.flow`") && e.contains("flows/mine.toml") && e.contains("cannot read"), "{e}");
+        // A flow file next to the configuration file, checked at load.
+        let (d, p) = file("[browser]\nflow = \"mine.toml\"\n");
+        std::fs::write(d.path().join("mine.toml"), crate::ceremony::browser::flow::MICROSOFT_FLOW.replace("version = \"2.0.0\"", "version = \"2.0.1\"")).unwrap();
+        let b = ConfigLoader::new().file(&p).load().unwrap().config.browser.station_browser().unwrap();
+        assert!(matches!(&b.flow, crate::ceremony::browser::FlowChoice::File(f) if f.version == "2.0.1"));
+        std::fs::write(d.path().join("mine.toml"), "format = 1\n").unwrap();
+        let e = ConfigLoader::new().file(&p).load().unwrap_err().to_string();
+        assert!(e.contains("format 1 is not supported"), "{e}");
+        let o = ConfigOverrides { set: vec!["browser.flow=simulator".into()], ..Default::default() };
+        assert_eq!(ConfigLoader::new().overrides(o).load().unwrap().config.browser.flow.as_deref(), Some("simulator"));
     }
 
     #[test]

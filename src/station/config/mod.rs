@@ -67,6 +67,8 @@ pub struct StationConfig {
     pub batch: BatchConfig,
     /// Checks made before a key is touched.
     pub preflight: PreflightConfig,
+    /// The enrollment desk (`keystation kiosk`).
+    pub kiosk: KioskConfig,
     /// How keystation reaches Entra and Graph (CA bundle, proxy, timeouts).
     pub network: NetworkConfig,
     /// The web console (`keystation console`).
@@ -90,6 +92,7 @@ impl Default for StationConfig {
             browser: BrowserConfig::default(),
             batch: BatchConfig::default(),
             preflight: PreflightConfig::default(),
+            kiosk: KioskConfig::default(),
             network: NetworkConfig::default(),
             console: ConsoleConfig::default(),
             models: Vec::new(),
@@ -360,11 +363,64 @@ pub struct BrowserConfig {
     /// When automation of the Security-info pages fails, show the window and let the
     /// operator finish by hand instead of failing the job.
     pub fallback_to_manual: bool,
+    /// `microsoft`, `simulator` or the path of a flow file; default: from the tenant's
+    /// Graph host (a keystation simulator's own pages, else Microsoft's).
+    pub flow: Option<String>,
+    /// Extra Chromium switches (none that switch TLS verification off).
+    pub extra_args: Vec<String>,
+    /// Lab: host names served from another address (`"login.microsoftonline.com" =
+    /// "127.0.0.1:8443"`).
+    pub host_map: std::collections::BTreeMap<String, String>,
+    /// Lab: base64 SHA-256 hashes of the certificate keys to accept for the mapped hosts.
+    pub trust_spki: Vec<String>,
 }
 
 impl Default for BrowserConfig {
     fn default() -> Self {
-        BrowserConfig { headless: true, chromium: None, chromedriver: None, fallback_to_manual: true }
+        BrowserConfig {
+            headless: true,
+            chromium: None,
+            chromedriver: None,
+            fallback_to_manual: true,
+            flow: None,
+            extra_args: Vec::new(),
+            host_map: Default::default(),
+            trust_spki: Vec::new(),
+        }
+    }
+}
+
+impl BrowserConfig {
+    /// The checked settings for the browser registrar.
+    pub fn station_browser(&self) -> Result<crate::ceremony::browser::StationBrowser, (String, String)> {
+        use crate::ceremony::browser::config::{check_extra_arg, check_spki_pin, HostMapping};
+        let flow = crate::ceremony::browser::FlowChoice::parse(self.flow.as_deref().unwrap_or_default()).map_err(|e| ("browser.flow".to_string(), format!("cannot be used: {e}")))?;
+        for a in &self.extra_args {
+            check_extra_arg(a).map_err(|e| ("browser.extra_args".to_string(), format!("is refused: {e}")))?;
+        }
+        let mut host_map = Vec::new();
+        for (host, to) in &self.host_map {
+            host_map.push(HostMapping::parse(host, to).map_err(|e| (format!("browser.host_map.{host}"), format!("is refused: {e}")))?);
+        }
+        for pin in &self.trust_spki {
+            check_spki_pin(pin).map_err(|e| ("browser.trust_spki".to_string(), format!("is refused: {e}")))?;
+        }
+        if !self.trust_spki.is_empty() && self.host_map.is_empty() {
+            return Err((
+                "browser.trust_spki".into(),
+                "is set without browser.host_map: an extra trusted key is only for a lab that serves mapped host names (docs/configuration.md)".into(),
+            ));
+        }
+        Ok(crate::ceremony::browser::StationBrowser {
+            headless: self.headless,
+            chromium: self.chromium.clone(),
+            chromedriver: self.chromedriver.clone(),
+            fallback_to_manual: self.fallback_to_manual,
+            flow,
+            extra_args: self.extra_args.clone(),
+            host_map,
+            trust_spki: self.trust_spki.clone(),
+        })
     }
 }
 
@@ -444,5 +500,22 @@ impl NetworkConfig {
             connect_timeout: std::time::Duration::from_secs(u64::from(self.connect_timeout_seconds.max(1))),
             proxy,
         }
+    }
+}
+
+/// `[kiosk]`: the enrollment desk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KioskConfig {
+    /// What the operator types as the user name to close the desk (e.g. a code only IT
+    /// knows). Unset: only a signal closes it (SIGTERM from `systemctl stop`, Ctrl-C).
+    pub quit_sequence: Option<String>,
+    /// How long a refusal stays on the screen when nobody presses Enter, in seconds.
+    pub hold_seconds: u32,
+}
+
+impl Default for KioskConfig {
+    fn default() -> Self {
+        KioskConfig { quit_sequence: None, hold_seconds: 30 }
     }
 }

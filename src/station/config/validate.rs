@@ -89,6 +89,15 @@ pub(super) fn validate(cfg: &StationConfig, prov: &Provenance) -> Result<(), Con
     }
     c.range("journal.lease_s", cfg.journal.lease_s, 5, 3600, "seconds a station holds a queued user without renewing")?;
     c.range("batch.concurrency", cfg.batch.concurrency, 1, 32, "keys provisioned at once")?;
+    c.range("kiosk.hold_seconds", cfg.kiosk.hold_seconds, 0, 3600, "seconds a refusal stays on the desk's screen; 0 goes straight back")?;
+    if let Some(q) = &cfg.kiosk.quit_sequence
+        && (q.trim().len() < 4 || q.contains('@'))
+    {
+        return Err(c.fail("kiosk.quit_sequence", "must be at least 4 characters and not look like a user name (no `@`): anyone at the desk can type a user name"));
+    }
+    if let Err((key, message)) = cfg.browser.station_browser() {
+        return Err(c.fail(&key, message));
+    }
     let n = &cfg.network;
     c.range("network.timeout_seconds", n.timeout_seconds, 1, 600, "one HTTP exchange with Entra")?;
     c.range("network.connect_timeout_seconds", n.connect_timeout_seconds, 1, 300, "opening a connection")?;

@@ -41,7 +41,7 @@ pub async fn check(input: &DoctorInput, t: &TenantFindings, out: &mut Vec<Check>
                     FailureKind::Policy => Trouble::Policy,
                     _ => Trouble::Entra,
                 };
-                out.push(Check::fail(U, id, requested.clone(), e.message.clone(), e.next_step.clone().unwrap_or_else(|| "check the user's name".into()), trouble));
+                out.push(Check::fail(U, id, requested.clone(), e.for_staff(), e.next_step.clone().unwrap_or_else(|| "check the user's name".into()), trouble));
             }
             Ok(rep) => {
                 out.push(user_check(id, &rep));
@@ -67,7 +67,7 @@ fn user_check(id: String, r: &UserReport) -> Check {
     let kind = if r.user_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("guest")) { "guest" } else { "member" };
     if let Some(refusal) = &r.refusal {
         let trouble = if refusal.policy { Trouble::Policy } else { Trouble::Entra };
-        return Check::fail(U, id, upn, format!("{}; has {keys}, {taps}", refusal.message), refusal.next_step.clone().unwrap_or_default(), trouble);
+        return Check::fail(U, id, upn, format!("{}; has {keys}, {taps}", refusal.for_staff()), refusal.next_step.clone().unwrap_or_default(), trouble);
     }
     if r.fido2_scope.is_none() {
         return Check::warn(U, id, upn, format!("{kind}; scope not checked (the FIDO2 policy could not be read); has {keys}, {taps}"), "fix the FIDO2 policy check above");

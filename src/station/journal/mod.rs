@@ -592,6 +592,22 @@ impl Journal {
         }
     }
 
+    /// A job that stops without reaching an end (the operator's Ctrl-C after the key got
+    /// its PIN, a panic) keeps its state and its open intents, exactly as a crash leaves
+    /// it, so that the next run resumes it by the resume rules; only why it stopped is
+    /// written (`error_kind`, `error_message`).
+    pub fn record_interruption(&mut self, job: JobId, error: &JobError) -> Result<(), JournalError> {
+        let now = self.now();
+        let fence = self.fence(job);
+        self.write(Durability::Sync, |db| {
+            let n = db.execute(query::RECORD_INTERRUPTION, &params![job.0, error.kind.as_str(), error.message.clone(), now.clone(), fence])?;
+            if n == 0 {
+                return Err(Journal::missing_or_fenced(db, job));
+            }
+            Ok(())
+        })
+    }
+
     /// Record (and commit) that a side effect is about to start.
     pub fn record_intent(&mut self, job: JobId, intent: &Intent) -> Result<IntentId, JournalError> {
         self.record_intent_with(job, intent, &JobUpdate::default())

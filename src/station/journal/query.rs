@@ -13,6 +13,7 @@ pub(super) const JOB_COLUMNS: &str = "id, uid, mode, state, tenant, batch_id, ba
 // the plan test checks exactly what runs.
 pub(super) const JOB_STATE: &str = "SELECT state FROM jobs WHERE id = ?1";
 pub(super) const TOUCH_JOB: &str = "UPDATE jobs SET updated_at = ?2 WHERE id = ?1 AND COALESCE(fence, 0) = ?3";
+pub(super) const RECORD_INTERRUPTION: &str = "UPDATE jobs SET error_kind = ?2, error_message = ?3, updated_at = ?4 WHERE id = ?1 AND COALESCE(fence, 0) = ?5";
 pub(super) const RESOLVE_INTENT: &str = "UPDATE intents SET resolution = ?3, resolved_at = ?4, result = ?5, message = ?6
              WHERE id = ?1 AND job_id = ?2 AND resolution IS NULL";
 const KNOWS_METHOD: &str = "SELECT 1 FROM jobs WHERE entra_method_id = ?1";
@@ -299,6 +300,7 @@ impl Journal {
             ("state of a job", JOB_STATE.into()),
             ("touch a job", TOUCH_JOB.into()),
             ("update a job", super::UPDATE_JOB.into()),
+            ("record an interruption", RECORD_INTERRUPTION.into()),
             ("resolve an intent", RESOLVE_INTENT.into()),
             ("unfinished jobs", select(&unfinished_clause().0)),
             ("jobs of a batch", select("WHERE batch_id = ?1 ORDER BY id")),

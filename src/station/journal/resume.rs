@@ -107,6 +107,9 @@ pub enum ResumeStep {
     ContinueFrom(JobState),
     /// Delete this Entra method (the PIN that goes with it is lost), then park.
     DeleteMethod(String),
+    /// The key is registered and the PIN's sealed copy is in the journal: that copy is
+    /// the handover (the help desk opens it). Verify if still `registered`, then finish.
+    FinishWithSealedCopy,
     /// Park the job with this reason.
     Park(OperatorReason),
     /// Mark the job done.
@@ -152,7 +155,7 @@ pub fn plan_resume(u: &UnfinishedJob) -> Vec<ResumeStep> {
             match source {
                 // The user knows their PIN: nothing was lost.
                 Some(PinSource::UserAtDesk) => steps.push(ResumeStep::ContinueFrom(u.job.state)),
-                _ if sealed => steps.push(ResumeStep::Park(OperatorReason::HandoverInterrupted { method_id: method, sealed: true })),
+                _ if sealed => steps.push(ResumeStep::FinishWithSealedCopy),
                 _ if show_pin_open => steps.push(ResumeStep::Park(OperatorReason::HandoverInterrupted { method_id: method, sealed: false })),
                 _ => {
                     steps.push(ResumeStep::DeleteMethod(method));
@@ -295,7 +298,7 @@ mod tests {
         assert_eq!(steps[0], ResumeStep::DeleteTapsCreatedAfter(t(1) - Duration::minutes(CLOCK_SKEW_MINUTES)));
         assert_eq!(
             plan_resume(&unfinished(JobState::Verified, vec![(set_pin(PinSource::Random), false)], true)),
-            vec![ResumeStep::Park(OperatorReason::HandoverInterrupted { method_id: "m-1".into(), sealed: true })]
+            vec![ResumeStep::FinishWithSealedCopy]
         );
         assert_eq!(
             plan_resume(&unfinished(JobState::Registered, vec![(set_pin(PinSource::Random), false)], false)),
@@ -310,5 +313,10 @@ mod tests {
             vec![ResumeStep::Park(OperatorReason::HandoverInterrupted { method_id: "m-1".into(), sealed: false })]
         );
         assert_eq!(plan_resume(&unfinished(JobState::HandedOver, vec![(set_pin(PinSource::Random), false)], false)), vec![ResumeStep::Finish]);
+        assert_eq!(
+            plan_resume(&unfinished(JobState::Registered, vec![(set_pin(PinSource::Random), false), (Intent::ShowPin, true)], true)),
+            vec![ResumeStep::FinishWithSealedCopy],
+            "a sealed copy is the handover, seen slip or not"
+        );
     }
 }

@@ -262,10 +262,10 @@ impl OperatorReason {
                 "The PIN was lost in a crash before handover: reset the key and re-enroll.".into()
             }
             OperatorReason::HandoverInterrupted { method_id, sealed: true } => format!(
-                "The key is registered (method {method_id}) but the station stopped before handing the PIN over: open the sealed PIN from the report with `age -d`, give it to the user in person, then close the job."
+                "The key is registered (method {method_id}) but the station stopped before handing the PIN over: open the sealed PIN from the report with `age -d`, give it to the user in person, then mark the job resolved (keystation jobs resolve JOB --note TEXT)."
             ),
             OperatorReason::HandoverInterrupted { method_id, sealed: false } => format!(
-                "The key is registered (method {method_id}) but its PIN was lost before handover: delete that method, reset the key and re-enroll."
+                "The key is registered (method {method_id}) but the station stopped while the PIN slip was shown: ask the user; if they have the PIN, mark the job resolved (keystation jobs resolve JOB --note TEXT), else delete that method, release the job (keystation jobs retry JOB) and enroll the key again."
             ),
             OperatorReason::UnknownMethodOnUser { method_id, display_name } => format!(
                 "The user has a security key the journal does not know about (method {method_id}{}): check who registered it, then keep or delete it.",

@@ -14,6 +14,11 @@ pub trait KioskInput: Send {
     fn next_line(&mut self) -> BoxFuture<'_, Option<String>>;
     /// A secret (PIN), never echoed; `None` at end of input.
     fn secret<'a>(&'a mut self, prompt: &'a str) -> BoxFuture<'a, Option<SecretString>>;
+    /// A person at a keyboard (a terminal) rather than a script: the end of input
+    /// (Ctrl-D) does not close the desk, and a refusal waits for Enter.
+    fn interactive(&self) -> bool {
+        false
+    }
 }
 
 /// Lines from any async reader; secrets are lines too (nothing echoes a pipe).

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  ┌─▶ "scan your badge or type your user name"  (a key plugged in now is explained, then used)
-//!  │     quit / end of input ──▶ closed
+//!  │     the operator's quit sequence / a signal / end of a script ──▶ closed
 //!  │   the user is looked up in Entra and checked against the policy (before any key)
 //!  │   "plug in your security key"              (waits key_timeout; one key at a time)
 //!  │   steps… "touch the key" … (the user's own PIN, typed twice, when pin.source = user-at-desk)
@@ -15,7 +15,11 @@
 //!
 //! Nothing a single person does ends the loop: a bad user name, a user Entra does not
 //! know, a key error, a Graph error or a key pulled out half-way all show a result and
-//! come back to the first screen. Only `quit`, the end of input, or cancel end it.
+//! come back to the first screen; a refusal or failure stays on the screen, in plain
+//! words (the pipeline's `OutcomeError`; the service's own text goes to the log), until
+//! the next person presses Enter or `kiosk.hold_seconds` pass. Only the operator ends
+//! it: the configured `kiosk.quit_sequence`, a signal (cancel), or the end of a
+//! script's input — on a terminal Ctrl-D does nothing.
 #![warn(missing_docs)]
 pub mod input;
 pub mod prompt;
@@ -42,7 +46,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::Mutex;
 
-/// Words that close the kiosk when typed as the user name.
+/// Words the web console's desk treats as "back to the console" (its own screen; the
+/// terminal desk closes only on the configured `kiosk.quit_sequence`).
 pub const QUIT_WORDS: &[&str] = &["quit", "exit"];
 
 /// How the kiosk behaves.
@@ -56,11 +61,15 @@ pub struct KioskOptions {
     pub via: Option<RegistrationPath>,
     /// How often keys are polled.
     pub poll_interval: Duration,
+    /// What the operator types as the user name to close the desk (`kiosk.quit_sequence`).
+    pub quit_sequence: Option<String>,
+    /// How long a refusal stays on an interactive screen without Enter (`kiosk.hold_seconds`).
+    pub hold: Duration,
 }
 
 impl Default for KioskOptions {
     fn default() -> Self {
-        KioskOptions { key_timeout: Duration::from_secs(120), touch_timeout: Duration::from_secs(30), via: None, poll_interval: Duration::from_millis(100) }
+        KioskOptions { key_timeout: Duration::from_secs(120), touch_timeout: Duration::from_secs(30), via: None, poll_interval: Duration::from_millis(100), quit_sequence: None, hold: Duration::from_secs(30) }
     }
 }
 
@@ -68,7 +77,7 @@ impl Default for KioskOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KioskEnd {
-    /// Someone typed `quit`.
+    /// The operator typed the quit sequence.
     Quit,
     /// The input ended (a script, a closed terminal).
     EndOfInput,
@@ -89,6 +98,9 @@ pub struct KioskResult {
     pub method_id: Option<String>,
     /// What went wrong.
     pub message: Option<String>,
+    /// Refused before a key (unknown user, outside the policy): not counted as served.
+    #[serde(default)]
+    pub refused: bool,
 }
 
 /// What the kiosk did.
@@ -156,21 +168,33 @@ impl Kiosk {
             match checked {
                 None => break KioskEnd::Cancelled,
                 Some(Err(e)) => {
+                    if let Some(d) = &e.detail {
+                        tracing::info!(user = %user, detail = %d, "user refused at the desk");
+                    }
                     self.display.show(&KioskView::UserRefused { user: user.clone(), message: e.message.clone(), next_step: e.next_step.clone() });
-                    results.push(KioskResult { user, ok: false, state: None, method_id: None, message: Some(e.message) });
+                    results.push(KioskResult { user, ok: false, state: None, method_id: None, message: Some(e.message), refused: true });
+                    if self.hold(&cancel).await {
+                        break KioskEnd::Cancelled;
+                    }
                     continue;
                 }
                 Some(Ok(_)) => {}
             }
             if let Some(result) = self.serve(&user, &tracker, &mut keys, &cancel).await {
+                let failed = !result.ok;
                 results.push(result);
+                if failed && self.hold(&cancel).await {
+                    break KioskEnd::Cancelled;
+                }
             }
             if cancel.is_cancelled() {
                 break KioskEnd::Cancelled;
             }
         };
         let done = results.iter().filter(|r| r.ok).count();
-        self.display.show(&KioskView::Closed { served: results.len(), done, failed: results.len() - done });
+        let refused = results.iter().filter(|r| r.refused).count();
+        let served = results.len() - refused;
+        self.display.show(&KioskView::Closed { served, refused, done, failed: served - done });
         Ok(KioskSummary { results, end })
     }
 
@@ -221,18 +245,40 @@ impl Kiosk {
                     }
                 }
             };
-            let Some(line) = line else { return Ask::EndOfInput };
+            let Some(line) = line else {
+                // A person's Ctrl-D does not close the desk; a script's end does.
+                if self.input.lock().await.interactive() {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+                return Ask::EndOfInput;
+            };
             let text = line.trim();
             if text.is_empty() {
                 continue;
             }
-            if QUIT_WORDS.iter().any(|q| text.eq_ignore_ascii_case(q)) {
+            if self.options.quit_sequence.as_deref().is_some_and(|q| text == q.trim()) {
                 return Ask::Quit;
             }
             match check_upn(text) {
                 Ok(upn) => return Ask::User(upn.to_string()),
                 Err(message) => self.display.show(&KioskView::BadUser { input: crate::text::cap(text).into_owned(), message }),
             }
+        }
+    }
+
+    /// Keep a refusal on an interactive screen until the next person presses Enter, or
+    /// `hold` passes. True when cancelled meanwhile.
+    async fn hold(&self, cancel: &CancelToken) -> bool {
+        let mut input = self.input.lock().await;
+        if !input.interactive() || self.options.hold.is_zero() {
+            return cancel.is_cancelled();
+        }
+        self.display.show(&KioskView::Hold { seconds: self.options.hold.as_secs() });
+        tokio::select! {
+            _ = input.next_line() => false,
+            _ = tokio::time::sleep(self.options.hold) => false,
+            _ = cancel.cancelled() => true,
         }
     }
 
@@ -290,7 +336,7 @@ impl Kiosk {
                 self.display.show(&KioskView::Result { user: user.to_string(), ok: false, message: message.clone(), next_step: Some("Take it out and try another key.".into()), method_id: None });
                 self.display.show(&KioskView::RemoveKey { user: user.to_string(), ok: false });
                 self.wait_removed(tracker, &path, cancel).await;
-                return Some(KioskResult { user: user.to_string(), ok: false, state: None, method_id: None, message: Some(message) });
+                return Some(KioskResult { user: user.to_string(), ok: false, state: None, method_id: None, message: Some(message), refused: false });
             }
         };
         Some(self.finish(user, outcome, tracker, &path, cancel).await)
@@ -316,6 +362,9 @@ impl Kiosk {
         let ok = outcome.is_success();
         let current_path = outcome.key.path.clone().unwrap_or_else(|| path.to_string());
         let (message, next_step) = result_text(&outcome);
+        if let Some(d) = outcome.error.as_ref().and_then(|e| e.detail.as_ref()) {
+            tracing::info!(user = %user, detail = %d, "the key was not set up at the desk");
+        }
         self.display.show(&KioskView::Result { user: user.to_string(), ok, message: message.clone(), next_step, method_id: outcome.method_id.clone() });
         if let Some(slip) = outcome.take_slip() {
             self.display.slip(user, slip);
@@ -330,7 +379,7 @@ impl Kiosk {
         {
             tracing::warn!(error = %e, "the kiosk could not close a finished job; the next start finishes it");
         }
-        KioskResult { user: user.to_string(), ok, state: Some(if ok { JobState::Done } else { outcome.state }), method_id: outcome.method_id.clone(), message: (!ok).then_some(message) }
+        KioskResult { user: user.to_string(), ok, state: Some(if ok { JobState::Done } else { outcome.state }), method_id: outcome.method_id.clone(), message: (!ok).then_some(message), refused: false }
     }
 
     async fn wait_removed(&self, tracker: &KeyTracker, path: &str, cancel: &CancelToken) {

@@ -17,6 +17,11 @@ pub enum KioskView {
         /// Whether users choose their own PIN here.
         pin_at_desk: bool,
     },
+    /// A refusal or failure stays on the screen until Enter (or `seconds` pass).
+    Hold {
+        /// At most this long.
+        seconds: u64,
+    },
     /// Waiting for a user name.
     AskUser,
     /// What was typed is not a user name.
@@ -119,11 +124,13 @@ pub enum KioskView {
     },
     /// The kiosk closes.
     Closed {
-        /// Users served.
+        /// People who plugged a key in (whatever the result).
         served: usize,
+        /// People refused before a key (unknown user, outside the policy).
+        refused: usize,
         /// Keys ready.
         done: usize,
-        /// Users whose key is not ready.
+        /// People served whose key is not ready.
         failed: usize,
     },
 }

@@ -15,7 +15,7 @@ pub(crate) type Failure = OutcomeError;
 
 impl OutcomeError {
     pub(crate) fn new(kind: FailureKind, step: Step, message: impl Into<String>) -> Failure {
-        Failure { kind, message: message.into(), next_step: None, step: Some(step), policy: kind == FailureKind::Policy, missing_component: false, retryable: false, station_wide: false }
+        Failure { kind, message: message.into(), detail: None, next_step: None, step: Some(step), policy: kind == FailureKind::Policy, missing_component: false, retryable: false, station_wide: false }
     }
 
     pub(crate) fn next(mut self, next: impl Into<String>) -> Failure {
@@ -41,9 +41,29 @@ impl OutcomeError {
 
     pub(crate) fn graph(step: Step, e: &GraphError) -> Failure {
         let text = e.to_string();
-        let (message, hint) = match text.split_once("\nhint: ") {
+        let (raw, hint) = match text.split_once("\nhint: ") {
             Some((m, h)) => (m.to_string(), Some(h.to_string())),
             None => (text, None),
+        };
+        // Refusals people meet at a desk (unknown user, policy, tenant settings): their
+        // hint reads "what is wrong: what to do", so those words are the message and the
+        // raw answer (HTTP status, Graph's code and message, request ids) is the detail
+        // for the log and the journal. Other errors keep the service's text: they are
+        // for IT staff, who need the code.
+        let plain = matches!(
+            e.kind,
+            GraphErrorKind::UserNotFound
+                | GraphErrorKind::UserOutsidePolicy
+                | GraphErrorKind::TapOneTimeOnly
+                | GraphErrorKind::SelfServiceSetupOff
+                | GraphErrorKind::Fido2MethodDisabled
+                | GraphErrorKind::AttestationRefused
+                | GraphErrorKind::KeyRestricted
+                | GraphErrorKind::ChallengeRejected
+        );
+        let (message, hint, detail) = match hint.as_deref().filter(|_| plain).and_then(|h| h.split_once(": ")) {
+            Some((what, todo)) if !what.is_empty() => (what.to_string(), Some(todo.to_string()), Some(raw)),
+            _ => (raw, hint, None),
         };
         let kind = if e.is_policy_refusal() {
             FailureKind::Policy
@@ -54,14 +74,21 @@ impl OutcomeError {
         };
         let mut f = Failure::new(kind, step, message);
         f.next_step = hint;
-        f.retryable = e.is_transient();
+        f.detail = detail;
+        // A refused or expired challenge is fixed by fresh creation options.
+        f.retryable = e.is_transient() || e.kind == GraphErrorKind::ChallengeRejected;
         // The station's own sign-in or permissions: every other user would fail the same way.
         f.station_wide = matches!(e.kind, GraphErrorKind::TokenAcquisition | GraphErrorKind::MissingPermission | GraphErrorKind::Unauthenticated);
         f
     }
 
+    /// An internal failure (a bug) outside any step.
+    pub(crate) fn internal(message: impl Into<String>) -> Failure {
+        Failure { kind: FailureKind::Internal, message: message.into(), detail: None, next_step: None, step: None, policy: false, missing_component: false, retryable: false, station_wide: false }
+    }
+
     pub(crate) fn journal(e: &JournalError) -> Failure {
-        Failure { kind: FailureKind::Internal, message: e.to_string(), next_step: None, step: None, policy: false, missing_component: false, retryable: false, station_wide: false }
+        Failure { kind: FailureKind::Internal, message: e.to_string(), detail: None, next_step: None, step: None, policy: false, missing_component: false, retryable: false, station_wide: false }
     }
 
     pub(crate) fn cancelled(step: Step) -> Failure {
@@ -97,8 +124,8 @@ impl OutcomeError {
     /// Message plus next step, as stored in the journal's `error_message`.
     pub(crate) fn journal_text(&self) -> String {
         match &self.next_step {
-            Some(n) => format!("{} — {n}", self.message),
-            None => self.message.clone(),
+            Some(n) => format!("{} — {n}", self.for_staff()),
+            None => self.for_staff(),
         }
     }
 }

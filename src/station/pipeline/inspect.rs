@@ -232,14 +232,14 @@ impl Run<'_> {
             .iter()
             .filter(|j| matches!(j.state, JobState::Done | JobState::NeedsOperator))
             .filter(|j| j.user.object_id.as_deref() == Some(user.id.as_str()) || j.user.upn.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(&upn)))
-            .filter_map(|j| j.entra_method_id.clone().map(|m| (m, j.id.to_string(), j.state)))
+            .filter_map(|j| j.entra_method_id.clone().map(|m| (m, j.id.0.to_string(), j.state)))
             .filter(|(m, _, _)| methods.iter().any(|x| &x.id == m))
             .collect();
         if let Some((method, job, state)) = live.first() {
             // Enrolling it again would leave a dead registration behind (after a reset)
             // or make the key refuse (without one): the operator decides instead.
             let next = if *state == JobState::NeedsOperator {
-                format!("job {job} needs an operator first (keystation report --state needs-operator): resolve it, or delete method {method} in Entra and run the enrollment again")
+                format!("job {job} needs an operator first (keystation jobs show {job} says what to do): resolve it, or delete method {method} in Entra and release it (keystation jobs retry {job}), then run the enrollment again")
             } else {
                 "nothing to do; to enroll it again (e.g. a forgotten PIN), delete that method in Entra first, then run the enrollment again".to_string()
             };

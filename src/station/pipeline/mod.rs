@@ -36,8 +36,8 @@
 //! * Events ([`StationEvents`]) are emitted before each step's side effect starts and
 //!   after it ends; they never contain secrets.
 //! * Cancel ([`CancelToken`]) stops the current key operation (CTAPHID_CANCEL) or Graph
-//!   wait; the job is recorded `failed` (kind `cancelled`) or parked if the key already
-//!   has the station's PIN.
+//!   wait; the job is recorded `failed` (kind `cancelled`), or, if the key already has
+//!   the station's PIN, left as a crash leaves it (the next run resumes it).
 //! * The slip is returned, not shown: the caller shows it once.
 //!   [`FinishWhen::Caller`] leaves the job in `handed_over` until [`Station::finish`].
 //!

@@ -38,8 +38,13 @@ pub enum OutcomeClass {
 pub struct OutcomeError {
     /// Category (stored in the journal as `error_kind`).
     pub kind: FailureKind,
-    /// What happened (operator text; never a secret).
+    /// What happened, in plain words for the person at the desk (never a secret, never
+    /// a raw service answer: those are in `detail`).
     pub message: String,
+    /// The service's own words (HTTP status, error code, request ids) for the log, the
+    /// journal and support; not shown at the desk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
     /// What to do next.
     pub next_step: Option<String>,
     /// The step that failed, when one did.
@@ -59,6 +64,15 @@ pub struct OutcomeError {
 }
 
 impl OutcomeError {
+    /// The message with the service's own words after it, for IT staff (doctor, the
+    /// journal, logs): `message [detail]`.
+    pub fn for_staff(&self) -> String {
+        match &self.detail {
+            Some(d) => format!("{} [{d}]", self.message),
+            None => self.message.clone(),
+        }
+    }
+
     /// How to classify this error (exit codes); what [`JobOutcome::class`] says for a
     /// job that ended with it, and what a dry run's refusal exits with.
     pub fn class(&self) -> OutcomeClass {

@@ -5,6 +5,7 @@ use super::events::EventKind;
 use super::failure::{Failure, Stop};
 use super::inspect::key_facts;
 use super::run::Run;
+use crate::station::config::ResetPolicy;
 use crate::station::journal::{FailureKind, IntentOutcome, JobError, NewJob, OperatorReason, Transition, UserRef};
 use crate::station::state::JobState;
 
@@ -87,7 +88,7 @@ impl Run<'_> {
 
     /// Resolve intents left open by a step that stopped (their side effect did not
     /// complete as far as this process knows).
-    async fn close_open_intents(&mut self, f: &Failure) {
+    pub(crate) async fn close_open_intents(&mut self, f: &Failure) {
         let Some(job) = self.job else { return };
         let open = std::mem::take(&mut self.facts.open);
         for id in open {
@@ -108,6 +109,11 @@ impl Run<'_> {
             self.out.state = JobState::Failed;
             return;
         };
+        // The operator stopped a job whose key already has the station's PIN: leave it as
+        // a crash would, so that the next run resumes it (instead of parking it).
+        if f.kind == FailureKind::Cancelled && (self.facts.pin_on_key || self.out.method_id.is_some() || self.resuming) {
+            return self.end_interrupted(f).await;
+        }
         self.close_open_intents(&f).await;
         if let Some(method) = self.out.method_id.clone() {
             let reason = OperatorReason::Other {
@@ -116,12 +122,40 @@ impl Run<'_> {
             return self.end_parked(reason, Some(f)).await;
         }
         if self.facts.pin_on_key {
+            // Another attempt can finish it when the next job may reset a key with a PIN
+            // (the default): fail, and the batch (or a re-run) tries again. Otherwise the
+            // key's PIN needs a person.
+            if f.retryable && matches!(self.st.setup.config.reset.policy, ResetPolicy::IfPinSet | ResetPolicy::Always) {
+                let f = f.next("the key keeps the PIN this job set; the next attempt resets it (reset.policy) and enrolls it again");
+                self.out.error = Some(f.clone());
+                let error = JobError::new(f.kind, f.journal_text());
+                match self.st.setup.journal.run(move |j| j.fail(job, error)).await {
+                    Ok(()) => self.out.state = JobState::Failed,
+                    Err(e) => self.journal_broken(e),
+                }
+                return;
+            }
             return self.end_parked(OperatorReason::PinSetRegistrationFailed, Some(f)).await;
         }
         let error = JobError::new(f.kind, f.journal_text());
         match self.st.setup.journal.run(move |j| j.fail(job, error)).await {
             Ok(()) => self.out.state = JobState::Failed,
             Err(e) => self.journal_broken(e),
+        }
+    }
+
+    /// Stop without an end state: the job keeps its state and open intents (what a
+    /// crash leaves), the journal says why, and the next run's resume rules take it up.
+    async fn end_interrupted(&mut self, f: Failure) {
+        let Some(job) = self.job else { return };
+        let mut f = f;
+        if f.next_step.is_none() {
+            f = f.next("run the same command again: the job is resumed where it stopped");
+        }
+        self.out.error = Some(f.clone());
+        let error = JobError::new(f.kind, f.journal_text());
+        if let Err(e) = self.st.setup.journal.run(move |j| j.record_interruption(job, &error)).await {
+            self.journal_broken(e);
         }
     }
 

@@ -131,13 +131,51 @@ fn uncertain(e: &CeremonyError) -> bool {
     }
 }
 
+/// Worth another registration attempt on the same key right away: Entra (or the network
+/// to it) failed in a way time or a fresh challenge fixes. A key that failed (pulled out,
+/// not touched) is not retried here: the job ends and the batch gives the user another
+/// attempt.
+fn retry_in_place(f: &Failure) -> bool {
+    f.retryable && f.kind == FailureKind::Entra
+}
+
 /// The reconciliation view of a Graph method.
 pub(crate) fn summary(m: &Fido2Method) -> MethodSummary {
     MethodSummary { id: m.id.clone(), display_name: m.display_name.clone(), aaguid: m.aa_guid.clone(), created: m.created_date_time }
 }
 
 impl Run<'_> {
+    /// prepared → registered, with up to [`super::JobSpec::retries`] extra attempts when
+    /// Entra fails in a way another attempt can fix. The key keeps the PIN the station
+    /// set; each attempt gets fresh creation options (and, on the browser path, a fresh
+    /// TAP) and records its own intents, so the journal shows every attempt.
     pub(crate) async fn register(&mut self) -> Result<(), Stop> {
+        let mut attempt: u32 = 1;
+        loop {
+            match self.register_attempt().await {
+                Err(Stop::Fail(f)) if attempt <= self.spec.retries && retry_in_place(&f) => {
+                    let wait = self.st.setup.options.retry_delay * 2u32.pow((attempt - 1).min(3));
+                    self.warn(format!(
+                        "registration attempt {attempt} of {} failed ({}); trying again in {} ms with fresh creation options and the PIN already on the key",
+                        self.spec.retries + 1,
+                        f.message,
+                        wait.as_millis()
+                    ));
+                    // This attempt's intents end here (failed, with its error); the next
+                    // attempt records its own.
+                    self.close_open_intents(&f).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = self.cancel.cancelled() => return Err(Failure::cancelled(Step::Register).into()),
+                    }
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn register_attempt(&mut self) -> Result<(), Stop> {
         let path = self.facts.path.unwrap_or(RegistrationPath::Graph);
         let tap = if path == RegistrationPath::Browser {
             let t = self.step_started(Step::RegistrationTap);
@@ -246,6 +284,13 @@ impl Run<'_> {
                     || matches!(&e, CeremonyError::Graph(g) if g.kind == GraphErrorKind::CredentialAlreadyRegistered);
                 if already {
                     return Err(self.already_registered(&e).await);
+                }
+                // Cancelled with the POST (or the page's submit) possibly in flight: Entra
+                // may still store it after this, so looking now proves nothing. The
+                // intent stays open and the job is left for the next run, whose resume
+                // reconciles it once the answer can no longer be on its way.
+                if rec.register.is_some() && matches!(e, CeremonyError::Cancelled) {
+                    return Err(Failure::cancelled(Step::Register).into());
                 }
                 if let Some(register) = rec.register
                     && uncertain(&e)

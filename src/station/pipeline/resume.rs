@@ -46,6 +46,7 @@ fn describe(step: &ResumeStep) -> String {
         ResumeStep::CloseAndRetry => "close the job and start over".into(),
         ResumeStep::ContinueFrom(s) => format!("continue from {s}"),
         ResumeStep::DeleteMethod(m) => format!("delete Entra method {m} (its PIN is lost)"),
+        ResumeStep::FinishWithSealedCopy => "finish: the PIN's sealed copy is the handover (the help desk opens it)".into(),
         ResumeStep::Park(r) => format!("needs an operator: {}", r.code()),
         ResumeStep::Finish => "mark it done".into(),
     }
@@ -211,6 +212,10 @@ impl Run<'_> {
                     }
                     return Err(Stop::Park(reason.clone(), None));
                 }
+                ResumeStep::FinishWithSealedCopy => {
+                    self.finish_with_sealed_copy(item).await?;
+                    return Ok(ResumeEnd::Settled);
+                }
                 ResumeStep::Finish => {
                     self.transition(Transition::to(JobState::Done).with_note("the key was handed over before the station stopped")).await?;
                     return Ok(ResumeEnd::Settled);
@@ -218,6 +223,25 @@ impl Run<'_> {
             }
         }
         Ok(ResumeEnd::Settled)
+    }
+
+    /// `FinishWithSealedCopy`: the key is registered and the journal holds the PIN sealed
+    /// to the help desk, which is what the handover is when no slip is shown; when a slip
+    /// was to be shown it may not have been seen, and the sealed copy stands in for it.
+    async fn finish_with_sealed_copy(&mut self, item: &ResumeItem) -> Result<(), Stop> {
+        if item.job.state == JobState::Registered {
+            self.verify().await?;
+        }
+        let note = "the PIN's sealed copy is the handover: the help desk opens it (age -d) and gives it to the user";
+        let mut t = Transition::to(JobState::HandedOver).with_note(note);
+        if let Some(show) = item.open_intents.iter().find(|i| matches!(i.intent, Intent::ShowPin)) {
+            t = t.resolving(show.id, IntentOutcome::Abandoned("the slip may not have been seen; the sealed copy is the handover".into()));
+        }
+        self.transition(t).await?;
+        if self.st.setup.config.handover.show_once {
+            self.warn(format!("{}'s PIN slip may not have been shown before the station stopped: the help desk opens the sealed copy (age -d) and gives the PIN to the user", self.upn()));
+        }
+        self.transition(Transition::to(JobState::Done).with_note("finished from the sealed copy after an interruption")).await
     }
 
     /// `CheckKeyPin`: decide from the presented key whether the PIN was set.

@@ -165,6 +165,11 @@ pub struct JobSpec {
     pub prompt: Option<Arc<dyn DeskPrompt>>,
     /// When the job reaches `done`.
     pub finish: FinishWhen,
+    /// Extra registration attempts once the key has the station's PIN, when Entra fails
+    /// in a way another attempt can fix (429/5xx after the client's own retries, network
+    /// errors and timeouts, an expired or refused challenge): fresh creation options, the
+    /// same PIN. Default 2 (batch: `--retries`).
+    pub retries: u32,
     /// The queued user this job works for under a lease (`batch --queue`): the job is
     /// linked to the queue item, every write carries the lease's fencing token, and no
     /// side effect starts on a lease about to end.
@@ -186,6 +191,7 @@ impl std::fmt::Debug for JobSpec {
             .field("claim", &self.claim.as_ref().map(|c| (c.item, c.token)))
             .field("prompt", &self.prompt.is_some())
             .field("finish", &self.finish)
+            .field("retries", &self.retries)
             .finish()
     }
 }
@@ -205,6 +211,7 @@ impl JobSpec {
             resumes: None,
             prompt: None,
             finish: FinishWhen::Immediately,
+            retries: 2,
             claim: None,
         }
     }

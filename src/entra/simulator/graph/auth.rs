@@ -25,7 +25,7 @@ impl Caller {
 fn unauthorized(sim: &Sim, message: &str) -> GraphError {
     let challenge = format!(
         "Bearer realm=\"\", authorization_uri=\"{}common/oauth2/authorize\", client_id=\"{GRAPH_APP_ID}\"",
-        sim.urls.login
+        sim.urls.signin
     );
     GraphError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", message).header(WWW_AUTHENTICATE, challenge)
 }

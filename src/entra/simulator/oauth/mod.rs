@@ -166,7 +166,7 @@ pub async fn openid_configuration(State(sim): State<Arc<Sim>>, Path(tenant): Pat
         return unknown_tenant(&tenant).into_response(&headers, sim.clock.now());
     }
     let base = sim.urls.main.as_str().trim_end_matches('/');
-    let login = sim.urls.login.as_str().trim_end_matches('/');
+    let login = sim.urls.signin.as_str().trim_end_matches('/');
     ok_json(json!({
         "issuer": format!("{base}/{}/v2.0", st.tenant_id),
         "token_endpoint": format!("{base}/{tenant}/oauth2/v2.0/token"),

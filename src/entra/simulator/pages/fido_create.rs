@@ -3,7 +3,7 @@
 //! same independent verifier as Graph, with rp.id = the login host name).
 use super::html::{self, esc};
 use super::security_info::{banner_text, registration_refusal};
-use super::{form, on_login_host};
+use super::{form, on_login_host, on_login_side};
 use crate::entra::simulator::registration;
 use crate::entra::simulator::seed::CeremonyVariant;
 use crate::entra::simulator::sim::Sim;
@@ -111,7 +111,7 @@ pub async fn create_page(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>
         "attestation": "direct",
         "extensions": {"hmacCreateSecret": true, "credentialProtectionPolicy": "userVerificationOptional", "credProps": true},
     });
-    let post_back = f.get("postBackUrl").cloned().unwrap_or_else(|| sim.urls.main_url("/api/post/newfido"));
+    let post_back = f.get("postBackUrl").cloned().unwrap_or_else(|| sim.urls.portal_url("/api/post/newfido"));
     let config = json!({
         "pgid": "FidoCreate",
         "iErrorCode": 0,
@@ -156,7 +156,7 @@ window.location.href = next; }})();",
 
 /// `POST /api/post/newfido`: verify the ceremony's result and store the key.
 pub async fn new_fido(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> Response {
-    if on_login_host(&sim, &headers) {
+    if on_login_side(&sim, &headers) {
         return (StatusCode::BAD_REQUEST, "newfido lives on the mysignins host.\n").into_response();
     }
     let f = form(&body);

@@ -54,14 +54,14 @@ pub fn routes() -> Router<Arc<Sim>> {
 
 /// The sign-in page URL (authorize request of the Security-info app).
 pub fn signin_url(sim: &Sim, tenant: &str) -> String {
-    let redirect = sim.urls.main_url("/auth/callback");
+    let redirect = sim.urls.portal_url("/auth/callback");
     let q = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("client_id", MYSIGNINS_CLIENT_ID)
         .append_pair("response_type", "code")
         .append_pair("redirect_uri", &redirect)
         .append_pair("scope", "openid profile")
         .finish();
-    sim.urls.login_url(&format!("/{tenant}/oauth2/v2.0/authorize?{q}"))
+    sim.urls.signin_url(&format!("/{tenant}/oauth2/v2.0/authorize?{q}"))
 }
 
 /// The host name the request was sent to (without port).
@@ -73,9 +73,19 @@ pub fn request_host(headers: &HeaderMap) -> String {
     h.rsplit_once(':').map(|(host, _)| host).unwrap_or(h).to_ascii_lowercase()
 }
 
-/// Whether the request came to the login ("login.microsoft.com") host.
+/// Whether the request came to the ceremony ("login.microsoft.com") host.
 pub fn on_login_host(sim: &Sim, headers: &HeaderMap) -> bool {
     request_host(headers) == sim.urls.login_host().to_ascii_lowercase()
+}
+
+/// Whether the request came to the sign-in ("login.microsoftonline.com") host.
+pub fn on_signin_host(sim: &Sim, headers: &HeaderMap) -> bool {
+    request_host(headers) == sim.urls.signin_host().to_ascii_lowercase()
+}
+
+/// Whether the request came to the sign-in or the ceremony host (not Security info's).
+pub fn on_login_side(sim: &Sim, headers: &HeaderMap) -> bool {
+    on_login_host(sim, headers) || on_signin_host(sim, headers)
 }
 
 /// The value of a request cookie.

@@ -4,7 +4,7 @@
 //! the error banners both UIs share.
 use super::html;
 use super::i18n::{texts, Texts};
-use super::{cookie, form, on_login_host, PORTAL_COOKIE};
+use super::{cookie, form, on_login_side, PORTAL_COOKIE};
 use crate::entra::simulator::graph::fido2::new_server_challenge;
 use crate::entra::simulator::config::SecurityInfoUi;
 use crate::entra::simulator::seed::CeremonyVariant;
@@ -84,7 +84,7 @@ pub fn variant_for(st: &TenantState, user: &User, tenant_default: CeremonyVarian
 
 /// `GET /`: Security info.
 pub async fn root(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Response {
-    if on_login_host(&sim, &headers) {
+    if on_login_side(&sim, &headers) {
         return (StatusCode::NOT_FOUND, "The login host serves sign-in and /fido/create only.\n").into_response();
     }
     html::found("/security-info")
@@ -162,8 +162,8 @@ fn view(sim: &Sim, st: &TenantState, user: &User) -> View {
 
 /// `GET /security-info`: sign-in redirect, the page, the naming step, error banners.
 pub async fn page(State(sim): State<Arc<Sim>>, headers: HeaderMap, OriginalUri(uri): OriginalUri, Query(q): Query<HashMap<String, String>>) -> Response {
-    if on_login_host(&sim, &headers) {
-        return html::found(&sim.urls.main_url(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/security-info")));
+    if on_login_side(&sim, &headers) {
+        return html::found(&sim.urls.portal_url(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/security-info")));
     }
     let ui = sim.behaviour().security_info_ui;
     let st = sim.state();
@@ -262,7 +262,7 @@ pub async fn new_method(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: B
             "provisionId": provision_id,
             "serverChallenge": server_challenge,
             "userId": b64::b64url(&user.user_handle),
-            "postBackUrl": sim.urls.main_url("/api/post/newfido"),
+            "postBackUrl": sim.urls.portal_url("/api/post/newfido"),
             "ExcludeNextGenCredentialsJSON": serde_json::to_string(&exclude).unwrap_or_else(|_| "[]".into()),
         },
     });

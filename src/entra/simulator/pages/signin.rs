@@ -8,7 +8,7 @@ use super::html;
 use super::i18n::{texts, Texts};
 use super::signin_views as views;
 pub use super::signin_views::error_page;
-use super::{cookie, form, on_login_host, set_cookie, LOGIN_COOKIE, MYSIGNINS_CLIENT_ID, PORTAL_COOKIE};
+use super::{cookie, form, on_login_side, on_signin_host, set_cookie, LOGIN_COOKIE, MYSIGNINS_CLIENT_ID, PORTAL_COOKIE};
 use crate::entra::simulator::config::{Behaviour, ProofUpDrift};
 use crate::entra::simulator::sim::Sim;
 use crate::entra::simulator::state::directory::User;
@@ -69,8 +69,8 @@ pub async fn authorize(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if !on_login_host(&sim, &headers) {
-        return html::found(&sim.urls.login_url(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")));
+    if !on_signin_host(&sim, &headers) {
+        return html::found(&sim.urls.signin_url(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")));
     }
     let now = sim.clock.now();
     let mut st = sim.state();
@@ -79,7 +79,7 @@ pub async fn authorize(
     }
     let client_id = q.get("client_id").cloned().unwrap_or_default();
     let redirect_uri = q.get("redirect_uri").cloned().unwrap_or_default();
-    let expected_redirect = sim.urls.main_url("/auth/callback");
+    let expected_redirect = sim.urls.portal_url("/auth/callback");
     if !client_id.eq_ignore_ascii_case(MYSIGNINS_CLIENT_ID) {
         return error_page(&tenant, 700016, &format!("Application with identifier '{client_id}' cannot sign in through the simulator's pages; only My Sign-ins ({MYSIGNINS_CLIENT_ID}) can."), None);
     }
@@ -378,9 +378,9 @@ fn finish(sim: &Sim, st: &mut TenantState, token: &str, flow: LoginFlow, session
 
 /// `GET /auth/callback` (mysignins host): redeem the code, start the Security-info session.
 pub async fn callback(State(sim): State<Arc<Sim>>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
-    if on_login_host(&sim, &headers) {
+    if on_login_side(&sim, &headers) {
         let qs = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(q.iter()).finish();
-        return html::found(&sim.urls.main_url(&format!("/auth/callback?{qs}")));
+        return html::found(&sim.urls.portal_url(&format!("/auth/callback?{qs}")));
     }
     let now = sim.clock.now();
     let mut st = sim.state();
@@ -391,7 +391,7 @@ pub async fn callback(State(sim): State<Arc<Sim>>, headers: HeaderMap, Query(q):
     };
     let sid = random_token(32);
     st.pages.portal_sessions.insert(sid.clone(), ac.session);
-    let mut resp = html::found(&sim.urls.main_url("/security-info"));
+    let mut resp = html::found(&sim.urls.portal_url("/security-info"));
     set_cookie(&mut resp, PORTAL_COOKIE, &sid, None);
     resp
 }

@@ -1,9 +1,12 @@
-//! The automatic mode against the simulator's 2026 and 2023 pages and every drift
-//! switch, in one warm browser: known variants complete on their own, refusals are
-//! named, an unknown interstitial ends in the manual mode within the flow's stated
-//! time, a late TAP is waited for with the real backoff. No variant registers a key
-//! twice.
-use super::support::{Env, Recorder, TestKey, env_with, test_key};
+//! The production flow in CI: the built-in `microsoft` flow, unchanged, against the
+//! simulator's pages served over HTTPS as `login.microsoftonline.com`,
+//! `mysignins.microsoft.com` and `login.microsoft.com` (Chromium maps those names to the
+//! simulator and trusts only its key; rp.id `login.microsoft.com`; Graph goes to the
+//! simulator as usual) — on the 2026 and 2023 pages and under every drift switch, in one
+//! warm browser: known variants complete on their own, refusals are named, an unknown
+//! interstitial ends in the manual mode within the flow's stated time, a late TAP is
+//! waited for with the real backoff. No variant registers a key twice.
+use super::support::{Env, Recorder, TestKey, production_env as env_with, test_key};
 use keystation::ceremony::browser::BudgetOverrides;
 use keystation::ceremony::{CeremonyError, Registered};
 use keystation::entra::simulator::{Behaviour, PageLocale, ProofUpDrift, SecurityInfoUi};
@@ -76,6 +79,22 @@ async fn known_variants_complete_automatically() {
     }
     let stats = env.registrar.stats();
     assert_eq!(stats.cold, 1, "one warm browser for all variants: {stats:?}");
+    // The production flow, as built into keystation, under the production host names.
+    let target = env.registrar.resolve_target().await.unwrap();
+    assert_eq!(target.flow, keystation::ceremony::browser::Flow::builtin(keystation::ceremony::browser::BuiltinFlow::Microsoft));
+    assert_eq!(target.rp_ids, vec!["login.microsoft.com".to_string()]);
+    assert_eq!(target.start_url(), "https://mysignins.microsoft.com/security-info");
+    let signins: Vec<_> = env.sim.requests(Some("/")).into_iter().filter(|r| r.path.ends_with("/login/accesspass")).collect();
+    assert!(!signins.is_empty() && signins.iter().all(|r| r.host.as_deref() == Some("login.microsoftonline.com")), "sign-in on its real host name: {:?}", signins.first());
+    // The pages saw the stock Chrome user agent of the running Chromium, not HeadlessChrome.
+    let version = std::process::Command::new(&keystation::ceremony::browser::BrowserConfig::from_env().chromium).arg("--version").output().unwrap();
+    let major = String::from_utf8_lossy(&version.stdout).split_whitespace().find(|w| w.contains('.')).unwrap().split('.').next().unwrap().to_string();
+    let pages: Vec<_> = env.sim.requests(None).into_iter().filter(|r| r.host.as_deref().is_some_and(|h| h.contains("microsoft"))).collect();
+    assert!(!pages.is_empty());
+    for r in &pages {
+        let ua = r.user_agent.as_deref().unwrap_or_default();
+        assert!(ua.contains(&format!(" Chrome/{major}.0.0.0 ")) && !ua.contains("Headless"), "{} {}: {ua}", r.method, r.path);
+    }
     env.close().await;
 }
 
