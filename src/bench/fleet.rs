@@ -19,6 +19,7 @@
 //! (jobs, their transitions and intents, shaped like real ones), because writing them
 //! through the API would take an fsync each.
 #![warn(missing_docs)]
+use crate::bench::station::percentile;
 use crate::cli::progress::table;
 use crate::cli::{CliContext, CliError, Exit};
 use crate::key::sources::KeySources;
@@ -145,14 +146,6 @@ pub struct FleetBenchReport {
     pub journal_size: Vec<SizeFigure>,
     /// Build profile of this binary.
     pub profile: &'static str,
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }
 
 fn round(x: f64, places: i32) -> f64 {
