@@ -30,6 +30,14 @@ pub struct BrowserBenchArgs {
     /// Skip the per-step screenshots the registrar keeps for failure records.
     #[arg(long)]
     pub no_screenshots: bool,
+    /// Walk the production `microsoft` flow: the simulator serves its pages over HTTPS as
+    /// Microsoft's host names and the browser maps them to it (as CI does).
+    #[arg(long)]
+    pub microsoft_hosts: bool,
+    /// Each new Temporary Access Pass reaches sign-in only after SECS seconds (Microsoft:
+    /// "can take a while"); shows what the flow's restart backoff costs.
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub tap_delay: u64,
 }
 
 /// One enrolment.
@@ -64,6 +72,10 @@ pub struct BrowserBenchReport {
     pub headless: bool,
     /// Build profile of this binary.
     pub profile: &'static str,
+    /// The flow walked: `microsoft` (under Microsoft's host names) or `simulator`.
+    pub flow: &'static str,
+    /// Seconds each new pass took to reach sign-in (`--tap-delay`).
+    pub tap_delay_seconds: u64,
 }
 
 /// Users of the built-in tenant whose ceremony runs in the same tab, each with room
@@ -99,6 +111,9 @@ fn seconds(d: Duration) -> f64 {
 
 /// Run the enrolments and measure them.
 pub async fn measure(args: &BrowserBenchArgs) -> Result<BrowserBenchReport, CliError> {
+    if args.tap_delay > 120 {
+        return Err(CliError::usage(format!("--tap-delay {} is longer than the flow's restart budget (120 s); use 0–120", args.tap_delay)));
+    }
     if args.warm > 25 {
         return Err(CliError::usage(format!("--warm {} is too many: the simulator's users have room for 26 keys in all; use 0–25", args.warm)));
     }
@@ -118,9 +133,22 @@ pub async fn measure(args: &BrowserBenchArgs) -> Result<BrowserBenchReport, CliE
     }
     let mut sc = SimulatorConfig::default();
     sc.behaviour.device_code_interval_secs = 0;
+    sc.behaviour.tap_sign_in_delay_secs = args.tap_delay;
+    sc.microsoft_hosts = args.microsoft_hosts;
     let sim = start(sc).await.map_err(|e| CliError::failure(format!("cannot start the Entra simulator: {e}")))?;
     let graph = graph_client(&sim).map_err(CliError::failure)?;
-    let target = BrowserTarget::simulator(sim.pages_base().as_str(), sim.login_base().as_str(), sim.tenant_id());
+    let target = match sim.microsoft_hosts() {
+        Some((hosts, spki)) => {
+            browser.host_map = hosts
+                .iter()
+                .map(|(h, addr)| crate::ceremony::browser::config::HostMapping::parse(h, &addr.to_string()))
+                .collect::<Result<_, _>>()
+                .map_err(CliError::failure)?;
+            browser.trust_spki = vec![spki];
+            BrowserTarget::microsoft(sim.tenant_id())
+        }
+        None => BrowserTarget::simulator(sim.pages_base().as_str(), sim.login_base().as_str(), sim.tenant_id()),
+    };
     let config = BrowserRegistrarConfig {
         automatic: browser.clone(),
         manual: browser.clone(),
@@ -185,6 +213,8 @@ pub async fn measure(args: &BrowserBenchArgs) -> Result<BrowserBenchReport, CliE
         screenshots: !args.no_screenshots,
         headless: browser.headless,
         profile: if cfg!(debug_assertions) { "debug" } else { "release" },
+        flow: if args.microsoft_hosts { "microsoft" } else { "simulator" },
+        tap_delay_seconds: args.tap_delay,
     })
 }
 
@@ -196,10 +226,12 @@ pub async fn run(args: BrowserBenchArgs, ctx: &CliContext) -> Result<Exit, CliEr
         return Ok(Exit::Ok);
     }
     crate::cli::progress::out_line(&format!(
-        "Browser path: seconds per enrolment (in-process simulator, OpenSK virtual key, {} Chromium, {} build, screenshots {})",
+        "Browser path: seconds per enrolment (in-process simulator, {} flow, OpenSK virtual key, {} Chromium, {} build, screenshots {}{})",
+        report.flow,
         if report.headless { "headless" } else { "visible" },
         report.profile,
-        if report.screenshots { "on" } else { "off" }
+        if report.screenshots { "on" } else { "off" },
+        if report.tap_delay_seconds > 0 { format!(", each pass reaches sign-in after {} s", report.tap_delay_seconds) } else { String::new() }
     ));
     crate::cli::progress::out_line(&format!("{:>4}  {:<8} {:<22} {:>8}", "run", "browser", "user", "seconds"));
     for r in &report.runs {

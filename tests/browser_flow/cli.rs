@@ -138,3 +138,39 @@ async fn missing_browser_fails_before_the_key_is_touched() {
     let out = cli.run(1, &["--json", "enroll", "--user", "alice@contoso.test", "--wait", "10", "--show-pin-in-json", "--via", "graph"]).await;
     assert!(out.status.success(), "{}", show(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_via_browser_walks_the_2026_pages() {
+    if config_or_skip("demo_via_browser_walks_the_2026_pages").is_none() {
+        return;
+    }
+    let _serial = serial().await;
+    // The newcomer's command, in a clean environment: no configuration, no tenant.
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_keystation"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .env("RUST_BACKTRACE", "0");
+    for var in ["KEYSTATION_CHROMIUM", "KEYSTATION_CHROMEDRIVER"] {
+        if let Some(value) = std::env::var_os(var) {
+            cmd.env(var, value);
+        }
+    }
+    cmd.args(["demo", "--via", "browser", "--fast", "--users", "2", "--keys", "2"]).stdin(std::process::Stdio::null()).kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(240), cmd.output()).await.expect("the demo finishes").expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Result: 2 of 2 user(s) done"), "{}", show(&out));
+    // Each user walked the 2026 Security-info UI: the "Add sign-in method" list (not
+    // the 2023 combobox), the ceremony, the naming dialog and "Passkey created".
+    for user in ["alice@contoso.test", "bob@contoso.test"] {
+        let pages: Vec<&str> = text.lines().filter(|l| l.contains(user)).filter_map(|l| l.split("browser: page ").nth(1)).map(str::trim).collect();
+        for page in ["access-pass", "method-picker", "ceremony", "name", "created"] {
+            assert!(pages.contains(&page), "{user} did not pass {page}: {pages:?}\n{}", show(&out));
+        }
+        assert!(!pages.contains(&"method-combobox"), "{user} saw the 2023 UI: {pages:?}");
+    }
+}
