@@ -14,3 +14,5 @@ mod common;
 mod contract;
 #[path = "journal/queue.rs"]
 mod queue;
+#[path = "journal/operations.rs"]
+mod operations;

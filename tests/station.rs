@@ -23,5 +23,7 @@ mod registrar;
 mod doctor;
 #[path = "station/permissions.rs"]
 mod permissions;
+#[path = "station/desk.rs"]
+mod desk;
 #[path = "station/retries.rs"]
 mod retries;

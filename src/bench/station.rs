@@ -240,6 +240,7 @@ async fn batch_run(tenant: &SimulatedTenant, station: &Arc<Station>, users: &[St
         via: None,
         mode: JobMode::Batch,
         poll_interval: Duration::from_millis(10),
+        replace_existing: false,
     };
     let started = Instant::now();
     let report = run_batch(Arc::clone(station), sources, plan, options, desk, BatchControl::default()).await;

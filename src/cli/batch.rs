@@ -56,7 +56,7 @@ pub struct StationOpts {
 
 /// Arguments of `keystation batch`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "CSV columns: upn (or userPrincipalName, user; required), display_name, pin_length, pin_alphabet, pin_policy.\n\
+#[command(after_help = "CSV columns: upn (or userPrincipalName, user; required), display_name, pin_length, pin_alphabet, pin_policy, replace (yes: delete the user's older keys once the new one is registered).\n\
 A file without a header is one UPN per line. Bad rows are reported with their line number and skipped.\n\
 Re-running the same file skips users already done and resumes interrupted ones.\n\
 With --virtual N, N virtual keys are on the hub at the start and each is used once.\n\
@@ -67,7 +67,7 @@ pub struct BatchArgs {
     pub file: Option<PathBuf>,
     /// Work the shared queue NAME instead of a file: claim users as keys arrive, with
     /// the other stations of the fleet (docs/fleet.md).
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["file", "batch_id", "dry_run", "skip_existing"])]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["file", "batch_id", "dry_run", "skip_existing", "replace_existing"])]
     pub queue: Option<String>,
     /// Keys provisioned at the same time (1–32; default from `batch.concurrency`).
     #[arg(long, value_name = "N")]
@@ -81,7 +81,13 @@ pub struct BatchArgs {
     /// Show what would be done for each row; touch no key and no tenant.
     #[arg(long)]
     pub dry_run: bool,
-    /// Skip users who already have a passkey (FIDO2 method) in Entra (one Graph read per user).
+    /// Replace every user's existing security keys: once the new key is registered, the
+    /// user's other FIDO2 methods are deleted in Entra (recorded in the journal). The
+    /// `replace` column does this per row.
+    #[arg(long, conflicts_with = "skip_existing")]
+    pub replace_existing: bool,
+    /// Skip users who already have a passkey (FIDO2 method) in Entra (one Graph read per
+    /// user); a row whose `replace` column is yes is still enrolled (and replaced).
     #[arg(long)]
     pub skip_existing: bool,
     #[command(flatten)]
@@ -136,7 +142,7 @@ pub async fn run(args: BatchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     }
 
     if args.dry_run {
-        return dry_run(ctx, &station, &plan, via).await;
+        return dry_run(ctx, &station, &plan, via, args.replace_existing).await;
     }
 
     let mode = OutputMode::detect(ctx.json());
@@ -157,6 +163,7 @@ pub async fn run(args: BatchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         touch_timeout: Duration::from_secs(args.station.touch_timeout.max(1)),
         via,
         mode: JobMode::Batch,
+        replace_existing: args.replace_existing,
         ..BatchOptions::default()
     };
     let control = BatchControl::default();
@@ -220,7 +227,7 @@ pub(crate) async fn open_station(ctx: &CliContext, config: StationConfig, source
 
 /// A station that only reads (dry runs): the journal opened read-only, or a throwaway
 /// one in `scratch` when there is none yet; no lock, nothing written, nothing sent.
-async fn open_station_read_only(ctx: &CliContext, config: StationConfig, scratch: &std::path::Path) -> Result<Arc<Station>, CliError> {
+pub(crate) async fn open_station_read_only(ctx: &CliContext, config: StationConfig, scratch: &std::path::Path) -> Result<Arc<Station>, CliError> {
     let path = config.journal.resolve(&ctx.state_dir);
     let journal = if path.exists() { Journal::open_read_only(&path) } else { Journal::open(scratch.join("dry-run.sqlite")) }.map_err(|e| CliError::failure(e.to_string()))?;
     let graph = Connection::new(&config, &ConnectOptions::default())?.graph(&ctx.state_dir)?;
@@ -256,7 +263,7 @@ struct DryRunRow {
     pin_policy: Option<String>,
 }
 
-async fn dry_run(ctx: &CliContext, station: &Station, plan: &BatchPlan, via: Option<RegistrationPath>) -> Result<Exit, CliError> {
+async fn dry_run(ctx: &CliContext, station: &Station, plan: &BatchPlan, via: Option<RegistrationPath>, replace_all: bool) -> Result<Exit, CliError> {
     // The users are checked with the tenant (reads only), as a real run does first.
     let check = precheck_batch(station, plan, via).await;
     if let Some(e) = &check.station_wide {
@@ -292,6 +299,10 @@ async fn dry_run(ctx: &CliContext, station: &Station, plan: &BatchPlan, via: Opt
             Disposition::Resume(item) => ("resume", item.summary.clone()),
             Disposition::Skip(res) => ("skip", res.reason.clone().unwrap_or_default()),
         };
+        let mut detail = detail;
+        if action == "provision" && (r.row.replace || replace_all) {
+            detail.push_str("; then the user's older security keys are deleted in Entra (replace)");
+        }
         rows.push(DryRunRow { line: r.row.line, user: Some(r.row.upn.clone()), action, detail, display_name: r.row.display_name.clone(), pin_policy });
     }
     rows.sort_by_key(|r| r.line);

@@ -2,7 +2,7 @@
 //! The checks live in `crate::station::doctor`; this file parses, prints and maps the
 //! first failure to an exit code (docs/exit-codes.md).
 use crate::cli::batch::{key_sources, load_config};
-use crate::cli::enroll::ViaArg;
+use crate::cli::batch::ViaArg;
 use crate::text::inert;
 use crate::cli::{CliContext, CliError, Exit};
 use crate::ceremony::RegistrationPath;
@@ -15,7 +15,7 @@ use std::path::PathBuf;
 /// `keystation doctor`.
 #[derive(Args, Debug)]
 #[command(after_help = "Every check prints PASS, WARN or FAIL, and the fix for the others. Nothing is changed.\n\
-Exit codes: 0 no failure (warnings allowed); otherwise the first failure's: 5 sign-in, permissions or Graph, \
+The exit code is 0 with no failure (warnings allowed), otherwise the first failure's: 5 sign-in, permissions or Graph, \
 6 a tenant policy refuses, 2 a user that does not exist or bad configuration, 11 this machine lacks something.\n\
 Guide: docs/tenant-setup.md (what each tenant check wants).")]
 pub struct DoctorArgs {
@@ -69,10 +69,7 @@ pub async fn run(args: DoctorArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         connect: ConnectOptions::default(),
         sources: Some(key_sources(ctx)?),
         users,
-        via: args.via.map(|v| match v {
-            ViaArg::Graph => RegistrationPath::Graph,
-            ViaArg::Browser => RegistrationPath::Browser,
-        }),
+        via: args.via.map(RegistrationPath::from),
     };
     let report = doctor::run(&input).await;
     let exit = exit_for(report.first_failure().and_then(|c| c.trouble));
@@ -147,13 +144,7 @@ pub fn user_lines(u: &UserReport) -> String {
         ));
     }
     for t in &u.taps {
-        s.push_str(&format!(
-            "        TAP  {}  {}  valid until {}  id {}\n",
-            if t.usable_once == Some(true) { "one-time" } else { "reusable" },
-            inert(t.usability_reason.as_deref().unwrap_or("state unknown")),
-            t.expires.map(|e| e.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "-".into()),
-            inert(&t.id)
-        ));
+        s.push_str(&format!("        TAP  {}\n", crate::cli::users::tap_text(t)));
     }
     for x in &u.unreadable {
         s.push_str(&format!("        could not read {}\n", inert(x)));

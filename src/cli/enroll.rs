@@ -8,7 +8,7 @@
 #![warn(missing_docs)]
 mod desk;
 pub mod flags;
-mod print;
+pub(crate) mod print;
 
 use crate::ceremony::RegistrationPath;
 use crate::cli::keys::{KeyChoice, NO_KEY_MESSAGE};

@@ -43,6 +43,9 @@ pub mod completions;
 pub mod output;
 pub mod json;
 pub mod doctor;
+pub mod users;
+pub mod methods;
+pub mod reimage;
 
 pub use context::{CliContext, GlobalOpts, VirtualKeyFlags};
 pub use exit::{CliError, Exit};
@@ -86,6 +89,12 @@ pub enum Command {
     Queue(queue::QueueArgs),
     /// Check the tenant, users and this station before imaging (PASS/WARN/FAIL with the fix).
     Doctor(doctor::DoctorArgs),
+    /// Show a user's security keys, passes and policy scope.
+    Users(users::UsersArgs),
+    /// List or delete a user's FIDO2 security keys in Entra.
+    Methods(methods::MethodsArgs),
+    /// Make a returned key ready for its next owner: delete its registrations in Entra, reset it.
+    Reimage(reimage::ReimageArgs),
     /// Run the whole job on a simulated tenant with virtual keys (no hardware, no tenant).
     Demo(demo::DemoArgs),
     /// Print speed figures (keys, station, browser).
@@ -156,6 +165,7 @@ impl Command {
             Command::Kiosk(a) => Some(a.source.clone()),
             Command::Console(a) => Some(a.source.clone()),
             Command::Doctor(a) => Some(a.source.clone()),
+            Command::Reimage(a) => Some(a.source.clone()),
             Command::VirtualKey(a) => Some(VirtualKeyFlags { virtual_keys: None, virtual_state: a.virtual_state.clone() }),
             _ => None,
         }
@@ -219,7 +229,7 @@ fn check_applicable(cli: &mut Cli, leaf: &clap::ArgMatches) -> Result<(), CliErr
                 Command::Demo(_) => "; the demo always uses virtual keys: --keys K sets how many are on the hub at once",
                 _ => "",
             };
-            return Err(CliError::usage(format!("--virtual does not apply to `keystation {cmd}`: only keys, enroll, batch, kiosk, console and doctor use keys{hint}")));
+            return Err(CliError::usage(format!("--virtual does not apply to `keystation {cmd}`: only keys, enroll, batch, kiosk, console, doctor and reimage use keys{hint}")));
         }
         None => {}
     }
@@ -242,6 +252,9 @@ fn command_name(c: &Command) -> &'static str {
         Command::Jobs(_) => "jobs",
         Command::Queue(_) => "queue",
         Command::Doctor(_) => "doctor",
+        Command::Users(_) => "users",
+        Command::Methods(_) => "methods",
+        Command::Reimage(_) => "reimage",
         Command::Demo(_) => "demo",
         Command::Bench(_) => "bench",
         Command::Config(_) => "config",
@@ -315,6 +328,9 @@ async fn dispatch(command: Command, ctx: &CliContext) -> Result<Exit, CliError> 
         Command::Jobs(a) => jobs::run(a, ctx).await,
         Command::Queue(a) => queue::run(a, ctx).await,
         Command::Doctor(a) => doctor::run(a, ctx).await,
+        Command::Users(a) => users::run(a, ctx).await,
+        Command::Methods(a) => methods::run(a, ctx).await,
+        Command::Reimage(a) => reimage::run(a, ctx).await,
         Command::Demo(a) => demo::run(a, ctx).await,
         Command::Bench(a) => bench::run(a, ctx).await,
         Command::Config(a) => config_cmd::run(a, ctx).await,

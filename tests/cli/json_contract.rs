@@ -57,6 +57,17 @@ async fn every_command_keeps_the_json_contract() {
     assert_eq!(listed["result"]["credentials"][0]["credential_id"], enrolled["result"]["credential_id"], "one credential id format: the key's listing and the enrollment agree");
     ok(&json(&w, &mut seen, "keys credentials delete", Some(1), Some(&keys_b), &["keys", "credentials", "delete", "--rp", "login.microsoft.com", "--yes", "--pin-stdin"], &pin).await);
 
+    // the desk: a user's keys in Entra, and the returned key re-imaged (the journal knows
+    // its enrollment by serial: alice's method is deleted, the key reset)
+    ok(&json(&w, &mut seen, "users show", None, None, &["users", "show", "alice@contoso.test"], "").await);
+    let alice = json(&w, &mut seen, "methods list", None, None, &["methods", "list", "--user", "alice@contoso.test"], "").await;
+    assert_eq!(alice["result"]["methods"].as_array().map(Vec::len), Some(1), "{alice}");
+    let dry = json(&w, &mut seen, "reimage", Some(1), Some(&keys_b), &["reimage", "--dry-run"], "").await;
+    assert_eq!(dry["result"]["dry_run"], true, "{dry}");
+    let reimaged = json(&w, &mut seen, "reimage", Some(1), Some(&keys_b), &["reimage", "--yes"], "").await;
+    ok(&reimaged);
+    assert_eq!(reimaged["result"]["outcome"]["deletions"][0]["method_id"], alice["result"]["methods"][0]["id"], "{reimaged}");
+
     // sign-in
     let host = w.host();
     let login = ["login", "--tenant-id", TENANT_ID, "--client-id", OPERATOR_APP, "--authority-host", &host, "--graph-host", &host, "--device-code"];
@@ -70,6 +81,11 @@ async fn every_command_keeps_the_json_contract() {
     let csv = w.path("users.csv");
     std::fs::write(&csv, "upn\nbob@contoso.test\n").unwrap();
     ok(&json(&w, &mut seen, "batch", Some(1), None, &["batch", csv.to_str().unwrap()], "").await);
+    let bob = json(&w, &mut seen, "methods list", None, None, &["methods", "list", "--user", "bob@contoso.test"], "").await;
+    let bob_method = bob["result"]["methods"][0]["id"].as_str().unwrap_or_else(|| panic!("bob's key: {bob}")).to_string();
+    ok(&json(&w, &mut seen, "methods delete", None, None, &["methods", "delete", "--user", "bob@contoso.test", "--id", &bob_method, "--yes"], "").await);
+    let gone = json(&w, &mut seen, "methods delete", None, None, &["methods", "delete", "--user", "bob@contoso.test", "--id", &bob_method, "--yes"], "").await;
+    assert_eq!(gone["error"]["kind"], "usage", "a method that is not there: {gone}");
     ok(&json(&w, &mut seen, "kiosk", Some(1), None, &["kiosk"], "carol@contoso.test\nquit\n").await);
     let report = json(&w, &mut seen, "report", None, None, &["report"], "").await;
     ok(&report);

@@ -175,3 +175,42 @@ async fn users_the_tenant_refuses_are_found_before_the_first_key_and_get_none() 
     assert_eq!(jobs.len(), 2, "{upns:?}");
     assert!(!upns.iter().any(|u| u.starts_with("oscar") || u.starts_with("nobody")), "{upns:?}");
 }
+
+/// The `replace` column: once the new key is registered, the user's older keys are
+/// deleted (as a journal operation); other rows keep theirs. A crash mid-way is finished
+/// by the next run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_replace_column_deletes_a_users_older_keys_after_the_new_one_is_registered() {
+    let cw = CliWorld::new(3, "").await;
+    let users = cw.world.fresh_users();
+    let first = cw.world.batch_file("first.csv", &format!("upn\n{}\n{}\n{}\n", users[0], users[1], users[2]));
+    let out = cw.run(3, &["batch", first.to_str().unwrap()], "").await;
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+
+    let second = cw.world.batch_file("second.csv", &format!("upn,replace\n{},yes\n{},no\n", users[0], users[1]));
+    let dry = cw.run(2, &["batch", "--dry-run", "--batch-id", "wave-2", second.to_str().unwrap()], "").await;
+    assert!(stdout(&dry).contains("older security keys are deleted"), "{}", stdout(&dry));
+    let out = cw.run(2, &["--json", "batch", "--batch-id", "wave-2", second.to_str().unwrap()], "").await;
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    let report = json_lines(&out).last().unwrap()["report"].clone();
+    let row = report["rows"].as_array().unwrap().iter().find(|r| r["line"] == 2).unwrap().clone();
+    assert_eq!(row["replaced_keys"], 1, "{row}");
+    let kept = cw.world.sim_methods(&users[0]).await;
+    assert_eq!(kept.len(), 1, "only the new key is left");
+    assert_eq!(kept[0]["id"], row["method_id"]);
+    assert_eq!(cw.world.sim_methods(&users[1]).await.len(), 2, "no replace: both keys stay");
+
+    // --replace-existing for everyone, with a crash right after the first DELETE.
+    let third = cw.world.batch_file("third.csv", &format!("upn\n{}\n", users[2]));
+    let crashed = cw
+        .run_env(1, &["batch", "--batch-id", "wave-3", "--replace-existing", third.to_str().unwrap()], &[(keystation::station::pipeline::CRASH_ENV, "effect:delete_method")])
+        .await;
+    assert_eq!(crashed.status.code(), None, "killed: {}", stderr(&crashed));
+    let open = keystation::station::journal::Journal::open_existing(&cw.world.state_dir().join("journal.sqlite")).unwrap().unfinished_operations().unwrap();
+    assert_eq!(open.len(), 1);
+    let again = cw.run(0, &["batch", "--batch-id", "wave-3", "--replace-existing", third.to_str().unwrap()], "").await;
+    assert_eq!(again.status.code(), Some(0), "{}\n{}", stdout(&again), stderr(&again));
+    assert_eq!(cw.world.sim_methods(&users[2]).await.len(), 1, "the older key is gone, the new one stays");
+    let j = keystation::station::journal::Journal::open_existing(&cw.world.state_dir().join("journal.sqlite")).unwrap();
+    assert!(j.unfinished_operations().unwrap().is_empty());
+}

@@ -29,7 +29,19 @@ impl CliWorld {
 
     /// Run `keystation --config C --state-dir S --virtual N <args>` with `stdin`.
     pub async fn run(&self, virtual_keys: usize, args: &[&str], stdin: &str) -> Output {
+        self.run_with(virtual_keys, args, stdin, &[]).await
+    }
+
+    /// [`CliWorld::run`] with extra environment variables and no input.
+    pub async fn run_env(&self, virtual_keys: usize, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.run_with(virtual_keys, args, "", env).await
+    }
+
+    async fn run_with(&self, virtual_keys: usize, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
         let mut cmd = crate::keystation_cli::keystation(&self.config, self.world.state_dir(), virtual_keys, None);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("keystation starts");
         let mut input = child.stdin.take().expect("stdin");

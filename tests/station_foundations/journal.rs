@@ -385,6 +385,7 @@ fn a_version_1_journal_gets_the_case_insensitive_indexes() {
         "DROP INDEX jobs_by_user; DROP INDEX jobs_by_serial;
          CREATE INDEX jobs_by_user ON jobs(user_upn COLLATE NOCASE); CREATE INDEX jobs_by_serial ON jobs(key_serial);
          DROP INDEX jobs_one_active_per_user; DROP INDEX jobs_by_queue_item; DROP TABLE queue_items; DROP TABLE stations;
+         DROP TABLE operation_intents; DROP TABLE operations; DROP TABLE deeplink_nonces;
          ALTER TABLE jobs DROP COLUMN station; ALTER TABLE jobs DROP COLUMN host; ALTER TABLE jobs DROP COLUMN fence; ALTER TABLE jobs DROP COLUMN queue_item;
          DELETE FROM schema_version WHERE version > 1;",
     )

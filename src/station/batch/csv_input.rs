@@ -13,6 +13,8 @@
 //!     `alphanumeric`): this user's random PIN;
 //!   * `pin_policy`: the same in one cell, e.g. `length=10 alphanumeric`
 //!     ([`PinPolicyOverride::parse`]); a value given both ways must agree;
+//!   * `replace` (also `replace_keys`): `yes` to delete the user's other security keys in
+//!     Entra once the new one is registered (`no`, empty: keep them);
 //!   * any other column is ignored (one warning names them).
 //! * Without a header, the file is one UPN per line (only the first cell is used).
 //!
@@ -40,6 +42,9 @@ pub struct BatchRow {
     /// This user's PIN settings, where the row overrides the configuration.
     #[serde(skip)]
     pub pin: PinPolicyOverride,
+    /// Replace the user's existing security keys: once the new key is registered, the
+    /// user's other FIDO2 methods are deleted (column `replace`: yes/no).
+    pub replace: bool,
 }
 
 /// A row that will not be provisioned, and why.
@@ -96,6 +101,7 @@ enum Column {
     PinLength,
     PinAlphabet,
     PinPolicy,
+    Replace,
 }
 
 impl Column {
@@ -107,6 +113,7 @@ impl Column {
             "pinlength" => Column::PinLength,
             "pinalphabet" | "pincharset" => Column::PinAlphabet,
             "pinpolicy" => Column::PinPolicy,
+            "replace" | "replacekeys" | "replaceexisting" => Column::Replace,
             _ => return None,
         })
     }
@@ -196,7 +203,7 @@ pub fn parse_batch(path: &Path, bytes: &[u8]) -> Result<BatchFile, BatchFileErro
             }
         }
         if !ignored.is_empty() {
-            warnings.push(format!("ignoring column(s) {}: keystation uses upn, display_name, pin_length, pin_alphabet and pin_policy", ignored.join(", ")));
+            warnings.push(format!("ignoring column(s) {}: keystation uses upn, display_name, pin_length, pin_alphabet, pin_policy and replace", ignored.join(", ")));
         }
         &records[1..]
     } else {
@@ -230,14 +237,14 @@ pub fn parse_batch(path: &Path, bytes: &[u8]) -> Result<BatchFile, BatchFileErro
                     continue;
                 }
                 seen.insert(key, *line);
-                rows.push(BatchRow { line: *line, upn: row.0, display_name: row.1, pin: row.2 });
+                rows.push(BatchRow { line: *line, upn: row.0, display_name: row.1, pin: row.2, replace: row.3 });
             }
         }
     }
     Ok(BatchFile { path: path.to_path_buf(), rows, problems, warnings, has_header })
 }
 
-type CheckedRow = (String, Option<String>, PinPolicyOverride);
+type CheckedRow = (String, Option<String>, PinPolicyOverride, bool);
 
 fn check_row<'a>(upn: Option<&'a str>, cell: &dyn Fn(Column) -> Option<&'a str>) -> Result<CheckedRow, String> {
     let upn = check_upn(upn.unwrap_or(""))?.to_string();
@@ -277,7 +284,13 @@ fn check_row<'a>(upn: Option<&'a str>, cell: &dyn Fn(Column) -> Option<&'a str>)
         }
         pin.alphabet = Some(a);
     }
-    Ok((upn, display_name, pin))
+    let replace = match cell(Column::Replace).map(|t| t.to_ascii_lowercase()) {
+        None => false,
+        Some(t) if matches!(t.as_str(), "yes" | "y" | "true" | "1" | "x") => true,
+        Some(t) if matches!(t.as_str(), "no" | "n" | "false" | "0") => false,
+        Some(_) => return Err(format!("replace `{}` is not yes or no", Echo(cell(Column::Replace).unwrap_or_default()))),
+    };
+    Ok((upn, display_name, pin, replace))
 }
 
 fn column_name(c: Column) -> &'static str {
@@ -287,6 +300,7 @@ fn column_name(c: Column) -> &'static str {
         Column::PinLength => "pin_length",
         Column::PinAlphabet => "pin_alphabet",
         Column::PinPolicy => "pin_policy",
+        Column::Replace => "replace",
     }
 }
 
@@ -311,6 +325,15 @@ mod tests {
 
     fn parse(text: &str) -> BatchFile {
         parse_batch(Path::new("users.csv"), text.as_bytes()).expect("parses")
+    }
+
+    #[test]
+    fn the_replace_column_says_yes_or_no() {
+        let f = parse("upn,replace\nalice@contoso.test,yes\nbob@contoso.test,\ncarol@contoso.test,No\ndave@contoso.test,maybe\n");
+        let got: Vec<_> = f.rows.iter().map(|r| (r.upn.as_str(), r.replace)).collect();
+        assert_eq!(got, vec![("alice@contoso.test", true), ("bob@contoso.test", false), ("carol@contoso.test", false)]);
+        assert_eq!(f.problems.len(), 1);
+        assert!(f.problems[0].message.contains("yes or no"), "{:?}", f.problems);
     }
 
     #[test]

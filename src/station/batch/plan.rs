@@ -75,7 +75,8 @@ pub async fn plan_batch(station: &Station, file: BatchFile, batch_id: String) ->
 /// method) in Entra are skipped, as already done. One Graph read per such row; a user
 /// Graph cannot read is left to the pipeline, which says why.
 pub async fn skip_existing(station: &Station, plan: &mut BatchPlan) {
-    for r in plan.rows.iter_mut().filter(|r| matches!(r.disposition, Disposition::Provision)) {
+    // A row that asks to replace the user's keys is enrolled whatever they have.
+    for r in plan.rows.iter_mut().filter(|r| matches!(r.disposition, Disposition::Provision) && !r.row.replace) {
         if let Ok(methods) = station.setup().graph.list_fido2_methods(&r.row.upn).await
             && !methods.is_empty()
         {
@@ -131,7 +132,7 @@ pub fn decide(batch_id: String, file: BatchFile, jobs: &[JobRecord], resumes: Ve
     for item in orphans {
         let line = item.job.batch.as_ref().map(|b| b.line).unwrap_or(0);
         let upn = item.job.user.upn.clone().unwrap_or_else(|| item.retry.user.clone());
-        let row = BatchRow { line, upn, display_name: None, pin: PinPolicyOverride::default() };
+        let row = BatchRow { line, upn, display_name: None, pin: PinPolicyOverride::default(), replace: false };
         rows.push(PlannedRow { row, disposition: Disposition::Resume(Box::new(item)), earlier_attempts: 0 });
     }
     rows.sort_by_key(|r| r.row.line);

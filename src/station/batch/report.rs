@@ -63,12 +63,20 @@ pub struct RowResult {
     pub attempts: u32,
     /// Wall time of the last attempt, ms.
     pub millis: Option<u64>,
+    /// Older security keys of the user deleted after this key was registered (the
+    /// `replace` column or `--replace-existing`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub replaced_keys: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl RowResult {
     /// A row with only its line, user and status known.
     pub fn new(line: u64, upn: Option<String>, status: RowStatus) -> RowResult {
-        RowResult { line, upn, status, reason: None, job_uid: None, method_id: None, key: None, serial: None, model: None, attempts: 0, millis: None }
+        RowResult { line, upn, status, reason: None, job_uid: None, method_id: None, key: None, serial: None, model: None, attempts: 0, millis: None, replaced_keys: 0 }
     }
 }
 

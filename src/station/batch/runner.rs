@@ -29,6 +29,7 @@ use crate::key::watcher::{KeyEvent, KeyIdentity};
 use crate::key::worker::KeyHandle;
 use crate::station::handover::HandoverSlip;
 use crate::station::journal::{BatchRef, FailureKind, JobError, JobId, JobMode, KeyQuery};
+use crate::station::manage::operation::OperationOutcome;
 use crate::station::pipeline::{
     key_handle_options, CancelToken, EventKind, JobOutcome, JobSpec, OutcomeClass, OutcomeError, PinChoice, Station, StationEvent, StationEvents,
 };
@@ -67,6 +68,8 @@ pub struct BatchOptions {
     pub mode: JobMode,
     /// How often the hub is polled for keys.
     pub poll_interval: Duration,
+    /// Replace every user's existing keys (as the `replace` column does per row).
+    pub replace_existing: bool,
 }
 
 impl Default for BatchOptions {
@@ -79,6 +82,7 @@ impl Default for BatchOptions {
             via: None,
             mode: JobMode::Batch,
             poll_interval: Duration::from_millis(100),
+            replace_existing: false,
         }
     }
 }
@@ -123,6 +127,9 @@ struct Running {
     replug_pending: bool,
 }
 
+/// What replacing a user's older keys did (`None`: not asked for, or nothing enrolled).
+type Replaced = Option<Result<Option<OperationOutcome>, crate::station::pipeline::OutcomeError>>;
+
 pub(super) enum Signal {
     ReplugRequested { key: String },
     Replugged { key: String, path: String },
@@ -141,6 +148,12 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
         let mut r = RowResult::new(p.line, p.upn.clone(), RowStatus::Rejected);
         r.reason = Some(p.message.clone());
         results.insert(p.line, r);
+    }
+    // Key replacements an earlier run left unfinished are finished first (journal plan).
+    if let Ok(done) = station.finish_interrupted_deletions(Arc::new(crate::station::pipeline::NoEvents), control.abort.clone()).await {
+        for o in done.iter().filter(|o| o.error.is_some()) {
+            tracing::warn!(operation = %o.uid, "an interrupted deletion could not be finished yet");
+        }
     }
     // Every user to provision is checked against the tenant before the first key, so a
     // user the tenant refuses never gets one.
@@ -250,7 +263,7 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
     let mut running: HashMap<String, Running> = HashMap::new();
     let mut claimed: HashSet<String> = HashSet::new();
     let mut held: Vec<KeyIdentity> = Vec::new();
-    let mut tasks: JoinSet<(String, Work, JobOutcome)> = JoinSet::new();
+    let mut tasks: JoinSet<(String, Work, JobOutcome, Replaced)> = JoinSet::new();
     // What each task works on, so that a task that panics still frees its key and gets
     // its row (a panic loses the task's own return value).
     let mut in_flight: HashMap<tokio::task::Id, (String, Work, Arc<JobEvents>)> = HashMap::new();
@@ -325,10 +338,13 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
             notice(BatchNotice::UserAssigned { key: path.clone(), line, upn, attempt: work.attempt, resumes });
             running.insert(path.clone(), Running { replug_pending: false });
             let spec = job_spec(&plan, &work.planned, &options);
+            let plan_id = plan.batch_id.clone();
             let station = Arc::clone(&station);
             let cancel = control.abort.clone();
+            let replace = work.planned.row.replace || options.replace_existing;
             let remembered = (path.clone(), work.clone(), Arc::clone(&events));
             let task = tasks.spawn(async move {
+                let replace_events = events.clone();
                 let outcome = match &work.planned.disposition {
                     Disposition::Resume(item) => {
                         // If the rules start the user over, the retry keeps the row's settings.
@@ -338,11 +354,21 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
                         item.retry.pin_policy = spec.pin_policy.clone();
                         item.retry.via = spec.via;
                         item.retry.retries = spec.retries;
-                        station.resume(item, Some(handle), events, cancel).await
+                        station.resume(item, Some(handle), events, cancel.clone()).await
                     }
-                    _ => station.provision(handle, spec, events, cancel).await,
+                    _ => station.provision(handle, spec, events, cancel.clone()).await,
                 };
-                (path, work, outcome)
+                // Replacing the user's keys: only once the new one is registered, so a
+                // failed enrollment never leaves the user without a key.
+                let replaced = match (&outcome.method_id, &outcome.user.object_id) {
+                    (Some(keep), Some(user_id)) if replace && outcome.is_success() => {
+                        let upn = outcome.user.upn.clone().unwrap_or_else(|| work.planned.row.upn.clone());
+                        let note = format!("batch {} line {}: replace {upn}'s keys", plan_id, work.planned.row.line);
+                        Some(station.replace_user_keys(user_id, &upn, keep, note, replace_events, cancel).await)
+                    }
+                    _ => None,
+                };
+                (path, work, outcome, replaced)
             });
             in_flight.insert(task.id(), remembered);
         }
@@ -364,7 +390,7 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
         // 4. Wait for something to happen.
         tokio::select! {
             Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
-                let (path, work, mut outcome) = match done {
+                let (path, work, mut outcome, replaced) = match done {
                     Ok((id, finished)) => {
                         in_flight.remove(&id);
                         finished
@@ -372,7 +398,7 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
                     Err(e) => {
                         let Some((path, work, events)) = in_flight.remove(&e.id()) else { continue };
                         let outcome = contained(&station, &work.planned.row.upn, work.planned.row.line, &events, e, options.mode).await;
-                        (path, work, outcome)
+                        (path, work, outcome, None)
                     }
                 };
                 let upn = work.planned.row.upn.clone();
@@ -396,6 +422,16 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
                     millis: outcome.total_millis,
                 });
                 let mut result = row_result(&upn, line, &outcome, Some(&key_now), work.attempt);
+                match replaced {
+                    Some(Ok(Some(op))) => {
+                        result.replaced_keys = op.deletions.iter().filter(|d| d.result != "failed").count();
+                        if let Some(e) = &op.error {
+                            result.reason = Some(format!("enrolled, but replacing the older keys stopped: {} (re-run the batch or `keystation methods delete`)", e.journal_text()));
+                        }
+                    }
+                    Some(Ok(None)) | None => {}
+                    Some(Err(e)) => result.reason = Some(format!("enrolled, but the older keys were not replaced: {}", e.journal_text())),
+                }
                 if outcome.state.is_in_progress() {
                     result.reason = Some(format!("{}; re-run the batch to resume it", message.unwrap_or_else(|| "interrupted".into())));
                 }

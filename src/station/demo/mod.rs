@@ -240,6 +240,7 @@ impl DemoWorld {
             via: options.via,
             mode: JobMode::Demo,
             poll_interval: Duration::from_millis(50),
+            replace_existing: false,
         }
     }
 }

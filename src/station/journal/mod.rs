@@ -17,6 +17,7 @@
 //! ```
 pub mod backend;
 mod fleet;
+mod operations;
 mod query;
 mod resume;
 mod schema;
@@ -27,6 +28,7 @@ pub use resume::{plan_resume, reconcile_registration, MethodSummary, OrphanMatch
 pub use backend::postgres::PgSettings;
 pub use fleet::*;
 pub use query::QueryPlan;
+pub use operations::{NewOperation, OpIntentId, OperationId, OperationIntent, OperationKind, OperationPlan, OperationRecord, OperationState, PlannedDeletion};
 pub use schema::LATEST as SCHEMA_VERSION;
 pub use shared::SharedJournal;
 pub use types::*;

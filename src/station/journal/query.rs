@@ -47,7 +47,7 @@ impl QueryPlan {
     }
 }
 
-fn key_clause(key: &KeyQuery) -> (Vec<String>, Vec<SqlValue>) {
+pub(super) fn key_clause(key: &KeyQuery) -> (Vec<String>, Vec<SqlValue>) {
     let mut clauses = Vec::new();
     let mut args = Vec::new();
     for (col, v) in [("key_serial", &key.serial), ("key_aaguid", &key.aaguid), ("key_path", &key.path)] {

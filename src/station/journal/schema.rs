@@ -14,10 +14,10 @@ use super::JournalError;
 use super::backend::render;
 
 /// (version, SQL). Versions start at 1 and have no gaps.
-const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2), (3, V3)];
+const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4)];
 
 /// The newest schema this build knows.
-pub const LATEST: u32 = 3;
+pub const LATEST: u32 = 4;
 
 /// Any 64-bit number that no other application uses for an advisory lock on the
 /// journal database: "keystation migrate".
@@ -159,6 +159,58 @@ CREATE TABLE stations (
     last_seen   TEXT NOT NULL,
     PRIMARY KEY (queue, name)
 );
+"#;
+
+/// Entra-side operations at the desk (method deletions, re-imaging returned keys) with
+/// their intents, and the one-use nonces of signed deeplinks (docs/journal.md). Only new
+/// tables.
+const V4: &str = r#"
+CREATE TABLE operations (
+    id            {pk},
+    uid           TEXT NOT NULL UNIQUE,
+    kind          TEXT NOT NULL CHECK (kind IN ('delete_methods', 'reimage')),
+    state         TEXT NOT NULL CHECK (state IN ('started', 'done', 'failed')),
+    tenant        TEXT,
+    user_upn      TEXT,
+    key_path      TEXT,
+    key_aaguid    TEXT,
+    key_model     TEXT,
+    key_serial    TEXT,
+    key_firmware  TEXT,
+    station       TEXT,
+    host          TEXT,
+    plan          TEXT NOT NULL,
+    error_message TEXT,
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL,
+    finished_at   TEXT
+);
+CREATE INDEX operations_by_state ON operations(state);
+CREATE INDEX operations_by_serial ON operations(lower(key_serial));
+
+CREATE TABLE operation_intents (
+    id           {pk},
+    operation_id {int} NOT NULL REFERENCES operations(id),
+    kind         TEXT NOT NULL,
+    detail       TEXT NOT NULL,
+    recorded_at  TEXT NOT NULL,
+    resolution   TEXT CHECK (resolution IN ('done', 'failed', 'abandoned')),
+    resolved_at  TEXT,
+    result       TEXT,
+    message      TEXT
+);
+CREATE INDEX operation_intents_by_operation ON operation_intents(operation_id, id);
+CREATE INDEX operation_intents_by_kind ON operation_intents(kind, resolution);
+
+CREATE TABLE deeplink_nonces (
+    nonce      TEXT PRIMARY KEY,
+    used_at    TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    user_upn   TEXT,
+    tenant     TEXT,
+    station    TEXT
+);
+CREATE INDEX deeplink_nonces_by_expiry ON deeplink_nonces(expires_at);
 "#;
 
 fn table_exists(db: &mut dyn Backend, table: &str) -> Result<bool, JournalError> {

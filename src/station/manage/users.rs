@@ -180,7 +180,41 @@ fn first_line(s: &str) -> String {
 /// any key (reads only): sign in as the configured tenant, read the policies,
 /// [`check_user_scope`]. What `enroll --dry-run` reports.
 pub async fn check_user_for_config(config: &StationConfig, state_dir: &std::path::Path, connect: &ConnectOptions, user: &str, via: Option<RegistrationPath>) -> Result<UserCheck, OutcomeError> {
-    let graph = Connection::new(config, connect).and_then(|c| c.graph(state_dir)).map_err(|e| {
+    let graph = tenant_graph(config, state_dir, connect)?;
+    let path = via.or_else(|| config.tenant().map(|t| t.registration)).unwrap_or_default();
+    let fido2 = graph.fido2_policy().await.map_err(|e| OutcomeError::graph(Step::Inspect, &e))?;
+    let tap = if tap_needed(config, path) { Some(graph.tap_policy().await.map_err(|e| OutcomeError::graph(Step::Inspect, &e))?) } else { None };
+    check_user_scope(&graph, config, &fido2, tap.as_ref(), user, path).await
+}
+
+/// Everything `users show` prints about one user: sign in as the configured tenant,
+/// read the policies (a policy that cannot be read leaves its scope unknown, with a
+/// note), then [`user_report`].
+pub async fn show_user(config: &StationConfig, state_dir: &std::path::Path, connect: &ConnectOptions, user: &str, via: Option<RegistrationPath>) -> Result<UserReport, OutcomeError> {
+    let graph = tenant_graph(config, state_dir, connect)?;
+    let models = crate::station::setup::model_table(config).unwrap_or_else(|_| ModelTable::builtin());
+    let path = via.or_else(|| config.tenant().map(|t| t.registration)).unwrap_or_default();
+    let (fido2, tap) = tokio::join!(graph.fido2_policy(), graph.tap_policy());
+    let mut notes = Vec::new();
+    let fido2 = fido2.map_err(|e| notes.push(format!("the FIDO2 policy (scope not checked): {}", first_line(&e.to_string())))).ok();
+    let tap = tap.map_err(|e| notes.push(format!("the TAP policy (scope not checked): {}", first_line(&e.to_string())))).ok();
+    let mut report = user_report(&graph, config, &models, PolicyView { fido2: fido2.as_ref(), tap: tap.as_ref() }, user, path).await?;
+    report.unreadable.extend(notes);
+    Ok(report)
+}
+
+/// A user's FIDO2 methods (`methods list`): their UPN and the methods.
+pub async fn list_methods(config: &StationConfig, state_dir: &std::path::Path, connect: &ConnectOptions, user: &str) -> Result<(String, Vec<MethodRow>), OutcomeError> {
+    let graph = tenant_graph(config, state_dir, connect)?;
+    let models = crate::station::setup::model_table(config).unwrap_or_else(|_| ModelTable::builtin());
+    let u = graph.resolve_user(user).await.map_err(|e| OutcomeError::graph(Step::Inspect, &e))?;
+    let methods = graph.list_fido2_methods(&u.id).await.map_err(|e| OutcomeError::graph(Step::Inspect, &e))?;
+    Ok((u.user_principal_name.unwrap_or_else(|| user.to_string()), methods.iter().map(|m| MethodRow::from_method(m, &models)).collect()))
+}
+
+/// Graph for the configured tenant, or the reason there is none (station-wide).
+fn tenant_graph(config: &StationConfig, state_dir: &std::path::Path, connect: &ConnectOptions) -> Result<GraphClient, OutcomeError> {
+    Connection::new(config, connect).and_then(|c| c.graph(state_dir)).map_err(|e| {
         let mut f = match e {
             StationError::Config(m) => OutcomeError::new(FailureKind::Config, Step::Inspect, m),
             StationError::Graph(g) => OutcomeError::graph(Step::Inspect, &g),
@@ -188,9 +222,5 @@ pub async fn check_user_for_config(config: &StationConfig, state_dir: &std::path
         };
         f.station_wide = true;
         f
-    })?;
-    let path = via.or_else(|| config.tenant().map(|t| t.registration)).unwrap_or_default();
-    let fido2 = graph.fido2_policy().await.map_err(|e| OutcomeError::graph(Step::Inspect, &e))?;
-    let tap = if tap_needed(config, path) { Some(graph.tap_policy().await.map_err(|e| OutcomeError::graph(Step::Inspect, &e))?) } else { None };
-    check_user_scope(&graph, config, &fido2, tap.as_ref(), user, path).await
+    })
 }

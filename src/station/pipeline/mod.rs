@@ -66,6 +66,7 @@ pub use crash::{CrashPoint, CRASH_ENV};
 pub use error::StationError;
 pub use events::{key_handle_options, EventKind, NoEvents, StationEvent, StationEvents, Step};
 pub use outcome::{JobOutcome, KeySummary, OutcomeClass, OutcomeError, StepTiming, UserSummary};
+pub(crate) use inspect::firmware_text;
 pub use precheck::{check_user_scope, tap_needed, PolicyScope, UserCheck};
 pub use spec::{CurrentPinRequest, DeskPrompt, FinishWhen, JobSpec, NewPinRequest, PinChoice, PinPolicyOverride};
 pub use crate::station::setup::{ConnectOptions, Registrars, StationOptions, StationSetup};
@@ -75,7 +76,7 @@ use crate::key::ctap2::AuthenticatorInfo;
 use crate::key::worker::KeyHandle;
 use crate::station::config::{Plan, PlanInput, PlanKey};
 use crate::station::journal::{IntentRecord, JobId, JobRecord, ResumeStep};
-use crash::CrashHook;
+pub(crate) use crash::CrashHook;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -170,6 +171,11 @@ impl Station {
     /// The parts it was built from.
     pub fn setup(&self) -> &StationSetup {
         &self.setup
+    }
+
+    /// The crash-test hook (desk operations use the same points as the pipeline).
+    pub(crate) fn crash_hook(&self) -> &CrashHook {
+        &self.crash
     }
 
     /// Provision one key for one user: arrived → inspected → prepared → registered →
