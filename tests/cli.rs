@@ -19,3 +19,5 @@ mod options;
 mod batch;
 #[path = "cli/kiosk.rs"]
 mod kiosk;
+#[path = "cli/package.rs"]
+mod package;

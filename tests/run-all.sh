@@ -23,6 +23,11 @@ have fido2-token || missing+=(fido2-tools)
 have initdb || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 # keystation's HTTPS client loads the system trust store (the VM tier copies it into the guest).
 [ -s /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
+# The package test (tests/cli/package.rs) builds a .deb and installs it into a throw-away root.
+have dpkg-deb || missing+=(dpkg)
+have strip || missing+=(binutils)
+have systemd-sysusers || missing+=(systemd)
+have lintian || missing+=(lintian)
 
 if [ ${#missing[@]} -gt 0 ]; then
     log "installing Debian packages for the browser, VM and journal tiers: ${missing[*]}"
@@ -44,6 +49,7 @@ fi
 export KEYSTATION_REQUIRE_BROWSER=1
 export KEYSTATION_REQUIRE_VM=1
 export KEYSTATION_REQUIRE_POSTGRES=1
+export KEYSTATION_REQUIRE_PACKAGE=1
 
 log "building and running all tests"
 cargo test --locked "$@"

@@ -4,3 +4,4 @@ pub mod keys;
 pub mod station;
 pub mod browser;
 pub mod console;
+pub mod fleet;

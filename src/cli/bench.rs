@@ -18,6 +18,8 @@ pub enum BenchTarget {
     Browser(crate::bench::browser::BrowserBenchArgs),
     /// How late the console's hub page shows a pipeline event (goal: 200 ms).
     Console(crate::bench::console::ConsoleBenchArgs),
+    /// What one journal database serves: commit latency, claims/s and keys/min with 1/3/6 stations, per-key cost against journal size.
+    Fleet(crate::bench::fleet::FleetBenchArgs),
 }
 
 pub async fn run(args: BenchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
@@ -26,5 +28,6 @@ pub async fn run(args: BenchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         BenchTarget::Station(a) => crate::bench::station::run(a, ctx).await,
         BenchTarget::Browser(a) => crate::bench::browser::run(a, ctx).await,
         BenchTarget::Console(a) => crate::bench::console::run(a, ctx).await,
+        BenchTarget::Fleet(a) => crate::bench::fleet::run(a, ctx).await,
     }
 }

@@ -99,6 +99,7 @@ pub fn codes_of(path: &str) -> Option<&'static [u8]> {
         "reimage" => &[2, 3, 4, 5, 6, 9, 10, 11],
         "console" => &[2, 5, 9, 11],
         "bench console" => &[2, 11],
+        "bench fleet" => &[2],
         "queue" | "queue load" => &[2, 7],
         "queue status" => &[2],
         _ => return None,

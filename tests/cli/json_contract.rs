@@ -119,6 +119,10 @@ async fn every_command_keeps_the_json_contract() {
     // tools
     ok(&json(&w, &mut seen, "bench keys", None, None, &["bench", "keys", "--iterations", "1", "--parallel", "1"], "").await);
     ok(&json(&w, &mut seen, "bench station", None, None, &["bench", "station", "--jobs", "1", "--concurrency", "1", "--keys-per-run", "1"], "").await);
+    let fleet = json(&w, &mut seen, "bench fleet", None, None, &["bench", "fleet", "--commits", "2", "--stations", "1,2", "--claim-users", "3", "--users", "1", "--prefill", "0,20", "--keys-per-run", "1"], "").await;
+    ok(&fleet);
+    assert_eq!(fleet["result"]["journal_size"][1]["prefilled_jobs"], 20, "{fleet}");
+    assert!(fleet["result"]["fleet"].as_array().unwrap().iter().all(|r| r["done"] == r["users"]), "every user of the end-to-end runs is done: {fleet}");
     let browser = json(&w, &mut seen, "bench browser", None, None, &["bench", "browser", "--warm", "0", "--no-screenshots"], "").await;
     assert!(browser["ok"] == true || browser["error"]["kind"] == "environment", "{browser}");
     let vk = json(&w, &mut seen, "virtual-key", None, None, &["virtual-key", "--uhid", "--uhid-path", w.path("no-uhid").to_str().unwrap()], "").await;

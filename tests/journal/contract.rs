@@ -57,6 +57,33 @@ both!(look_ups_by_user_key_credential_and_method, |db| {
     assert_eq!(j.query(&f).unwrap().len(), 1);
 });
 
+both!(live_methods_are_the_ones_no_job_deleted_again, |db| {
+    let mut j = db.open();
+    // A job registered m-1, was resumed after its PIN was lost and deleted m-1 again
+    // (`delete_method` done), then parked; a later job enrolled m-2.
+    let lost = j.begin_job(&new_job("ada@contoso.example", "1")).unwrap();
+    j.transition(lost, Transition::to(JobState::Inspected)).unwrap();
+    j.transition(lost, Transition::to(JobState::Prepared)).unwrap();
+    let reg = j.record_intent(lost, &register_intent("Y3JlZC0x")).unwrap();
+    let update = JobUpdate { entra_method_id: Some("m-1".into()), ..Default::default() };
+    j.transition(lost, Transition::to(JobState::Registered).resolving(reg, IntentOutcome::Done(None)).with_update(update)).unwrap();
+    let del = j.record_intent(lost, &Intent::DeleteMethod { method_id: "m-1".into(), reason: "PIN lost".into() }).unwrap();
+    j.resolve_intent(lost, del, &IntentOutcome::Done(None)).unwrap();
+    j.park(lost, OperatorReason::PinLostBeforeHandover { method_id: None }).unwrap();
+    let again = j.begin_job(&new_job("ada@contoso.example", "2")).unwrap();
+    run_happy_path(&mut j, again, "Y3JlZC0y", "m-2");
+    let live = j.live_methods("ADA@contoso.example").unwrap();
+    assert_eq!(live.iter().map(|m| (m.method_id.as_str(), m.job, m.state)).collect::<Vec<_>>(), vec![("m-2", again, JobState::Done)]);
+    // A delete that failed leaves the method where it was.
+    let kept = j.begin_job(&new_job("bob@contoso.example", "3")).unwrap();
+    run_happy_path(&mut j, kept, "Y3JlZC0z", "m-3");
+    let other = j.begin_job(&new_job("bob@contoso.example", "4")).unwrap();
+    let del = j.record_intent(other, &Intent::DeleteMethod { method_id: "m-3".into(), reason: "test".into() }).unwrap();
+    j.transition(other, Transition::to(JobState::Failed).resolving(del, IntentOutcome::Abandoned("not sent".into()))).unwrap();
+    assert_eq!(j.live_methods("bob@contoso.example").unwrap().iter().map(|m| m.method_id.as_str()).collect::<Vec<_>>(), vec!["m-3"]);
+    assert!(j.live_methods("nobody@contoso.example").unwrap().is_empty());
+});
+
 both!(a_failed_transition_leaves_everything_as_it_was, |db| {
     let mut j = db.open();
     let job = j.begin_job(&new_job("a@contoso.example", "1")).unwrap();

@@ -184,6 +184,26 @@ fn bad_values_in_the_file_name_file_key_and_allowed_values() {
 }
 
 #[test]
+fn a_shared_journal_keeps_every_entra_call_within_a_third_of_the_lease() {
+    const SHARED: &str = "[journal]\nurl = \"postgres://station@db.example/keystation\"\nlease_s = 30\n";
+    // Chosen too long: refused, naming both keys and the values that would fit.
+    let (e, _) = load_err(&format!("{SHARED}[network]\ntimeout_seconds = 10\n"));
+    assert_eq!(e.key(), Some("network.timeout_seconds"), "{e}");
+    let m = e.to_string();
+    assert!(m.contains("= 10 is not below a third of journal.lease_s = 30") && m.contains("at most 9") && m.contains("journal.lease_s to at least 31"), "{m}");
+    let dir = tempfile::tempdir().unwrap();
+    let load = |text: &str| ConfigLoader::new().file(write_file(dir.path(), "station.toml", text)).load().unwrap();
+    // Chosen and fitting: kept. Not chosen: the default (60 s) shrinks to what fits.
+    assert_eq!(load(&format!("{SHARED}[network]\ntimeout_seconds = 9\n")).config.network.timeout_seconds, 9);
+    let l = load(SHARED);
+    assert_eq!((l.config.network.timeout_seconds, l.provenance.origin_of("network.timeout_seconds")), (9, Origin::Default));
+    assert_eq!(load("[journal]\nurl = \"postgres://station@db.example/keystation\"\nlease_s = 5\n").config.network.timeout_seconds, 1);
+    // A station's own SQLite journal has no lease: nothing changes.
+    assert_eq!(load("[network]\ntimeout_seconds = 600\n").config.network.timeout_seconds, 600);
+    assert_eq!(load("").config.network.timeout_seconds, 60);
+}
+
+#[test]
 fn a_secret_written_into_the_file_is_refused_without_echoing_it() {
     let (e, _) = load_err("[tenant.sign_in]\nmethod = \"client-secret\"\nsecret = \"p4ss-w0rd-value\"\n");
     let m = e.to_string();

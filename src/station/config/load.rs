@@ -482,8 +482,20 @@ impl ConfigLoader {
                 *f = base.join(&*f).display().to_string();
             }
         }
+        fit_entra_calls_in_the_lease(&mut config, &prov);
         validate::validate(&config, &prov)?;
         Ok(LoadedConfig { config, provenance: prov, warnings, file: file_path })
+    }
+}
+
+/// On a shared journal an Entra call must end while a third of the lease is left
+/// (docs/fleet.md, failure model): a `network.timeout_seconds` nobody chose (the
+/// built-in or embedded default) becomes the largest that fits; one set on purpose is
+/// checked by `validate` and refused with the values that would fit.
+fn fit_entra_calls_in_the_lease(config: &mut StationConfig, prov: &Provenance) {
+    if config.journal.is_shared() && matches!(prov.origin_of("network.timeout_seconds"), Origin::Default | Origin::Embedded) {
+        let fits = (config.journal.lease_s.saturating_sub(1) / 3).max(1);
+        config.network.timeout_seconds = config.network.timeout_seconds.min(fits);
     }
 }
 

@@ -101,6 +101,19 @@ pub(super) fn validate(cfg: &StationConfig, prov: &Provenance) -> Result<(), Con
     let n = &cfg.network;
     c.range("network.timeout_seconds", n.timeout_seconds, 1, 600, "one HTTP exchange with Entra")?;
     c.range("network.connect_timeout_seconds", n.connect_timeout_seconds, 1, 300, "opening a connection")?;
+    if cfg.journal.is_shared() && 3 * n.timeout_seconds >= cfg.journal.lease_s {
+        // A side effect starts only while a third of the lease is left (`require_lease`);
+        // an Entra call that outlived the lease could land after another station took
+        // the user over and checked the user's methods.
+        let (most, least) = (cfg.journal.lease_s.saturating_sub(1) / 3, 3 * n.timeout_seconds + 1);
+        return Err(c.fail(
+            "network.timeout_seconds",
+            format!(
+                "= {} is not below a third of journal.lease_s = {} on a shared journal: an Entra call must end before a third of the lease is used up, or another station could take the user over while it is still under way. Set network.timeout_seconds to at most {most}, or journal.lease_s to at least {least}",
+                n.timeout_seconds, cfg.journal.lease_s
+            ),
+        ));
+    }
     if n.ca_bundle_only && n.ca_bundle.is_none() {
         return Err(c.fail("network.ca_bundle_only", "= true needs network.ca_bundle (the only certificates to trust)"));
     }

@@ -332,6 +332,29 @@ impl Journal {
         self.jobs_where(BY_USER, vec![SqlValue::Text(upn.to_string())])
     }
 
+    /// The Entra methods the journal says `upn` still has ([`LiveMethod`]), oldest
+    /// job first: what a check of the journal against the tenant compares with the
+    /// user's methods in Entra, with no special case for a method a resumed job
+    /// deleted again. Index look-ups only (the user's jobs, then their intents).
+    pub fn live_methods(&self, upn: &str) -> Result<Vec<LiveMethod>, JournalError> {
+        let jobs = self.jobs_for_user(upn)?;
+        let mut deleted = std::collections::HashSet::new();
+        for job in &jobs {
+            for i in self.intents(job.id)? {
+                if let (Intent::DeleteMethod { method_id, .. }, Some(Resolution::Done)) = (&i.intent, i.resolution) {
+                    deleted.insert(method_id.clone());
+                }
+            }
+        }
+        Ok(jobs
+            .into_iter()
+            .filter_map(|j| {
+                let method_id = j.entra_method_id.clone().filter(|m| !deleted.contains(m))?;
+                Some(LiveMethod { method_id, job: j.id, state: j.state, station: j.station })
+            })
+            .collect())
+    }
+
     /// Every job for a key, oldest first. At least one field of `key` must be given.
     pub fn jobs_for_key(&self, key: &KeyQuery) -> Result<Vec<JobRecord>, JournalError> {
         let (clauses, args) = key_clause(key);

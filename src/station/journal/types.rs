@@ -615,6 +615,22 @@ pub struct NeedsOperatorEntry {
     pub since: DateTime<Utc>,
 }
 
+/// An Entra method the journal says a user still has: a job recorded it
+/// (`entra_method_id`) and no job deleted it again (a `delete_method` intent resolved
+/// `done`). "The journal equals the tenant" means: these are exactly the user's methods.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LiveMethod {
+    /// The fido2Method id.
+    pub method_id: String,
+    /// The job that owns it.
+    pub job: JobId,
+    /// That job's state (`done`, or `needs_operator` for a method an operator must
+    /// decide about; in progress while a station still works on it).
+    pub state: JobState,
+    /// The station that made it (shared journal).
+    pub station: Option<String>,
+}
+
 /// How to pick jobs for reports and look-ups. Empty fields do not filter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobFilter {
