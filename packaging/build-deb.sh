@@ -50,7 +50,7 @@ gen completions fish > "$stage/usr/share/fish/vendor_completions.d/keystation.fi
 rm -rf "$stage/.home"
 
 install -m 0644 "$here/debian/copyright" "$stage/usr/share/doc/keystation/copyright"
-sed "s/@VERSION@/$version/; s/@DATE@/$(date -R -u -d @"${SOURCE_DATE_EPOCH:-0}")/" "$here/debian/changelog" | gzip -9n > "$stage/usr/share/doc/keystation/changelog.Debian.gz"
+sed "s/@VERSION@/$version/; s/@DATE@/$(date -R -u -d @"${SOURCE_DATE_EPOCH:-0}")/" "$here/debian/changelog" | gzip -9n > "$stage/usr/share/doc/keystation/changelog.gz"
 
 install -m 0644 "$here/debian/conffiles" "$stage/DEBIAN/conffiles"
 install -m 0755 "$here/debian/postinst" "$stage/DEBIAN/postinst"

@@ -27,6 +27,7 @@ have initdb || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(
 have dpkg-deb || missing+=(dpkg)
 have strip || missing+=(binutils)
 have systemd-sysusers || missing+=(systemd)
+have lintian || missing+=(lintian)
 
 if [ ${#missing[@]} -gt 0 ]; then
     log "installing Debian packages for the browser, VM and journal tiers: ${missing[*]}"

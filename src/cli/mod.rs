@@ -147,6 +147,8 @@ impl Command {
     /// configuration and use the state directory need no entry here.
     pub fn uses(&self) -> Uses {
         match self {
+            // `bench fleet --postgres` measures the configured shared journal.
+            Command::Bench(b) if matches!(b.target, bench::BenchTarget::Fleet(_)) => Uses { config: true, state_dir: false },
             Command::Keys(_) | Command::Simulator(_) | Command::VirtualKey(_) | Command::Bench(_) | Command::Completions(_) | Command::Man(_) => {
                 Uses { config: false, state_dir: false }
             }

@@ -94,10 +94,10 @@ async fn load(args: LoadArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         BatchFileError::Format { .. } => CliError::usage(e.to_string()),
     })?;
     for w in &file.warnings {
-        eprintln!("warning: {}: {w}", args.file.display());
+        errln!("warning: {}: {w}", args.file.display());
     }
     for p in &file.problems {
-        eprintln!("line {}: {}", p.line, p.message);
+        errln!("line {}: {}", p.line, p.message);
     }
     let rows: Vec<QueueRow> = file
         .rows

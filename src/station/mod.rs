@@ -52,5 +52,6 @@ pub mod kiosk;
 pub mod demo;
 pub mod doctor;
 pub mod manage;
+pub mod deeplink;
 
 pub use state::JobState;

@@ -39,7 +39,7 @@ const FILES: &[&str] = &[
     "./usr/share/zsh/vendor-completions/_keystation",
     "./usr/share/fish/vendor_completions.d/keystation.fish",
     "./usr/share/doc/keystation/copyright",
-    "./usr/share/doc/keystation/changelog.Debian.gz",
+    "./usr/share/doc/keystation/changelog.gz",
 ];
 
 #[test]
@@ -72,6 +72,13 @@ fn the_debian_package_installs_runs_and_goes_away_in_a_throwaway_root() {
     let ctrl = tmp.path().join("ctrl");
     run(Command::new("dpkg-deb").arg("-e").arg(deb).arg(&ctrl));
     assert_eq!(std::fs::read_to_string(ctrl.join("conffiles")).unwrap().trim(), "/etc/keystation/keystation.toml");
+
+    // lintian: clean (errors and warnings fail; overrides, if any, carry their reason).
+    if have("lintian") {
+        run(Command::new("lintian").args(["--fail-on", "error,warning", "--tag-display-limit", "0"]).arg(deb));
+    } else {
+        assert!(std::env::var_os("KEYSTATION_REQUIRE_PACKAGE").is_none(), "lintian is missing");
+    }
 
     // A throw-away root with an empty dpkg database.
     let root = tmp.path().join("root");

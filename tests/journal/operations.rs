@@ -75,3 +75,13 @@ both!(a_failed_operation_keeps_its_error, |db| {
     assert_eq!(r.intents[0].resolution, Some(Resolution::Failed));
     assert!(!j.method_deleted("method-1").unwrap());
 });
+
+both!(a_deeplink_nonce_is_spent_once_even_from_two_stations, |db| {
+    let mut a = db.open_as("desk-1");
+    let mut b = db.open_as("desk-2");
+    let exp = chrono::Utc::now() + chrono::Duration::minutes(10);
+    assert!(a.use_deeplink_nonce("nonce-0123456789abcdef", exp, "ada@contoso.example", Some("contoso")).unwrap());
+    assert!(!b.use_deeplink_nonce("nonce-0123456789abcdef", exp, "ada@contoso.example", Some("contoso")).unwrap(), "a replay at another station");
+    assert!(!a.use_deeplink_nonce("nonce-0123456789abcdef", exp, "ada@contoso.example", None).unwrap(), "a replay at the same station");
+    assert!(b.use_deeplink_nonce("nonce-fedcba9876543210", exp, "ada@contoso.example", None).unwrap(), "another nonce");
+});

@@ -60,6 +60,13 @@ async fn terminal_escapes_in_a_bad_upn_do_not_reach_the_terminal() {
     assert_eq!(terminal_controls(&err), Vec::<char>::new(), "standard error:\n{err:?}");
     // The row is still recognisable: its escapes are shown, not dropped.
     assert!(text.contains("\\u001b]0;owned"), "the escapes are shown visibly:\n{text}");
+
+    // Loading the same file into a queue reports the bad row the same way.
+    let out = cw.run(1, &["queue", "load", "wave1", file.to_str().unwrap()], "").await;
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert!(err.contains("\\u001b]0;owned"), "queue load names the bad row:\n{text}\n{err}");
+    assert_eq!(terminal_controls(&text), Vec::<char>::new(), "queue load, standard output:\n{text:?}");
+    assert_eq!(terminal_controls(&err), Vec::<char>::new(), "queue load, standard error:\n{err:?}");
 }
 
 /// A 10 MB cell is echoed at most a capped length each time, with its size, in plain

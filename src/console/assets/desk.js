@@ -60,9 +60,6 @@ function render(s) {
     const [message, next] = refusalText(r);
     KS.text('refusal-message', message);
     KS.text('refusal-next', next);
-    // A user Entra refused: the station's message carries Graph's details; what to do
-    // is the part for the person at the desk.
-    KS.$('refusal-message').className = r.screen === 'user_refused' ? 'detail' : 'lead';
     return screen('s-refusal', 'refusal');
   }
   if (s.expecting && s.expecting.kind === 'pin') {

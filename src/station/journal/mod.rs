@@ -16,6 +16,7 @@
 //! j.transition(job, Transition::to(JobState::Prepared).resolving(i, IntentOutcome::Done(None)))?;
 //! ```
 pub mod backend;
+mod deeplinks;
 mod fleet;
 mod operations;
 mod query;
