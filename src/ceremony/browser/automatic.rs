@@ -31,6 +31,8 @@ use std::time::{Duration, Instant};
 
 /// Time between two polls of the page.
 const POLL: Duration = Duration::from_millis(100);
+/// How long an error rule that holds by absence (`absent`) must keep holding.
+const ABSENCE_SETTLE: Duration = Duration::from_millis(1500);
 
 /// Values the flow's `fill` actions type.
 pub struct FlowInputs<'a> {
@@ -161,6 +163,8 @@ pub struct Runner<'a> {
     visit: Option<Visit>,
     visits: HashMap<usize, u32>,
     unrecognised_since: Option<Instant>,
+    /// An error rule that holds by absence, and since when it has held.
+    absence_since: Option<(String, Instant)>,
     restarts: usize,
     restart_waited: Duration,
 }
@@ -198,6 +202,7 @@ impl<'a> Runner<'a> {
             visit: None,
             visits: HashMap::new(),
             unrecognised_since: None,
+            absence_since: None,
             restarts: 0,
             restart_waited: Duration::ZERO,
         }
@@ -605,7 +610,24 @@ impl<'a> Runner<'a> {
             return Err(Failure::browser("BadFlow", format!("the flow's selector {sel:?} is not valid CSS: {m}"), true));
         }
         self.last_state = Some(st.clone());
-        if let Some(e) = banners::match_errors(self.flow, &self.book, &st, self.vars) {
+        let error = banners::match_errors(self.flow, &self.book, &st, self.vars);
+        let error = match error {
+            // Raised only when the page has shown the same lack for ABSENCE_SETTLE (a
+            // page being rendered or replaced lacks its elements for a moment).
+            Some(e) if e.by_absence => match &self.absence_since {
+                Some((code, since)) if *code == e.code && since.elapsed() >= ABSENCE_SETTLE => Some(e),
+                Some((code, _)) if *code == e.code => None,
+                _ => {
+                    self.absence_since = Some((e.code.clone(), Instant::now()));
+                    None
+                }
+            },
+            other => {
+                self.absence_since = None;
+                other
+            }
+        };
+        if let Some(e) = error {
             if self.create_started.is_some() && self.credential.is_none() {
                 // The page reacts to a failed ceremony; the bridge knows the precise
                 // reason (key removed, journal refused...) and reports it first.

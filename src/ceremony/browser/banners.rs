@@ -23,6 +23,10 @@ pub struct PageError {
     pub message: String,
     /// Whether the manual mode may take over.
     pub fallback: bool,
+    /// The rule holds because something is *missing* (`absent`): the engine raises it
+    /// only once the page has stayed that way for a moment, since a page still being
+    /// built (or replaced) lacks its elements too.
+    pub by_absence: bool,
 }
 
 /// Code of the generic "the page showed an error" case.
@@ -98,6 +102,11 @@ impl QueryBook {
             let a = self.answer(&st.answers, l, need_text).filter(|a| a.found)?;
             first_text.get_or_insert_with(|| a.text.clone().unwrap_or_default());
         }
+        // A document still being parsed lacks elements it will have: absence says
+        // nothing yet.
+        if !m.absent.is_empty() && st.ready == "loading" {
+            return None;
+        }
         if m.absent.iter().any(|l| self.answer(&st.answers, l, false).is_some_and(|a| a.found)) {
             return None;
         }
@@ -123,7 +132,7 @@ pub fn match_errors(flow: &Flow, book: &QueryBook, st: &PageState, vars: &FlowVa
     for rule in &flow.errors {
         if let Some(page_text) = rule_matches(rule, book, st, vars) {
             let message = if page_text.is_empty() { rule.message.clone() } else { format!("{} (the page says: {page_text})", rule.message) };
-            return Some(PageError { code: rule.code.clone(), message, fallback: rule.fallback });
+            return Some(PageError { code: rule.code.clone(), message, fallback: rule.fallback, by_absence: !rule.when.absent.is_empty() });
         }
     }
     if flow.generic_page_errors && (st.error_code != 0 || !st.service_message.trim().is_empty()) {
@@ -133,7 +142,7 @@ pub fn match_errors(flow: &Flow, book: &QueryBook, st: &PageState, vars: &FlowVa
             (n, true) => format!("the page showed error {n}"),
             (n, false) => format!("the page showed error {n}: {said}"),
         };
-        return Some(PageError { code: GENERIC_CODE.into(), message, fallback: true });
+        return Some(PageError { code: GENERIC_CODE.into(), message, fallback: true, by_absence: false });
     }
     None
 }
@@ -202,7 +211,11 @@ mod tests {
         let f = Flow::builtin(BuiltinFlow::Microsoft);
         let book = QueryBook::for_flow(&f);
         let mandatory = state(&book, "https://login.microsoftonline.com/t/login", "ConvergedProofUpRedirect", 0, "", &[]);
-        assert_eq!(match_errors(&f, &book, &mandatory, &vars()).unwrap().code, "ProofUpRequired");
+        let e = match_errors(&f, &book, &mandatory, &vars()).unwrap();
+        assert_eq!((e.code.as_str(), e.by_absence), ("ProofUpRequired", true));
+        // Still being parsed: the skip link may come yet, so nothing is decided.
+        let loading = PageState { ready: "loading".into(), ..mandatory.clone() };
+        assert_eq!(match_errors(&f, &book, &loading, &vars()), None);
         let skippable = state(&book, "https://login.microsoftonline.com/t/login", "ConvergedProofUpRedirect", 0, "", &[("#btnAskLater", "Skip for now")]);
         assert_eq!(match_errors(&f, &book, &skippable, &vars()), None);
         let page = recognise(&f, &book, &skippable, &vars(), &HashSet::new()).map(|i| f.pages[i].id.clone());
