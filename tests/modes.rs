@@ -26,3 +26,5 @@ mod one_station;
 mod ca_bundle;
 #[path = "modes/output_safety.rs"]
 mod output_safety;
+#[path = "modes/campaign.rs"]
+mod campaign;

@@ -54,7 +54,11 @@ fn describe(step: &ResumeStep) -> String {
 
 fn item_for(u: UnfinishedJob) -> ResumeItem {
     let steps = plan_resume(&u);
-    let needs_key = steps.iter().any(|s| matches!(s, ResumeStep::CheckKeyPin { .. } | ResumeStep::CloseAndRetry));
+    // A PIN lost before the handover is retried (reset, start over) when the key is at
+    // hand, so that resume waits for a key too; run without one it could only park.
+    let needs_key = steps.iter().any(|s| {
+        matches!(s, ResumeStep::CheckKeyPin { .. } | ResumeStep::CloseAndRetry | ResumeStep::Park(OperatorReason::PinLostBeforeHandover { method_id: None }))
+    });
     let who = u.job.user.upn.clone().or_else(|| u.job.user.object_id.clone()).unwrap_or_else(|| "an unknown user".into());
     let summary = format!(
         "job {} ({} mode, {who}) stopped in state {}: {}",
