@@ -47,6 +47,7 @@ pub mod users;
 pub mod methods;
 pub mod reimage;
 pub mod open;
+pub mod deeplink;
 
 pub use context::{CliContext, GlobalOpts, VirtualKeyFlags};
 pub use exit::{CliError, Exit};
@@ -78,6 +79,8 @@ pub enum Command {
     Enroll(enroll::EnrollArgs),
     /// Open a signed keystation:// link: check it, then enroll the user it names.
     Open(open::OpenArgs),
+    /// Sign keystation:// links; register this program as their handler.
+    Deeplink(deeplink::DeeplinkArgs),
     /// Provision keys for every user in a CSV file, several keys at once.
     Batch(batch::BatchArgs),
     /// Hands-free enrollment desk loop.
@@ -252,6 +255,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::VirtualKey(_) => "virtual-key",
         Command::Enroll(_) => "enroll",
         Command::Open(_) => "open",
+        Command::Deeplink(_) => "deeplink",
         Command::Batch(_) => "batch",
         Command::Kiosk(_) => "kiosk",
         Command::Console(_) => "console",
@@ -329,6 +333,7 @@ async fn dispatch(command: Command, ctx: &CliContext) -> Result<Exit, CliError> 
         Command::VirtualKey(a) => virtual_key::run(a, ctx).await,
         Command::Enroll(a) => enroll::run(a, ctx).await,
         Command::Open(a) => open::run(a, ctx).await,
+        Command::Deeplink(a) => deeplink::run(a, ctx).await,
         Command::Batch(a) => batch::run(a, ctx).await,
         Command::Kiosk(a) => kiosk::run(a, ctx).await,
         Command::Console(a) => console::run(a, ctx).await,

@@ -10,6 +10,7 @@
 //! unknown or repeated parameters, control characters, oversized input, another scheme
 //! or host are all refusals, not things to guess about. docs/deeplinks.md.
 mod accept;
+pub mod handler;
 
 pub use accept::{accept, AcceptedLink};
 
