@@ -82,7 +82,7 @@ pub fn codes_of(path: &str) -> Option<&'static [u8]> {
         "whoami" => &[2, 5],
         "simulator" => &[2],
         "virtual-key" => &[2, 11],
-        "enroll" => &[2, 3, 4, 5, 6, 8, 9, 10, 11],
+        "enroll" | "open" => &[2, 3, 4, 5, 6, 8, 9, 10, 11],
         "batch" => &[2, 5, 7, 8, 9, 10, 11],
         "kiosk" => &[2, 5, 9, 10, 11],
         "report" => &[2],

@@ -68,6 +68,20 @@ async fn every_command_keeps_the_json_contract() {
     ok(&reimaged);
     assert_eq!(reimaged["result"]["outcome"]["deletions"][0]["method_id"], alice["result"]["methods"][0]["id"], "{reimaged}");
 
+    // a signed deeplink, its key named by KEYSTATION_DEEPLINK_KEY_ENV (docs/deeplinks.md)
+    let link_key = "json-contract-deeplink-key-0123456789abcdef";
+    let signer = keystation::station::deeplink::DeeplinkKey::new(link_key).unwrap();
+    let link = keystation::station::deeplink::make_link(&signer, "conor.o'brien@contoso.test", None, None, chrono::Utc::now().timestamp() + 600).unwrap();
+    let link_env = [("KEYSTATION_DEEPLINK_KEY_ENV", "KS_TEST_LINK_KEY"), ("KS_TEST_LINK_KEY", link_key)];
+    let open_args = ["open", link.as_str(), "--wait", "10", "--show-pin-in-json"];
+    let out = w.run(Some(1), None, &[&["--json"][..], &open_args[..]].concat(), &link_env, "").await;
+    let opened = seen.add("open", &open_args, out);
+    ok(&opened);
+    assert_eq!(opened["result"]["user"]["upn"], "conor.o'brien@contoso.test", "{opened}");
+    let out = w.run(Some(1), None, &[&["--json"][..], &open_args[..]].concat(), &link_env, "").await;
+    let replayed = seen.add("open", &open_args, out);
+    assert_eq!((replayed["exit_code"].as_u64(), replayed["error"]["kind"].as_str()), (Some(2), Some("usage")), "the same link twice: {replayed}");
+
     // sign-in
     let host = w.host();
     let login = ["login", "--tenant-id", TENANT_ID, "--client-id", OPERATOR_APP, "--authority-host", &host, "--graph-host", &host, "--device-code"];
