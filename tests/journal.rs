@@ -16,3 +16,5 @@ mod contract;
 mod queue;
 #[path = "journal/operations.rs"]
 mod operations;
+#[path = "journal/tls.rs"]
+mod tls;

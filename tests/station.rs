@@ -29,3 +29,5 @@ mod desk;
 mod retries;
 #[path = "station/lab.rs"]
 mod lab;
+#[path = "station/deeplink.rs"]
+mod deeplink;

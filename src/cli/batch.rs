@@ -7,7 +7,7 @@ use crate::cli::{CliContext, CliError, Exit};
 use crate::key::sources::{KeySources, SourceOptions};
 use crate::key::virtual_key::AttestationCa;
 use crate::station::batch::{
-    batch_id_for_path, check_batch_id, plan_batch, precheck_batch, read_batch_file, run_batch, BatchControl, BatchEnd, BatchFileError, BatchOptions, BatchPlan, BatchSink,
+    batch_id_for_path, check_batch_id, plan_batch, precheck_batch, read_batch_file, run_batch, BatchControl, BatchEnd, BatchFileError, BatchOptions, BatchPlan, BatchReport, BatchSink,
     Disposition, KeySupply,
 };
 use crate::station::config::{ConfigOverrides, StationConfig};
@@ -170,11 +170,16 @@ pub async fn run(args: BatchArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     let ctrl_c = spawn_interrupt_handler(control.clone());
     let report = run_batch(Arc::clone(&station), sources, plan, options, sink, control).await;
     ctrl_c.abort();
+    finish(ctx, mode, &report)
+}
 
+/// Print a batch's summary (or its JSON result) and map how it ended to the exit code;
+/// the same for a CSV batch and a queue.
+pub(crate) fn finish(ctx: &CliContext, mode: OutputMode, report: &BatchReport) -> Result<Exit, CliError> {
     if mode != OutputMode::Json {
-        out_text(&format!("\n{}", table::batch_summary(&report)));
+        out_text(&format!("\n{}", table::batch_summary(report)));
     } else {
-        ctx.print_json(&report)?;
+        ctx.print_json(report)?;
     }
     Ok(match report.end {
         BatchEnd::AllDone => Exit::Ok,

@@ -6,7 +6,6 @@ mod retry;
 mod show;
 
 use crate::cli::{CliContext, CliError, Exit};
-use crate::station::config::ConfigLoader;
 use crate::station::jobs::{JobEntry, JobsError};
 use crate::station::journal::{Journal, JournalError};
 use clap::{Args, Subcommand};
@@ -45,12 +44,6 @@ pub async fn run(args: JobsArgs, ctx: &CliContext) -> Result<Exit, CliError> {
     }
 }
 
-/// The journal file of this station (`journal.path` in the state directory).
-fn journal_path(ctx: &CliContext) -> Result<PathBuf, CliError> {
-    let loaded = ConfigLoader::for_cli(ctx.global.config.clone()).load().map_err(|e| CliError::usage(e.to_string()))?;
-    Ok(loaded.config.journal.resolve(&ctx.state_dir))
-}
-
 fn journal_error(e: JournalError) -> CliError {
     match e {
         JournalError::Missing { .. } => CliError::usage(e.to_string()),
@@ -67,9 +60,9 @@ fn jobs_error(e: JobsError) -> CliError {
 
 /// Read the journal on the blocking pool (reads never take the station's lock).
 async fn read<T: Send + 'static>(ctx: &CliContext, f: impl FnOnce(&Journal) -> Result<T, JobsError> + Send + 'static) -> Result<T, CliError> {
-    let path = journal_path(ctx)?;
+    let journal = JournalToOpen::of(ctx)?;
     tokio::task::spawn_blocking(move || -> Result<T, CliError> {
-        let j = Journal::open_read_only(&path).map_err(journal_error)?;
+        let j = journal.open(false).map_err(journal_error)?;
         f(&j).map_err(jobs_error)
     })
     .await
@@ -80,13 +73,36 @@ async fn read<T: Send + 'static>(ctx: &CliContext, f: impl FnOnce(&Journal) -> R
 /// claimed first (a running batch or kiosk makes this wait for it: exit 9).
 async fn write<T: Send + 'static>(ctx: &CliContext, f: impl FnOnce(&mut Journal) -> Result<T, JobsError> + Send + 'static) -> Result<T, CliError> {
     let _claim = ctx.claim_state_dir()?;
-    let path = journal_path(ctx)?;
+    let journal = JournalToOpen::of(ctx)?;
     tokio::task::spawn_blocking(move || -> Result<T, CliError> {
-        let mut j = Journal::open_existing(&path).map_err(journal_error)?;
+        let mut j = journal.open(true).map_err(journal_error)?;
         f(&mut j).map_err(jobs_error)
     })
     .await
     .map_err(|e| CliError::failure(format!("journal task failed: {e}")))?
+}
+
+/// The configured journal: this station's SQLite file, or the fleet's shared database,
+/// where `jobs` sees every station's jobs (like `report`).
+struct JournalToOpen {
+    config: crate::station::config::JournalConfig,
+    state_dir: PathBuf,
+}
+
+impl JournalToOpen {
+    fn of(ctx: &CliContext) -> Result<JournalToOpen, CliError> {
+        let loaded = ctx.load_config(Default::default())?;
+        Ok(JournalToOpen { config: loaded.config.journal.clone(), state_dir: ctx.state_dir.clone() })
+    }
+
+    fn open(&self, write: bool) -> Result<Journal, JournalError> {
+        if self.config.is_shared() {
+            return self.config.open(&self.state_dir);
+        }
+        let path = self.config.resolve(&self.state_dir);
+        // A SQLite journal is never created or migrated by `jobs`: a station makes it.
+        if write { Journal::open_existing(&path) } else { Journal::open_read_only(&path) }
+    }
 }
 
 /// A job for `--json`: the report's row (one shape for a job in every command) plus where

@@ -46,6 +46,8 @@ pub mod doctor;
 pub mod users;
 pub mod methods;
 pub mod reimage;
+pub mod open;
+pub mod deeplink;
 
 pub use context::{CliContext, GlobalOpts, VirtualKeyFlags};
 pub use exit::{CliError, Exit};
@@ -75,6 +77,10 @@ pub enum Command {
     VirtualKey(virtual_key::VirtualKeyArgs),
     /// Provision one key for one user.
     Enroll(enroll::EnrollArgs),
+    /// Open a signed keystation:// link: check it, then enroll the user it names.
+    Open(open::OpenArgs),
+    /// Sign keystation:// links; register this program as their handler.
+    Deeplink(deeplink::DeeplinkArgs),
     /// Provision keys for every user in a CSV file, several keys at once.
     Batch(batch::BatchArgs),
     /// Hands-free enrollment desk loop.
@@ -163,6 +169,7 @@ impl Command {
         match self {
             Command::Keys(a) => Some(a.source.clone()),
             Command::Enroll(a) => Some(a.source.clone()),
+            Command::Open(a) => Some(a.source.clone()),
             Command::Batch(a) => Some(a.source.clone()),
             Command::Kiosk(a) => Some(a.source.clone()),
             Command::Console(a) => Some(a.source.clone()),
@@ -231,7 +238,7 @@ fn check_applicable(cli: &mut Cli, leaf: &clap::ArgMatches) -> Result<(), CliErr
                 Command::Demo(_) => "; the demo always uses virtual keys: --keys K sets how many are on the hub at once",
                 _ => "",
             };
-            return Err(CliError::usage(format!("--virtual does not apply to `keystation {cmd}`: only keys, enroll, batch, kiosk, console, doctor and reimage use keys{hint}")));
+            return Err(CliError::usage(format!("--virtual does not apply to `keystation {cmd}`: only keys, enroll, open, batch, kiosk, console, doctor and reimage use keys{hint}")));
         }
         None => {}
     }
@@ -247,6 +254,8 @@ fn command_name(c: &Command) -> &'static str {
         Command::Simulator(_) => "simulator",
         Command::VirtualKey(_) => "virtual-key",
         Command::Enroll(_) => "enroll",
+        Command::Open(_) => "open",
+        Command::Deeplink(_) => "deeplink",
         Command::Batch(_) => "batch",
         Command::Kiosk(_) => "kiosk",
         Command::Console(_) => "console",
@@ -323,6 +332,8 @@ async fn dispatch(command: Command, ctx: &CliContext) -> Result<Exit, CliError> 
         Command::Simulator(a) => simulator::run(a, ctx).await,
         Command::VirtualKey(a) => virtual_key::run(a, ctx).await,
         Command::Enroll(a) => enroll::run(a, ctx).await,
+        Command::Open(a) => open::run(a, ctx).await,
+        Command::Deeplink(a) => deeplink::run(a, ctx).await,
         Command::Batch(a) => batch::run(a, ctx).await,
         Command::Kiosk(a) => kiosk::run(a, ctx).await,
         Command::Console(a) => console::run(a, ctx).await,

@@ -8,7 +8,7 @@ use crate::cli::progress::{out_text, table, BatchDisplay, OutputMode, SlipPolicy
 use crate::cli::{CliContext, CliError, Exit};
 use crate::ceremony::RegistrationPath;
 use crate::key::virtual_key::{AttestationCa, VirtualAttestation, VirtualKey, VirtualKeyConfig};
-use crate::station::batch::{read_batch_file, run_queue, BatchControl, BatchEnd, BatchFileError, BatchOptions, BatchSink, KeySupply, QueueOptions};
+use crate::station::batch::{read_batch_file, run_queue, BatchControl, BatchFileError, BatchOptions, BatchSink, KeySupply, QueueOptions};
 use crate::station::config::{ConfigOverrides, StationConfig};
 use crate::station::demo::{DeskOptions, KeyFactory, VirtualDesk};
 use crate::station::journal::{Journal, JournalError, QueueRow, QueueStatus};
@@ -209,15 +209,5 @@ pub async fn run_batch(args: BatchArgs, queue: String, ctx: &CliContext) -> Resu
     let ctrl_c = spawn_interrupt_handler(control.clone());
     let report = run_queue(Arc::clone(&station), sources, options, sink, control).await;
     ctrl_c.abort();
-    if mode != OutputMode::Json {
-        out_text(&format!("\n{}", table::batch_summary(&report)));
-    } else {
-        ctx.print_json(&report)?;
-    }
-    Ok(match report.end {
-        BatchEnd::AllDone => Exit::Ok,
-        BatchEnd::Partial => Exit::PartialFailure,
-        BatchEnd::NeedsOperator => Exit::NeedsOperator,
-        BatchEnd::Cancelled => Exit::Cancelled,
-    })
+    crate::cli::batch::finish(ctx, mode, &report)
 }

@@ -68,6 +68,50 @@ async fn every_command_keeps_the_json_contract() {
     ok(&reimaged);
     assert_eq!(reimaged["result"]["outcome"]["deletions"][0]["method_id"], alice["result"]["methods"][0]["id"], "{reimaged}");
 
+    // a signed deeplink, its key named by KEYSTATION_DEEPLINK_KEY_ENV (docs/deeplinks.md)
+    let link_key = "json-contract-deeplink-key-0123456789abcdef";
+    let signer = keystation::station::deeplink::DeeplinkKey::new(link_key).unwrap();
+    let link = keystation::station::deeplink::make_link(&signer, "conor.o'brien@contoso.test", None, None, chrono::Utc::now().timestamp() + 600).unwrap();
+    let link_env = [("KEYSTATION_DEEPLINK_KEY_ENV", "KS_TEST_LINK_KEY"), ("KS_TEST_LINK_KEY", link_key)];
+    let open_args = ["open", link.as_str(), "--wait", "10", "--show-pin-in-json"];
+    let out = w.run(Some(1), None, &[&["--json"][..], &open_args[..]].concat(), &link_env, "").await;
+    let opened = seen.add("open", &open_args, out);
+    ok(&opened);
+    assert_eq!(opened["result"]["user"]["upn"], "conor.o'brien@contoso.test", "{opened}");
+    let out = w.run(Some(1), None, &[&["--json"][..], &open_args[..]].concat(), &link_env, "").await;
+    let replayed = seen.add("open", &open_args, out);
+    assert_eq!((replayed["exit_code"].as_u64(), replayed["error"]["kind"].as_str()), (Some(2), Some("usage")), "the same link twice: {replayed}");
+    // `deeplink sign` with the same key makes a link `open` accepts; the handler lives
+    // under a temporary XDG_DATA_HOME.
+    let sign_args = ["deeplink", "sign", "--user", "conor.o'brien@contoso.test", "--via", "graph", "--ttl", "60"];
+    let out = w.run(None, None, &[&["--json"][..], &sign_args[..]].concat(), &link_env, "").await;
+    let signed = seen.add("deeplink sign", &sign_args, out);
+    ok(&signed);
+    let made = keystation::station::deeplink::parse(signed["result"]["link"].as_str().unwrap()).unwrap();
+    assert_eq!((made.user.as_str(), made.via), ("conor.o'brien@contoso.test", Some(keystation::station::deeplink::LinkVia::Graph)), "{signed}");
+    let policy = keystation::station::deeplink::VerifyPolicy { key: Some(&signer), allow_unsigned: false, tenants: &[], now: chrono::Utc::now().timestamp() };
+    assert_eq!(keystation::station::deeplink::verify(&made, &policy), Ok(keystation::station::deeplink::Trust::Signed));
+    let unsigned_env: [(&str, &str); 0] = [];
+    let out = w.run(None, None, &[&["--json"][..], &sign_args[..]].concat(), &unsigned_env, "").await;
+    let no_key = seen.add("deeplink sign", &sign_args, out);
+    assert_eq!(no_key["error"]["kind"], "usage", "no key configured: {no_key}");
+    let data_home = w.path("xdg-data");
+    let xdg = [("XDG_DATA_HOME", data_home.to_str().unwrap())];
+    for (verb, registered) in [("status", false), ("register", true), ("status", true), ("unregister", false)] {
+        let args = ["deeplink", verb];
+        let out = w.run(None, None, &["--json", "deeplink", verb], &xdg, "").await;
+        let env = seen.add(&format!("deeplink {verb}"), &args, out);
+        ok(&env);
+        assert_eq!(env["result"]["registered"], registered, "{verb}: {env}");
+        let file = data_home.join("applications/keystation.desktop");
+        assert_eq!(file.exists(), registered, "{verb}");
+        if verb == "register" {
+            let entry = std::fs::read_to_string(&file).unwrap();
+            assert!(entry.contains("MimeType=x-scheme-handler/keystation;") && entry.contains(" open %u"), "{entry}");
+            assert!(env["result"]["xdg_mime"] == "default set" || env["result"]["xdg_mime"].as_str().unwrap().starts_with("absent"), "{env}");
+        }
+    }
+
     // sign-in
     let host = w.host();
     let login = ["login", "--tenant-id", TENANT_ID, "--client-id", OPERATOR_APP, "--authority-host", &host, "--graph-host", &host, "--device-code"];

@@ -37,7 +37,7 @@ fn help_pages_list_exit_codes_and_only_the_options_that_apply() {
         for c in codes {
             assert!(help.contains(&format!(", {c} ")), "`{path}` --help leaves out exit {c}:\n{help}");
         }
-        let uses_keys = path.starts_with("keys") || ["enroll", "batch", "kiosk", "doctor", "console", "reimage"].contains(&path.as_str());
+        let uses_keys = path.starts_with("keys") || ["enroll", "open", "batch", "kiosk", "doctor", "console", "reimage"].contains(&path.as_str());
         assert_eq!(help.contains("  --virtual <N>"), uses_keys, "`{path}` --help and --virtual:\n{help}");
     }
     // The two the issue named.

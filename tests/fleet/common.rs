@@ -58,10 +58,17 @@ impl Fleet {
             let secret = self.tenant.write_secret(&dir).expect("secret");
             let ca = keystation::key::virtual_key::AttestationCa::load_or_create(&keystation::key::virtual_key::AttestationCa::default_dir(&dir)).expect("CA");
             self.tenant.sim.add_trusted_root(ca.certificate_pem()).expect("trust CA");
-            let extra = format!(
-                "[journal]\nurl = \"{}?sslmode=disable\"\npassword_env = \"{PASSWORD_ENV}\"\nlease_s = {LEASE_S}\nstation = \"{name}\"\n",
-                self.url
-            );
+            // Station s3 reads the database password from a file only it can read, the
+            // others from the environment: both ways a station gets its secret.
+            let password = if name == "s3" {
+                let file = dir.join("db-password");
+                std::fs::write(&file, &self.password).unwrap();
+                std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+                format!("password_file = \"{}\"", file.display())
+            } else {
+                format!("password_env = \"{PASSWORD_ENV}\"")
+            };
+            let extra = format!("[journal]\nurl = \"{}?sslmode=disable\"\n{password}\nlease_s = {LEASE_S}\nstation = \"{name}\"\n", self.url);
             std::fs::write(dir.join("keystation.toml"), self.tenant.config_toml(&secret, &extra)).unwrap();
         }
         dir
@@ -71,7 +78,10 @@ impl Fleet {
     pub fn command(&self, name: &str, virtual_keys: usize) -> tokio::process::Command {
         let dir = self.state_dir(name);
         let mut cmd = crate::keystation_cli::keystation(&dir.join("keystation.toml"), &dir, virtual_keys, None);
-        cmd.env(PASSWORD_ENV, &self.password).stdin(Stdio::null());
+        if name != "s3" {
+            cmd.env(PASSWORD_ENV, &self.password);
+        }
+        cmd.stdin(Stdio::null());
         cmd
     }
 

@@ -18,6 +18,24 @@ async fn three_stations_share_a_queue_of_sixty_users() {
     let status = tokio::task::block_in_place(|| fleet.status());
     assert_eq!(status.stations.len(), 3, "{status:?}");
     assert!(status.stations.iter().all(|s| s.done > 0), "every station took users: {status:?}");
+
+    // `jobs` reads the shared journal: station s1 finds a job station s2 did, and lists
+    // the fleet's jobs (none left for a person here).
+    let journal = tokio::task::block_in_place(|| fleet.journal());
+    let theirs = fleet
+        .users
+        .iter()
+        .flat_map(|u| journal.jobs_for_user(u).unwrap())
+        .find(|j| j.station.as_deref() == Some("s2"))
+        .expect("a job done by s2");
+    let out = fleet.command("s1", 0).args(["--json", "jobs", "show", &theirs.uid]).output().await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "jobs show from s1: {text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or_default()).expect("JSON envelope");
+    assert_eq!(v["result"]["job_uid"], theirs.uid.as_str(), "{v}");
+    assert_eq!(v["result"]["station"], "s2", "{v}");
+    let out = fleet.command("s3", 0).args(["--json", "jobs", "list"]).output().await.unwrap();
+    assert!(out.status.success(), "jobs list from s3: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -162,3 +162,35 @@ both!(finishing_one_user_leaves_the_other_claims_of_a_station_intact, |db| {
     a.finish_item(&c2, &ItemEnd::Done).unwrap();
     assert_eq!(a.queue_status("q").unwrap().counts.done, 2);
 });
+
+/// A station paused in the middle of a write for its job holds that job's row; the
+/// station taking the user over waits for it while fencing the job. Its lease counts
+/// from when the claim is settled: counted from before the wait, it could be over at
+/// once, and the next claim would take the user over again from the new holder.
+#[test]
+fn a_takeover_that_waits_for_the_old_holders_write_still_gets_its_whole_lease() {
+    let Some(db) = Db::postgres() else { return };
+    let Db::Postgres(url) = &db else { unreachable!() };
+    let database = url.rsplit('/').next().unwrap().to_string();
+    let mut a = db.open_as("desk-a");
+    let mut b = db.open_as("desk-b");
+    let mut c = db.open_as("desk-c");
+    a.queue_load("q", &rows(1)).unwrap();
+    let ca = claimed(a.claim("q", Duration::from_millis(200)).unwrap());
+    let mut job = new_job(&ca.upn, "1");
+    job.batch = Some(BatchRef { id: "queue:q".into(), line: ca.line });
+    let ja = a.begin_claimed_job(&job, &ca).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // A's write under way, frozen (SIGSTOP) for 3.5 s with the job's row locked.
+    let holder = std::thread::spawn(move || {
+        crate::postgres::shared().unwrap().psql(&database, &format!("BEGIN; UPDATE jobs SET fence = fence WHERE id = {}; SELECT pg_sleep(3.5); COMMIT;", ja.0))
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    let lease = Duration::from_secs(2);
+    let cb = claimed(b.claim("q", lease).unwrap());
+    holder.join().unwrap();
+    assert_eq!((cb.job, cb.taken_from.as_deref()), (Some(ja), Some("desk-a")));
+    assert!(b.lease_left(&cb).unwrap().is_some_and(|left| left > Duration::ZERO), "B's lease was over before its claim was even committed");
+    assert_eq!(c.claim("q", lease).unwrap(), ClaimResult::Wait { running: 1 }, "the user is B's, not taken over again");
+    b.finish_item(&cb, &ItemEnd::Done).unwrap();
+}

@@ -226,6 +226,30 @@ wait "$pid"
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Turn TLS on with this certificate and key (PEM), as a DBA would: the files in the
+    /// data directory's parent, owned by the server's account, and a configuration
+    /// reload. Plain connections keep working (tests that use `sslmode=disable`).
+    #[allow(dead_code)] // only the journal tier's TLS test uses it
+    pub fn enable_tls(&self, certificate_pem: &str, key_pem: &str) {
+        let cert = self.dir.join("server.crt");
+        let key = self.dir.join("server.key");
+        std::fs::write(&cert, certificate_pem).unwrap();
+        std::fs::write(&key, key_pem).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        chown(&cert, self.owner);
+        chown(&key, self.owner);
+        // ALTER SYSTEM cannot run inside a transaction block: one statement per call.
+        self.psql("postgres", &format!("ALTER SYSTEM SET ssl_cert_file = '{}'", cert.display()));
+        self.psql("postgres", &format!("ALTER SYSTEM SET ssl_key_file = '{}'", key.display()));
+        self.psql("postgres", "ALTER SYSTEM SET ssl = on");
+        self.psql("postgres", "SELECT pg_reload_conf()");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.psql("postgres", "SHOW ssl") != "on" {
+            assert!(Instant::now() < deadline, "PostgreSQL did not turn TLS on; its log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// A fresh, empty database; its URL.
     pub fn create_database(&self, prefix: &str) -> String {
         let name = format!("{prefix}_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);

@@ -319,11 +319,19 @@ async fn start(
         // user's state follows from it, without a key.
         let job = claim.job.expect("checked");
         let record = station.setup().journal.run(move |j| j.job(job)).await.ok().flatten();
+        let reason = record.as_ref().and_then(|r| r.operator_reason.clone());
         let end = match record.as_ref().map(|r| r.state) {
             Some(JobState::Done) => Some(ItemEnd::Done),
-            Some(JobState::NeedsOperator) => Some(ItemEnd::Parked(record.as_ref().and_then(|r| r.operator_reason.as_ref()).map(|r| r.message()).unwrap_or_default())),
+            // Parked for its key alone (e.g. closed by a takeover with another key whose
+            // retry job never started): the user has nothing registered, this key
+            // enrolls them.
+            Some(JobState::NeedsOperator) if reason.as_ref().is_some_and(|r| r.concerns_only_the_key()) => None,
+            Some(JobState::NeedsOperator) => Some(ItemEnd::Parked(reason.as_ref().map(|r| r.message()).unwrap_or_default())),
             _ => None,
         };
+        if end.is_none() && reason.is_some() {
+            spec.resumes = Some(job);
+        }
         if let Some(end) = end {
             let c = claim.clone();
             let _ = station.setup().journal.run(move |j| j.finish_item(&c, &end)).await;
@@ -403,6 +411,14 @@ async fn conclude(
         Some(ItemEnd::Done)
     } else if interrupted {
         None
+    } else if outcome.state == JobState::NeedsOperator && outcome.operator_reason.as_ref().is_some_and(|r| r.concerns_only_the_key()) && !control.abort.is_cancelled() {
+        // This key's PIN is lost (the key is set aside for a reset), but the user has
+        // nothing registered: the next key enrolls them. Not counted against the
+        // retries: the next attempt is with another key, which cannot end this way.
+        Some(ItemEnd::Retry(format!(
+            "{}; the user is given out again for another key",
+            outcome_message(outcome).unwrap_or_else(|| "this key must be reset".into())
+        )))
     } else if outcome.state == JobState::NeedsOperator {
         Some(ItemEnd::Parked(outcome_message(outcome).unwrap_or_else(|| "needs an operator".into())))
     } else if retryable(outcome, control) && (claim.attempts as u64) <= options.batch.retries as u64 {

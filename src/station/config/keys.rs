@@ -107,6 +107,9 @@ pub const SETTABLE_KEYS: &[SettableKey] = &[
     key("console.password_file", Path),
     key("console.operator_pin_file", Path),
     key("console.exit_sequence_file", Path),
+    key("deeplink.key_env", Text),
+    key("deeplink.key_file", Path),
+    key("deeplink.allow_unsigned", Bool),
 ];
 
 /// `KEYSTATION_*` variables that belong to the command line itself (global options),

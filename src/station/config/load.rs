@@ -473,6 +473,7 @@ impl ConfigLoader {
                 *p = base.join(&*p);
             }
             config.console.resolve_paths(base, |key| matches!(prov.origin_of(key), Origin::File(_)));
+            config.deeplink.resolve_paths(base, |key| matches!(prov.origin_of(key), Origin::File(_)));
             // So is a flow file (not the built-in names).
             if let Some(f) = config.browser.flow.as_mut()
                 && !matches!(f.as_str(), "microsoft" | "simulator" | "auto" | "")
@@ -524,6 +525,9 @@ fn secret_env_names(table: &Table) -> Vec<String> {
         }
     }
     if let Some(v) = table.get("journal").and_then(Value::as_table).and_then(|j| j.get("password_env")).and_then(Value::as_str) {
+        names.push(v.to_string());
+    }
+    if let Some(v) = table.get("deeplink").and_then(Value::as_table).and_then(|d| d.get("key_env")).and_then(Value::as_str) {
         names.push(v.to_string());
     }
     names

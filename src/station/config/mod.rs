@@ -10,6 +10,7 @@
 //!     .load()?;                                    // validated StationConfig
 //! ```
 mod console;
+mod deeplink;
 mod keys;
 mod legacy;
 mod load;
@@ -20,6 +21,7 @@ mod tenant;
 mod validate;
 
 pub use console::{parse_listen, ConsoleConfig, DEFAULT_LISTEN};
+pub use deeplink::DeeplinkConfig;
 pub use keys::{env_var_for, SettableKey, SETTABLE_KEYS};
 pub use load::{config_file_in_use, config_search_path, default_config_path, ConfigError, ConfigLoader, ConfigOverrides, LoadedConfig, Origin, Provenance, SYSTEM_CONFIG_PATH};
 pub use plan::{Plan, PlanInput, PlanKey, PlanStep, PlanTenant, Touches};
@@ -73,6 +75,8 @@ pub struct StationConfig {
     pub network: NetworkConfig,
     /// The web console (`keystation console`).
     pub console: ConsoleConfig,
+    /// Signed `keystation://` links (`keystation open`).
+    pub deeplink: DeeplinkConfig,
     /// Lab settings (test machinery allowed on purpose; file only).
     pub lab: LabConfig,
     /// Extra AAGUID → model names.
@@ -97,6 +101,7 @@ impl Default for StationConfig {
             kiosk: KioskConfig::default(),
             network: NetworkConfig::default(),
             console: ConsoleConfig::default(),
+            deeplink: DeeplinkConfig::default(),
             lab: LabConfig::default(),
             models: Vec::new(),
         }

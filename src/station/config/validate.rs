@@ -128,6 +128,7 @@ pub(super) fn validate(cfg: &StationConfig, prov: &Provenance) -> Result<(), Con
         return Err(c.fail("models", e));
     }
     cfg.console.check().map_err(|(key, message)| c.fail(key, message))?;
+    cfg.deeplink.check().map_err(|(key, message)| c.fail(key, message))?;
     Ok(())
 }
 

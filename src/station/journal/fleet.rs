@@ -267,8 +267,14 @@ impl Journal {
             }
             if let Some(job) = claim.job {
                 // The earlier holder's writes for this job are refused from now on.
+                // This waits for a write of the earlier holder already under way (a
+                // station paused mid-transaction holds the job's row until it runs
+                // again), so the lease is stamped again afterwards: counted from the
+                // start of the claim, it could be over before the claim is committed,
+                // and the next claim would take the user over from this very station.
                 let sql = format!("{FENCE_JOB} AND state IN {IN_PROGRESS}");
                 db.execute(&sql, &params![job.0, token])?;
+                db.execute(RENEW, &params![item, token, ms(lease)])?;
             }
             Ok(ClaimResult::Claimed(Box::new(claim)))
         })?;

@@ -236,6 +236,14 @@ pub enum OperatorReason {
 }
 
 impl OperatorReason {
+    /// The job was parked for its key alone: the PIN on that key is lost and no method
+    /// of the job is left on the user (it was never made or was deleted again). The key
+    /// needs a reset; the user needs nothing from a person, and another key can enroll
+    /// them (a queue gives the user out again instead of parking them).
+    pub fn concerns_only_the_key(&self) -> bool {
+        matches!(self, OperatorReason::PinLostBeforeHandover { method_id: None })
+    }
+
     /// Stable code (stored, filterable).
     pub fn code(&self) -> &'static str {
         match self {

@@ -9,6 +9,11 @@
 //! what was wrong, before anything is touched. The parser is strict on purpose:
 //! unknown or repeated parameters, control characters, oversized input, another scheme
 //! or host are all refusals, not things to guess about. docs/deeplinks.md.
+mod accept;
+pub mod handler;
+
+pub use accept::{accept, AcceptedLink};
+
 use crate::secret::SecretString;
 use crate::station::batch::check_upn;
 use crate::text::Echo;
@@ -105,6 +110,9 @@ pub enum DeeplinkError {
     /// No signing key is configured (or it is unusable).
     #[error("{0}")]
     Key(String),
+    /// The journal could not record the nonce (nothing was started).
+    #[error("the journal could not record the link's nonce, so nothing was started: {0}; fix the journal (keystation doctor) and open the link again")]
+    Journal(String),
 }
 
 fn bad(msg: impl Into<String>) -> DeeplinkError {
