@@ -28,6 +28,8 @@ have dpkg-deb || missing+=(dpkg)
 have strip || missing+=(binutils)
 have systemd-sysusers || missing+=(systemd)
 have lintian || missing+=(lintian)
+# `deeplink register` hands the keystation: scheme to the desktop through xdg-mime (tests/cli).
+have xdg-mime || missing+=(xdg-utils)
 
 if [ ${#missing[@]} -gt 0 ]; then
     log "installing Debian packages for the browser, VM and journal tiers: ${missing[*]}"
