@@ -236,3 +236,96 @@ async fn a_panicking_job_is_contained_its_key_freed_and_its_row_reported() {
     assert_eq!(report.end, BatchEnd::AllDone, "{report:#?}");
     assert_one_method_each(&world, &users, "panics").await;
 }
+
+/// A blank virtual key at `virtual:<index>` (paths sort by index: the tracker sees the
+/// lower one first).
+fn key_at(world: &World, index: usize) -> keystation::key::virtual_key::VirtualKey {
+    keystation::key::virtual_key::VirtualKey::try_new(keystation::key::virtual_key::VirtualKeyConfig {
+        index: Some(index),
+        attestation: keystation::key::virtual_key::VirtualAttestation::Batch(world.tenant.ca.clone()),
+        ..Default::default()
+    })
+    .expect("virtual key")
+}
+
+/// Run 1 of the two tests below: one user's job on `own` stops dead at `point`.
+async fn interrupted_on(world: &World, own: &keystation::key::virtual_key::VirtualKey, point: CrashPoint, batch: &str) -> std::path::PathBuf {
+    let users = world.fresh_users();
+    let file = world.batch_file("one.csv", &csv(&users[..1]));
+    world.hub.plug(own.clone());
+    let station = world.station(&ConfigOverrides::default(), |s| s.options.crash_point = Some(point)).await;
+    let plan = plan_batch(&station, read_batch_file(&file).unwrap(), batch.into()).await.unwrap();
+    let (recorder, _notices) = Recorder::new();
+    let report = tokio::time::timeout(Duration::from_secs(120), run_batch(station, world.sources(), plan, options(1), recorder, BatchControl::default()))
+        .await
+        .expect("the first run ends");
+    assert_eq!(report.rows[0].status, RowStatus::Interrupted, "{report:#?}");
+    world.hub.remove(own.path());
+    file
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_resumed_job_gets_its_own_key_back_when_it_is_plugged_in() {
+    // The PIN is set and the station dies (a PIN nobody knows), or the key is registered
+    // and verified and the station dies before the slip (the PIN is lost, the method is
+    // deleted): either way the job's own key must be reset and enrolled again.
+    for (n, point) in [CrashPoint::State(JobState::Prepared), CrashPoint::State(JobState::Verified)].into_iter().enumerate() {
+        let world = World::new(1, Default::default()).await;
+        let user = world.fresh_users()[0].clone();
+        let (other, own) = (key_at(&world, 9101 + 10 * n), key_at(&world, 9102 + 10 * n));
+        let file = interrupted_on(&world, &own, point.clone(), "own-key").await;
+        let interrupted = world.jobs().into_iter().next().expect("the job");
+
+        // Another key is there first; the job's own key comes half a second later.
+        world.hub.plug(other.clone());
+        let station = world.station(&ConfigOverrides::default(), |_| {}).await;
+        let plan = plan_batch(&station, read_batch_file(&file).unwrap(), "own-key".into()).await.unwrap();
+        assert_eq!(plan.resuming(), 1);
+        let (recorder, _notices) = Recorder::new();
+        let run = tokio::spawn(run_batch(station, world.sources(), plan, options(2), recorder.clone(), BatchControl::default()));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        world.hub.plug(own.clone());
+        let report = tokio::time::timeout(Duration::from_secs(120), run).await.expect("the re-run ends").unwrap();
+        assert_eq!(report.end, BatchEnd::AllDone, "{point:?}: {report:#?}");
+        let assigned: Vec<_> = recorder.notices().into_iter().filter_map(|n| if let BatchNotice::UserAssigned { key, .. } = n { Some(key) } else { None }).collect();
+        assert_eq!(assigned, vec![own.path().to_string()], "{point:?}: the resume waits for its own key, not the first one plugged in");
+        assert_eq!(other.counters().touch_requests, 0, "{point:?}: the other key is left blank");
+        // Its own key was reset and enrolled: nothing parked, one method.
+        let jobs = world.jobs();
+        assert!(jobs.iter().all(|j| j.state != JobState::NeedsOperator), "{point:?}: nothing parked: {jobs:#?}");
+        assert_eq!(jobs.iter().find(|j| j.id == interrupted.id).unwrap().state, JobState::Failed, "{point:?}: the interrupted job is closed, its retry resumes it");
+        assert_one_method_each(&world, &[user], "own-key").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_resumed_without_its_key_deletes_its_method_and_the_journal_says_so() {
+    let world = World::new(1, Default::default()).await;
+    let user = world.fresh_users()[0].clone();
+    let (own, other) = (key_at(&world, 9201), key_at(&world, 9202));
+    // Registered and verified, then the station dies before the slip: the PIN is lost.
+    let file = interrupted_on(&world, &own, CrashPoint::State(JobState::Verified), "lost-key").await;
+    let interrupted = world.jobs().into_iter().next().expect("the job");
+    let lost = interrupted.entra_method_id.clone().expect("registered before the crash");
+    assert_eq!(world.sim_methods(&user).await.len(), 1);
+
+    // Only another key comes: the user is enrolled with it; the old key must be reset by
+    // hand, and its method (PIN lost) is deleted.
+    world.hub.plug(other.clone());
+    let station = world.station(&ConfigOverrides::default(), |_| {}).await;
+    let plan = plan_batch(&station, read_batch_file(&file).unwrap(), "lost-key".into()).await.unwrap();
+    let (recorder, _notices) = Recorder::new();
+    let report = tokio::time::timeout(Duration::from_secs(120), run_batch(station, world.sources(), plan, options(1), recorder, BatchControl::default()))
+        .await
+        .expect("the re-run ends");
+    assert_eq!(report.counts.done, 1, "{report:#?}");
+    let methods = world.sim_methods(&user).await;
+    assert_eq!(methods.len(), 1, "{methods:?}");
+    assert_ne!(methods[0]["id"].as_str(), Some(lost.as_str()), "the method whose PIN was lost is gone");
+    let old = world.jobs().into_iter().find(|j| j.id == interrupted.id).unwrap();
+    assert_eq!(old.state, JobState::NeedsOperator, "the old key needs a reset by hand");
+    assert_eq!(old.entra_method_id, None, "a parked job must not name the method it deleted");
+    // The journal's live methods are the tenant's.
+    let live: Vec<String> = world.jobs().into_iter().filter(|j| !j.state.is_in_progress() && j.state != JobState::Failed).filter_map(|j| j.entra_method_id).collect();
+    assert_eq!(live, vec![methods[0]["id"].as_str().unwrap().to_string()]);
+}

@@ -125,6 +125,43 @@ struct Work {
 
 struct Running {
     replug_pending: bool,
+    /// The key's serial, when it reports one (a resumed job waits for its own key).
+    serial: Option<String>,
+}
+
+/// The key a resumed job wants back: its own (by serial), when its resume rules need the
+/// key (to read its PIN state or reset it).
+fn own_key_serial(w: &Work) -> Option<&str> {
+    match &w.planned.disposition {
+        Disposition::Resume(item) if item.needs_key => item.job.key.serial.as_deref().filter(|s| !s.trim().is_empty()),
+        _ => None,
+    }
+}
+
+/// How long a resumed job waits for its own key to show up after the run starts watching
+/// keys: keys plugged in together are seen one by one over a moment, and a real hub
+/// brings its keys up over a second or two.
+const OWN_KEY_GRACE: Duration = Duration::from_secs(3);
+
+/// Which queued work a key with `serial` takes (its index), if any. A resumed job gets
+/// its own key: that key goes to it first. Another key goes to it only when no other
+/// user is waiting, its own key is not plugged in (`present`: the serials of the keys
+/// that can still be used), and the run has watched keys for [`OWN_KEY_GRACE`]
+/// (`grace_over`). On another key the resume enrolls the user anew and leaves the old
+/// key, with a PIN nobody knows, to be reset by hand; its own key it resets and reuses.
+fn pick_work(queue: &VecDeque<Work>, serial: Option<&str>, present: &HashSet<String>, grace_over: bool) -> Option<usize> {
+    if let Some(s) = serial
+        && let Some(i) = queue.iter().position(|w| own_key_serial(w) == Some(s))
+    {
+        return Some(i);
+    }
+    if let Some(i) = queue.iter().position(|w| own_key_serial(w).is_none()) {
+        return Some(i);
+    }
+    if !grace_over {
+        return None;
+    }
+    queue.iter().position(|w| own_key_serial(w).is_some_and(|own| !present.contains(own)))
 }
 
 /// What replacing a user's older keys did (`None`: not asked for, or nothing enrolled).
@@ -256,8 +293,17 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
         }
     };
     let (initial, mut key_events) = tracker.subscribe_with_present();
+    let watching = Instant::now();
     let (signal_tx, mut signals) = unbounded_channel::<Signal>();
 
+    // The interrupted jobs this run resumes (their keys are wanted back, not refused).
+    let resuming: HashSet<JobId> = queue
+        .iter()
+        .filter_map(|w| match &w.planned.disposition {
+            Disposition::Resume(item) => Some(item.job.id),
+            _ => None,
+        })
+        .collect();
     let mut idle: VecDeque<KeyIdentity> = VecDeque::new();
     let mut used: HashSet<String> = HashSet::new();
     let mut running: HashMap<String, Running> = HashMap::new();
@@ -284,7 +330,7 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
                         continue; // a running job's key coming back from a re-plug
                     }
                     notice(BatchNotice::KeyArrived { key: path.clone(), serial: k.descriptor.serial.clone() });
-                    if let Some(reason) = already_enrolled(&station, &plan.batch_id, &k).await {
+                    if let Some(reason) = already_enrolled(&station, &plan.batch_id, &k, &resuming).await {
                         notice(BatchNotice::KeyRefused { key: path.clone(), reason });
                         used.insert(path);
                     } else if running.values().any(|r| r.replug_pending) {
@@ -315,9 +361,21 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
         }
 
         // 2. Start jobs on idle keys.
+        let present: HashSet<String> = idle
+            .iter()
+            .chain(held.iter())
+            .filter_map(|k| k.descriptor.serial.clone())
+            .chain(running.values().filter_map(|r| r.serial.clone()))
+            .collect();
+        let mut not_now = Vec::new();
         while !stopping && running.len() < concurrency && !queue.is_empty() {
             let Some(key) = idle.pop_front() else { break };
-            let Some(work) = queue.pop_front() else { break };
+            let Some(index) = pick_work(&queue, key.descriptor.serial.as_deref(), &present, watching.elapsed() >= OWN_KEY_GRACE) else {
+                // Only resumed jobs whose own keys are plugged in are waiting.
+                not_now.push(key);
+                continue;
+            };
+            let Some(work) = queue.remove(index) else { break };
             let path = key.descriptor.path.clone();
             let upn = work.planned.row.upn.clone();
             let line = work.planned.row.line;
@@ -327,7 +385,7 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
                 Err(message) => {
                     notice(BatchNotice::KeyRefused { key: path.clone(), reason: format!("cannot use this key: {message}; take it out and try another") });
                     used.insert(path);
-                    queue.push_front(work);
+                    queue.insert(index, work);
                     continue;
                 }
             };
@@ -336,7 +394,7 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
                 _ => None,
             };
             notice(BatchNotice::UserAssigned { key: path.clone(), line, upn, attempt: work.attempt, resumes });
-            running.insert(path.clone(), Running { replug_pending: false });
+            running.insert(path.clone(), Running { replug_pending: false, serial: key.descriptor.serial.clone() });
             let spec = job_spec(&plan, &work.planned, &options);
             let plan_id = plan.batch_id.clone();
             let station = Arc::clone(&station);
@@ -371,6 +429,9 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
                 (path, work, outcome, replaced)
             });
             in_flight.insert(task.id(), remembered);
+        }
+        for key in not_now.into_iter().rev() {
+            idle.push_front(key);
         }
 
         // 3. Are we done?
@@ -475,6 +536,9 @@ pub async fn run_batch(station: Arc<Station>, sources: KeySources, plan: BatchPl
                     }
                 }
             },
+            // Keys kept for resumed jobs whose own keys may still show up: look again
+            // when the grace ends.
+            _ = tokio::time::sleep_until((watching + OWN_KEY_GRACE).into()), if !idle.is_empty() && !queue.is_empty() && watching.elapsed() < OWN_KEY_GRACE => {}
             _ = control.stop.cancelled(), if !stopping => {
                 stopping = true;
                 notice(BatchNotice::Stopping { pending: queue.len(), reason: "the operator asked to stop".into() });
@@ -621,13 +685,20 @@ pub(super) async fn open_key(sources: &KeySources, key: &KeyIdentity, events: Ar
 
 /// A key this batch already enrolled (by serial) must not be reset and given to someone
 /// else because it was plugged in again.
-async fn already_enrolled(station: &Station, batch_id: &str, key: &KeyIdentity) -> Option<String> {
+/// A key this batch has enrolled someone with, or one whose registered job stopped
+/// half-way at another run still going on. A key whose interrupted job this run resumes
+/// (`resuming`) is not refused: the resume needs it back (to reset it and start over).
+async fn already_enrolled(station: &Station, batch_id: &str, key: &KeyIdentity, resuming: &HashSet<JobId>) -> Option<String> {
     let serial = key.descriptor.serial.clone().filter(|s| !s.is_empty())?;
     let query = KeyQuery { serial: Some(serial.clone()), ..Default::default() };
     let jobs = station.setup().journal.run(move |j| j.jobs_for_key(&query)).await.ok()?;
     let job = jobs.iter().rev().find(|j| {
         j.batch.as_ref().is_some_and(|b| b.id == batch_id)
-            && matches!(j.state, JobState::Done | JobState::HandedOver | JobState::Verified | JobState::Registered | JobState::NeedsOperator)
+            && match j.state {
+                JobState::Done | JobState::HandedOver | JobState::NeedsOperator => true,
+                JobState::Verified | JobState::Registered => !resuming.contains(&j.id),
+                _ => false,
+            }
     })?;
     Some(format!(
         "this key (serial {serial}) was already enrolled for {} in this batch (job {}); take it out and put it with the finished keys",

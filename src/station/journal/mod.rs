@@ -655,6 +655,22 @@ impl Journal {
         })
     }
 
+    /// Resolve a job's `delete_method` intent as done and take the method off the job
+    /// when it was the job's own, in one transaction: the job no longer owns a method in
+    /// Entra, so the journal's live methods stay equal to the tenant's (the intent keeps
+    /// which method it was).
+    pub fn resolve_method_deleted(&mut self, job: JobId, intent: IntentId, method_id: &str, outcome: &IntentOutcome) -> Result<(), JournalError> {
+        let now = self.now();
+        let fence = self.fence(job);
+        self.write(Durability::Sync, |db| {
+            if db.execute(query::TOUCH_JOB, &params![job.0, now.clone(), fence])? == 0 {
+                return Err(Journal::missing_or_fenced(db, job));
+            }
+            db.execute(query::FORGET_METHOD, &params![job.0, method_id.to_string()])?;
+            Journal::apply_resolution(db, job, intent, outcome, &now)
+        })
+    }
+
     /// Move a job to a new state, with its intent result, facts, error and reason, in
     /// one transaction: either all of it is on disk or none of it.
     pub fn transition(&mut self, job: JobId, t: Transition) -> Result<(), JournalError> {

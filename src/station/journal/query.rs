@@ -16,6 +16,7 @@ pub(super) const TOUCH_JOB: &str = "UPDATE jobs SET updated_at = ?2 WHERE id = ?
 pub(super) const RECORD_INTERRUPTION: &str = "UPDATE jobs SET error_kind = ?2, error_message = ?3, updated_at = ?4 WHERE id = ?1 AND COALESCE(fence, 0) = ?5";
 pub(super) const RESOLVE_INTENT: &str = "UPDATE intents SET resolution = ?3, resolved_at = ?4, result = ?5, message = ?6
              WHERE id = ?1 AND job_id = ?2 AND resolution IS NULL";
+pub(super) const FORGET_METHOD: &str = "UPDATE jobs SET entra_method_id = NULL WHERE id = ?1 AND entra_method_id = ?2";
 const KNOWS_METHOD: &str = "SELECT 1 FROM jobs WHERE entra_method_id = ?1";
 const INTENTS_OF_JOB: &str = "SELECT id, job_id, detail, recorded_at, resolution, resolved_at, result, message FROM intents WHERE job_id = ?1 ORDER BY id";
 const TRANSITIONS_OF_JOB: &str = "SELECT from_state, to_state, at, intent_id, note FROM transitions WHERE job_id = ?1 ORDER BY id";
@@ -302,6 +303,7 @@ impl Journal {
             ("update a job", super::UPDATE_JOB.into()),
             ("record an interruption", RECORD_INTERRUPTION.into()),
             ("resolve an intent", RESOLVE_INTENT.into()),
+            ("forget a deleted method", FORGET_METHOD.into()),
             ("unfinished jobs", select(&unfinished_clause().0)),
             ("jobs of a batch", select("WHERE batch_id = ?1 ORDER BY id")),
         ];

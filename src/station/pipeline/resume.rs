@@ -19,7 +19,7 @@ use crate::key::KeyError;
 use crate::secret::SecretString;
 use crate::station::config::ResetPolicy;
 use crate::station::journal::{
-    plan_resume, reconcile_registration, FailureKind, Intent, IntentOutcome, JobError, JobId, JobRecord, JobUpdate, MethodSummary, OperatorReason, OrphanMatch,
+    plan_resume, reconcile_registration, FailureKind, Intent, IntentId, IntentOutcome, JobError, JobId, JobRecord, JobUpdate, MethodSummary, OperatorReason, OrphanMatch,
     ResumeStep, Transition, UnfinishedJob,
 };
 use crate::station::pin::PinSource;
@@ -301,7 +301,7 @@ impl Run<'_> {
 
     /// `ReconcileRegistration`: find the registration the interrupted POST may have made.
     /// Returns `Some` when the job was settled here (adopted and continued).
-    async fn reconcile(&mut self, item: &ResumeItem, intent: crate::station::journal::IntentId, desk: bool) -> Result<Option<ResumeEnd>, Stop> {
+    async fn reconcile(&mut self, item: &ResumeItem, intent: IntentId, desk: bool) -> Result<Option<ResumeEnd>, Stop> {
         let st = self.st;
         let Some(record) = item.open_intents.iter().find(|i| i.id == intent).cloned() else { return Ok(None) };
         let user = self.user_ref();
@@ -358,12 +358,12 @@ impl Run<'_> {
         match self.st.setup.graph.delete_fido2_method(&self.user_ref(), method).await {
             Ok(()) => {
                 self.effect_done("delete_method")?;
-                self.resolve(id, IntentOutcome::Done(None)).await?;
+                self.method_deleted(id, method, IntentOutcome::Done(None)).await?;
                 self.note(format!("deleted Entra method {method} ({reason})"));
                 Ok(true)
             }
             Err(e) if e.kind == GraphErrorKind::MethodNotFound => {
-                self.resolve(id, IntentOutcome::Done(Some(serde_json::json!({ "already_gone": true })))).await?;
+                self.method_deleted(id, method, IntentOutcome::Done(Some(serde_json::json!({ "already_gone": true })))).await?;
                 Ok(true)
             }
             Err(e) => {
@@ -373,6 +373,19 @@ impl Run<'_> {
                 Ok(false)
             }
         }
+    }
+
+    /// The deletion is done: resolve its intent and, if the method was the job's own, take
+    /// it off the job (a parked job must not name a method the tenant no longer has).
+    async fn method_deleted(&mut self, intent: IntentId, method: &str, outcome: IntentOutcome) -> Result<(), Stop> {
+        let job = self.job_id()?;
+        let m = method.to_string();
+        self.st.setup.journal.run(move |j| j.resolve_method_deleted(job, intent, &m, &outcome)).await.map_err(|e| self.journal_stop(e))?;
+        self.facts.open.retain(|i| *i != intent);
+        if self.out.method_id.as_deref() == Some(method) {
+            self.out.method_id = None;
+        }
+        Ok(())
     }
 
     /// `DeleteTapsCreatedAfter`: a pass whose value died with the station.
