@@ -194,3 +194,57 @@ fn a_takeover_that_waits_for_the_old_holders_write_still_gets_its_whole_lease() 
     assert_eq!(c.claim("q", lease).unwrap(), ClaimResult::Wait { running: 1 }, "the user is B's, not taken over again");
     b.finish_item(&cb, &ItemEnd::Done).unwrap();
 }
+
+/// A station frozen in the middle of a write holds its job's row. Another station's
+/// write for that job gives up after the session's `lock_timeout` (a quarter of the
+/// lease), not the 15 s statement deadline, as a retryable error (nothing written), and
+/// goes through when retried once the frozen transaction is gone.
+#[test]
+fn a_write_blocked_by_a_frozen_station_gives_up_within_a_quarter_of_the_lease() {
+    let Some(db) = Db::postgres() else { return };
+    let Db::Postgres(url) = &db else { unreachable!() };
+    let database = url.rsplit('/').next().unwrap().to_string();
+    let lease = Duration::from_secs(2);
+    let open = |name: &str| {
+        let mut s = Db::settings(url);
+        s.bound_waits_by(lease);
+        let mut j = Journal::connect_postgres(s).unwrap();
+        j.set_identity(StationIdentity { name: name.into(), host: format!("{name}.example") });
+        j
+    };
+    // Per session, whatever the server's defaults: a quarter of the lease.
+    assert_eq!(db.open().database_setting("lock_timeout").unwrap().as_deref(), Some("7500ms"), "default lease 30 s");
+    let mut a = open("desk-a");
+    let mut b = open("desk-b");
+    for name in ["lock_timeout", "idle_in_transaction_session_timeout"] {
+        assert_eq!(b.database_setting(name).unwrap().as_deref(), Some("500ms"), "{name}");
+    }
+
+    a.queue_load("q", &rows(1)).unwrap();
+    let ca = claimed(a.claim("q", Duration::from_millis(200)).unwrap());
+    let mut job = new_job(&ca.upn, "1");
+    job.batch = Some(BatchRef { id: "queue:q".into(), line: ca.line });
+    let ja = a.begin_claimed_job(&job, &ca).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // A's write under way, frozen with the job's row locked (not idle: the server's idle
+    // timeout would end a real frozen station's transaction, not this one's).
+    let holder = std::thread::spawn(move || {
+        crate::postgres::shared().unwrap().psql(&database, &format!("SET application_name = 'frozen-station'; BEGIN; UPDATE jobs SET fence = fence WHERE id = {}; SELECT pg_sleep(40); COMMIT;", ja.0))
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    let started = std::time::Instant::now();
+    let e = b.claim("q", lease).expect_err("the takeover cannot fence the job while its row is locked");
+    let waited = started.elapsed();
+    assert!(matches!(e, JournalError::Unreachable { .. }) && e.to_string().contains("55P03"), "a retryable error: {e}");
+    // lock_timeout 0.5 s; without it the claim waits for the 15 s statement deadline.
+    assert!(waited < Duration::from_secs(5), "the takeover waited {waited:?} for the frozen station");
+    assert_eq!(b.queue_items("q").unwrap()[0].token, ca.token, "nothing of the refused claim was written");
+
+    let Db::Postgres(url) = &db else { unreachable!() };
+    let database = url.rsplit('/').next().unwrap().to_string();
+    crate::postgres::shared().unwrap().psql(&database, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'frozen-station'");
+    let _ = holder.join(); // psql reports its session's end: expected
+    let cb = claimed(b.claim("q", lease).unwrap());
+    assert_eq!((cb.job, cb.taken_from.as_deref()), (Some(ja), Some("desk-a")), "the retried claim takes the user over");
+    b.finish_item(&cb, &ItemEnd::Done).unwrap();
+}
