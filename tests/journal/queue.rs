@@ -163,6 +163,30 @@ both!(finishing_one_user_leaves_the_other_claims_of_a_station_intact, |db| {
     assert_eq!(a.queue_status("q").unwrap().counts.done, 2);
 });
 
+fn database(db: &Db) -> String {
+    let Db::Postgres(url) = db else { unreachable!() };
+    url.rsplit('/').next().unwrap().to_string()
+}
+
+/// Station `a` claims the queue's one user under a lease that lapses at once and begins
+/// its job; then a write of its for that job is under way and frozen for `frozen_s`
+/// seconds, holding the job's row (psql, in a session named `frozen-station`).
+fn a_frozen_write_on_a_lapsed_claim(db: &Db, a: &mut Journal, frozen_s: f64) -> (Claim, JobId, std::thread::JoinHandle<String>) {
+    a.queue_load("q", &rows(1)).unwrap();
+    let ca = claimed(a.claim("q", Duration::from_millis(200)).unwrap());
+    let mut job = new_job(&ca.upn, "1");
+    job.batch = Some(BatchRef { id: "queue:q".into(), line: ca.line });
+    let ja = a.begin_claimed_job(&job, &ca).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let database = database(db);
+    let holder = std::thread::spawn(move || {
+        let sql = format!("SET application_name = 'frozen-station'; BEGIN; UPDATE jobs SET fence = fence WHERE id = {}; SELECT pg_sleep({frozen_s}); COMMIT;", ja.0);
+        crate::postgres::shared().unwrap().psql(&database, &sql)
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    (ca, ja, holder)
+}
+
 /// A station paused in the middle of a write for its job holds that job's row; the
 /// station taking the user over waits for it while fencing the job. Its lease counts
 /// from when the claim is settled: counted from before the wait, it could be over at
@@ -170,27 +194,58 @@ both!(finishing_one_user_leaves_the_other_claims_of_a_station_intact, |db| {
 #[test]
 fn a_takeover_that_waits_for_the_old_holders_write_still_gets_its_whole_lease() {
     let Some(db) = Db::postgres() else { return };
-    let Db::Postgres(url) = &db else { unreachable!() };
-    let database = url.rsplit('/').next().unwrap().to_string();
     let mut a = db.open_as("desk-a");
     let mut b = db.open_as("desk-b");
     let mut c = db.open_as("desk-c");
-    a.queue_load("q", &rows(1)).unwrap();
-    let ca = claimed(a.claim("q", Duration::from_millis(200)).unwrap());
-    let mut job = new_job(&ca.upn, "1");
-    job.batch = Some(BatchRef { id: "queue:q".into(), line: ca.line });
-    let ja = a.begin_claimed_job(&job, &ca).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
     // A's write under way, frozen (SIGSTOP) for 3.5 s with the job's row locked.
-    let holder = std::thread::spawn(move || {
-        crate::postgres::shared().unwrap().psql(&database, &format!("BEGIN; UPDATE jobs SET fence = fence WHERE id = {}; SELECT pg_sleep(3.5); COMMIT;", ja.0))
-    });
-    std::thread::sleep(Duration::from_millis(800));
+    let (_, ja, holder) = a_frozen_write_on_a_lapsed_claim(&db, &mut a, 3.5);
     let lease = Duration::from_secs(2);
     let cb = claimed(b.claim("q", lease).unwrap());
     holder.join().unwrap();
     assert_eq!((cb.job, cb.taken_from.as_deref()), (Some(ja), Some("desk-a")));
     assert!(b.lease_left(&cb).unwrap().is_some_and(|left| left > Duration::ZERO), "B's lease was over before its claim was even committed");
     assert_eq!(c.claim("q", lease).unwrap(), ClaimResult::Wait { running: 1 }, "the user is B's, not taken over again");
+    b.finish_item(&cb, &ItemEnd::Done).unwrap();
+}
+
+/// A station frozen in the middle of a write holds its job's row. Another station's
+/// write for that job gives up after the session's `lock_timeout` (a quarter of the
+/// lease), not the 15 s statement deadline, as a retryable error (nothing written), and
+/// goes through when retried once the frozen transaction is gone.
+#[test]
+fn a_write_blocked_by_a_frozen_station_gives_up_within_a_quarter_of_the_lease() {
+    let Some(db) = Db::postgres() else { return };
+    let Db::Postgres(url) = &db else { unreachable!() };
+    let lease = Duration::from_secs(2);
+    let open = |name: &str| {
+        let mut s = Db::settings(url);
+        s.bound_waits_by(lease);
+        let mut j = Journal::connect_postgres(s).unwrap();
+        j.set_identity(StationIdentity { name: name.into(), host: format!("{name}.example") });
+        j
+    };
+    // Per session, whatever the server's defaults: a quarter of the lease.
+    assert_eq!(db.open().database_setting("lock_timeout").unwrap().as_deref(), Some("7500ms"), "default lease 30 s");
+    let mut a = open("desk-a");
+    let mut b = open("desk-b");
+    for name in ["lock_timeout", "idle_in_transaction_session_timeout"] {
+        assert_eq!(b.database_setting(name).unwrap().as_deref(), Some("500ms"), "{name}");
+    }
+
+    // A's write under way, frozen with the job's row locked (in a statement, not idle:
+    // the server's idle timeout would end a real frozen station's transaction).
+    let (ca, ja, holder) = a_frozen_write_on_a_lapsed_claim(&db, &mut a, 40.0);
+    let started = std::time::Instant::now();
+    let e = b.claim("q", lease).expect_err("the takeover cannot fence the job while its row is locked");
+    let waited = started.elapsed();
+    assert!(matches!(e, JournalError::Unreachable { .. }) && e.to_string().contains("55P03"), "a retryable error: {e}");
+    // lock_timeout 0.5 s; without it the claim waits for the 15 s statement deadline.
+    assert!(waited < Duration::from_secs(5), "the takeover waited {waited:?} for the frozen station");
+    assert_eq!(b.queue_items("q").unwrap()[0].token, ca.token, "nothing of the refused claim was written");
+
+    crate::postgres::shared().unwrap().psql(&database(&db), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'frozen-station' AND datname = current_database()");
+    let _ = holder.join(); // psql reports its session's end: expected
+    let cb = claimed(b.claim("q", lease).unwrap());
+    assert_eq!((cb.job, cb.taken_from.as_deref()), (Some(ja), Some("desk-a")), "the retried claim takes the user over");
     b.finish_item(&cb, &ItemEnd::Done).unwrap();
 }

@@ -329,3 +329,61 @@ async fn a_job_resumed_without_its_key_deletes_its_method_and_the_journal_says_s
     let live: Vec<String> = world.jobs().into_iter().filter(|j| !j.state.is_in_progress() && j.state != JobState::Failed).filter_map(|j| j.entra_method_id).collect();
     assert_eq!(live, vec![methods[0]["id"].as_str().unwrap().to_string()]);
 }
+
+/// Under `batch --queue`, a job that panics every time is a failed attempt like any
+/// other: after `1 + retries` claims the user is parked for a person with the panic
+/// message and what to do, the queue item is settled and the queue drains (without
+/// this, the in-progress job came back each time its lease ended, forever).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_panicking_on_every_claim_of_a_queue_is_parked_and_the_queue_drains() {
+    use keystation::station::batch::{run_queue, QueueOptions};
+    use keystation::station::journal::QueueRow;
+    let world = World::new(3, Default::default()).await;
+    let users = world.fresh_users();
+    let victim = users[1].clone();
+    let station = world
+        .station(&ConfigOverrides::default(), |s| {
+            let real = s.registrars.get(keystation::ceremony::RegistrationPath::Graph).unwrap();
+            s.registrars.insert(std::sync::Arc::new(PanicsFor { user: victim.clone(), real }));
+        })
+        .await;
+    let rows: Vec<QueueRow> = users.iter().enumerate().map(|(i, u)| QueueRow { line: i as u64 + 2, upn: u.clone(), display_name: None, pin_policy: None }).collect();
+    station.setup().journal.run(move |j| j.queue_load("q", &rows)).await.unwrap();
+    let retries = 1;
+    // The configured lease (the pipeline keeps a third of it before each side effect).
+    let mut opts = QueueOptions::new("q", station.setup().config.journal.lease());
+    opts.batch = BatchOptions { retries, ..options(1) };
+    opts.wait_poll = Duration::from_millis(50);
+    let (recorder, notices) = Recorder::new();
+    let operator = spawn_operator(&world, notices, 1, 12);
+    // Expected ≈ 5 s; with the bug each panic waited for the 30 s lease to end, forever.
+    let Ok(report) = tokio::time::timeout(Duration::from_secs(90), run_queue(station.clone(), world.sources(), opts, recorder.clone(), BatchControl::default())).await else {
+        panic!("the queue does not drain although only one job panics (every time): {:#?}", recorder.notices());
+    };
+    operator.abort();
+
+    let row = report.rows.iter().find(|r| r.upn.as_deref() == Some(victim.as_str())).expect("the victim has a row");
+    assert_eq!(row.status, RowStatus::NeedsOperator, "{row:#?}");
+    assert_eq!(report.end, BatchEnd::NeedsOperator, "exit code 8: {report:#?}");
+    let claims = recorder.notices().iter().filter(|n| matches!(n, BatchNotice::UserAssigned { upn, .. } if *upn == victim)).count();
+    assert_eq!(claims, 1 + retries as usize, "claimed 1 + retries times, then parked");
+
+    let items = station.setup().journal.run(|j| j.queue_items("q")).await.unwrap();
+    assert!(items.iter().all(|i| i.state == "done" || i.upn == victim), "{items:#?}");
+    let item = items.iter().find(|i| i.upn == victim).unwrap();
+    assert_eq!(item.state, "parked", "{item:#?}");
+    let note = item.note.clone().unwrap_or_default();
+    let job = world.jobs().into_iter().filter(|j| j.user.upn.as_deref() == Some(victim.as_str())).max_by_key(|j| j.id.0).unwrap();
+    assert_eq!(item.job, Some(job.id), "{item:#?}");
+    assert_eq!(job.state, JobState::NeedsOperator, "{job:#?}");
+    let reason = job.operator_reason.clone().expect("a reason").message();
+    for text in [&note, &reason] {
+        assert!(text.contains("boom in the registrar"), "the panic message: {text}");
+        assert!(text.contains(&format!("keystation jobs show {}", job.id.0)) && text.contains(&format!("keystation jobs retry {}", job.id.0)), "what to do: {text}");
+    }
+    // Every other user exactly once; the victim has nothing registered.
+    for u in users.iter().filter(|u| **u != victim) {
+        assert_eq!(world.sim_methods(u).await.len(), 1, "{u}");
+    }
+    assert!(world.sim_methods(&victim).await.is_empty());
+}

@@ -20,7 +20,7 @@ use super::runner::{contained, deliver_slip, open_key, outcome_message, retryabl
 use super::tracker::KeyTracker;
 use crate::key::sources::KeySources;
 use crate::key::watcher::{KeyEvent, KeyIdentity};
-use crate::station::journal::{BatchRef, Claim, ClaimResult, FailureKind, ItemEnd, JournalError};
+use crate::station::journal::{BatchRef, Claim, ClaimResult, FailureKind, ItemEnd, JournalError, OperatorReason};
 use crate::station::pipeline::{CancelToken, JobOutcome, JobSpec, PinChoice, PinPolicyOverride, Station};
 use crate::station::state::JobState;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -218,20 +218,25 @@ pub async fn run_queue(station: Arc<Station>, sources: KeySources, options: Queu
         let retry_in = next_claim.saturating_duration_since(Instant::now()).max(Duration::from_millis(20));
         tokio::select! {
             Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
-                let (path, claim, mut outcome) = match done {
-                    Ok((id, finished)) => {
+                let (path, claim, mut outcome, panicked) = match done {
+                    Ok((id, (path, claim, outcome))) => {
                         in_flight.remove(&id);
-                        finished
+                        (path, claim, outcome, false)
                     }
                     Err(e) => {
                         let Some((path, claim, events)) = in_flight.remove(&e.id()) else { continue };
+                        let panicked = e.is_panic();
                         let outcome = contained(&station, &claim.upn, claim.line, &events, e, options.batch.mode).await;
-                        (path, claim, outcome)
+                        (path, claim, outcome, panicked)
                     }
                 };
                 active.remove(&path);
                 let lost = lost_claims.remove(&(claim.item, claim.token));
-                conclude(&journal, &sink, &options, &control, &mut say, path, claim, lost, &mut outcome, &mut results, &mut used).await;
+                let panicked = panicked && !lost && outcome.state.is_in_progress() && !control.abort.is_cancelled();
+                if panicked && claim.attempts > options.batch.retries {
+                    park_after_panics(&journal, &claim, &mut outcome).await;
+                }
+                conclude(&journal, &sink, &options, &control, &mut say, path, claim, lost, panicked, &mut outcome, &mut results, &mut used).await;
                 if !stopping && let Some(why) = station_wide(&outcome) {
                     stopping = true;
                     notice(BatchNotice::Stopping { pending: 0, reason: format!("{why}; this would fail for every user: fix it and start the station again") });
@@ -385,6 +390,32 @@ async fn start(
     in_flight.insert(task.id(), remembered);
 }
 
+/// A job that panicked on its last allowed claim (`1 + retries`, the bound retryable
+/// failures have) is parked for a person, so the queue drains: left in progress it
+/// would be resumed — and panic — each time its claim came back, forever. The reason
+/// carries the (capped, inert) panic message and what to do. Left as it is when the
+/// journal refuses (lease lost, unreachable): the queue gives the user out again.
+async fn park_after_panics(journal: &crate::station::journal::SharedJournal, claim: &Claim, outcome: &mut JobOutcome) {
+    let Some(job) = outcome.job else { return };
+    let what = outcome.error.as_ref().map(|e| e.message.clone()).unwrap_or_else(|| "keystation hit an internal error (a bug) while working on this user".into());
+    let reason = OperatorReason::Other {
+        message: format!(
+            "{what} — on each of {} attempts, so the user is parked instead of being given out again. See `keystation jobs show {id}` (what the job did, which key); report the panic message to keystation's maintainers; after upgrading keystation, `keystation jobs retry {id}` and enroll the user again",
+            claim.attempts,
+            id = job.0
+        ),
+    };
+    let r = reason.clone();
+    match journal.run(move |j| j.park(job, r)).await {
+        Ok(()) => {
+            outcome.state = JobState::NeedsOperator;
+            outcome.operator_message = Some(reason.message());
+            outcome.operator_reason = Some(reason);
+        }
+        Err(e) => tracing::error!("job {job} panicked on its last attempt but could not be parked: {e}; the queue gives the user out again"),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn conclude(
     journal: &crate::station::journal::SharedJournal,
@@ -395,6 +426,7 @@ async fn conclude(
     path: String,
     claim: Claim,
     lost: bool,
+    panicked: bool,
     outcome: &mut JobOutcome,
     results: &mut HashMap<u64, RowResult>,
     used: &mut HashSet<String>,
@@ -409,6 +441,10 @@ async fn conclude(
     let interrupted = lost || outcome.state.is_in_progress() || outcome.error.as_ref().is_some_and(|e| e.kind == FailureKind::Interrupted);
     let end = if outcome.is_success() && !lost {
         Some(ItemEnd::Done)
+    } else if panicked && outcome.state.is_in_progress() {
+        // Contained panic below the bound: the user goes back now (the job is resumed
+        // from its intents by the next claim, as after a crash), not when the lease ends.
+        Some(ItemEnd::Retry(outcome_message(outcome).unwrap_or_else(|| "internal error".into())))
     } else if interrupted {
         None
     } else if outcome.state == JobState::NeedsOperator && outcome.operator_reason.as_ref().is_some_and(|r| r.concerns_only_the_key()) && !control.abort.is_cancelled() {

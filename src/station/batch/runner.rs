@@ -612,7 +612,7 @@ pub(super) async fn contained(station: &Station, upn: &str, line: u64, events: &
             outcome.key.path = r.key.path.clone();
         }
         if record.as_ref().is_some_and(|r| r.state.is_in_progress()) {
-            error = error.next("re-run the batch (or, with a queue, let the lease end): the job is resumed where it stopped; report the panic message to keystation's maintainers");
+            error = error.next("re-run the batch (with a queue: the next claim) and the job is resumed where it stopped — a user whose job panics on every attempt (1 + --retries) is parked; report the panic message to keystation's maintainers");
             let journal_error = JobError::new(FailureKind::Internal, error.journal_text());
             if let Err(e) = station.setup().journal.run(move |j| j.record_interruption(job, &journal_error)).await {
                 tracing::error!("the journal could not record the internal failure of job {job}: {e}");

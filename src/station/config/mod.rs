@@ -354,6 +354,7 @@ impl JournalConfig {
         };
         settings.password = source.map(|s| s.read_as("journal database password")).transpose()?;
         settings.ca_file = self.ca_file.clone();
+        settings.bound_waits_by(self.lease());
         Ok(JournalLocation::Postgres(settings))
     }
 }

@@ -423,6 +423,15 @@ impl Journal {
         schema::version(&mut **self.db.borrow_mut())
     }
 
+    /// A PostgreSQL session setting of this handle's connection (`SHOW name`), e.g.
+    /// `lock_timeout`; `None` on SQLite, which has no such settings.
+    pub fn database_setting(&self, name: &str) -> Result<Option<String>, JournalError> {
+        if !self.is_shared() {
+            return Ok(None);
+        }
+        self.db.borrow_mut().query("SELECT current_setting(?1)", &params![name])?.first().map(|r| r.text(0)).transpose()
+    }
+
     /// Current SQLite journal mode (`wal`); SQLite only.
     pub fn journal_mode(&self) -> Result<String, JournalError> {
         self.db.borrow_mut().query("PRAGMA journal_mode", &[])?.first().map(|r| r.text(0)).transpose()?.ok_or_else(|| JournalError::Corrupt("no journal mode".into()))

@@ -247,6 +247,10 @@ pub fn migrate(db: &mut dyn Backend, now: &str) -> Result<u32, JournalError> {
         db.begin(TxMode::Write(Durability::Sync))?;
         let step = (|| {
             if db.dialect() == Dialect::Postgres {
+                // Waiting for another station's migration (or for its tables, to alter
+                // them) is expected: not bounded by the session's short lock_timeout,
+                // only by the client's statement deadline.
+                db.batch("SET LOCAL lock_timeout = 0")?;
                 db.execute("SELECT pg_advisory_xact_lock(?1)", &params![MIGRATION_LOCK])?;
             }
             db.batch("CREATE TABLE IF NOT EXISTS schema_version (version {int} PRIMARY KEY, applied_at TEXT NOT NULL)")?;

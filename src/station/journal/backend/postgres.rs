@@ -30,12 +30,28 @@ pub struct PgSettings {
     pub connect_timeout: Duration,
     /// One statement (or commit) gives up after this long.
     pub statement_timeout: Duration,
+    /// The session's `lock_timeout` and `idle_in_transaction_session_timeout`: a write
+    /// waiting for another station's row lock gives up (and is retried) after this long,
+    /// and a transaction left open by a frozen station is cut off by the server after
+    /// this long, releasing its locks. Below a third of the lease
+    /// ([`PgSettings::bound_waits_by`]), so neither can stall a lease keeper.
+    pub lock_timeout: Duration,
 }
 
 impl PgSettings {
-    /// Settings for `url` with the default deadlines (5 s to connect, 15 s a statement).
+    /// Settings for `url` with the default deadlines (5 s to connect, 15 s a statement,
+    /// lock waits bounded for the default 30 s lease).
     pub fn new(url: impl Into<String>) -> PgSettings {
-        PgSettings { url: url.into(), password: None, ca_file: None, connect_timeout: Duration::from_secs(5), statement_timeout: Duration::from_secs(15) }
+        let mut s = PgSettings { url: url.into(), password: None, ca_file: None, connect_timeout: Duration::from_secs(5), statement_timeout: Duration::from_secs(15), lock_timeout: Duration::ZERO };
+        s.bound_waits_by(Duration::from_secs(30));
+        s
+    }
+
+    /// Bound lock waits and idle transactions by a quarter of `lease` (at least 250 ms,
+    /// at most the statement deadline): under the lease/3 margin a station keeps before
+    /// any side effect, so a frozen station's open transaction never outlives it.
+    pub fn bound_waits_by(&mut self, lease: Duration) {
+        self.lock_timeout = (lease / 4).clamp(Duration::from_millis(250), self.statement_timeout);
     }
 }
 
@@ -102,6 +118,9 @@ fn target(s: &PgSettings) -> Result<Target, JournalError> {
         config.password(p.expose());
     }
     config.connect_timeout(s.connect_timeout).keepalives(true).keepalives_idle(Duration::from_secs(10)).application_name("keystation");
+    // Per session, so a DBA's server defaults do not matter (see `PgSettings::lock_timeout`).
+    let bound = s.lock_timeout.as_millis().max(1);
+    config.options(format!("-c lock_timeout={bound} -c idle_in_transaction_session_timeout={bound}"));
     config.ssl_mode(if tls { tokio_postgres::config::SslMode::Require } else { tokio_postgres::config::SslMode::Disable });
     Ok(Target { config, tls, display: redact(&s.url) })
 }
@@ -275,6 +294,14 @@ impl PgBackend {
             // 53 (out of resources): the database is not usable right now.
             if code.starts_with("08") || code.starts_with("57P") || code.starts_with("53") {
                 return self.unreachable(db.message().to_string());
+            }
+            // 55P03: waited `lock_timeout` for another station's lock (a station frozen
+            // mid-transaction); 25P03: this session sat idle in a transaction too long
+            // (this station was the frozen one) and the server closed it; 40001/40P01:
+            // serialization failure or deadlock. Nothing of the transaction was written:
+            // like a lost connection, the caller retries (and the next call reconnects).
+            if matches!(code, "55P03" | "25P03" | "40001" | "40P01") {
+                return self.unreachable(format!("{} (SQLSTATE {code}: nothing was written; retried)", db.message()));
             }
             if code == "28P01" || code == "28000" {
                 return JournalError::Config(format!("the journal database {} refused the login: {} (check journal.url's user and the password in journal.password_env / password_file)", self.target_display, db.message()));
