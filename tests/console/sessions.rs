@@ -6,7 +6,7 @@
 //!
 //! The limits are the console's options in seconds here (15 min / 12 h by default), so the
 //! scenarios take seconds; every wait is bounded by `WAIT` (≥ 5× what it should take).
-use super::support::{http, sign_in_http, Shared, World, WAIT};
+use super::support::{http, log_lines_with, sign_in_http, Shared, World, WAIT};
 use keystation::console::auth::SessionLimits;
 use keystation::console::hub::model::Phase;
 use keystation::console::ActivityKind;
@@ -222,6 +222,7 @@ pub async fn ended_session_in_the_browser(shared: Shared) {
     page.wait_js("return document.getElementById('result-count').textContent === '0 job(s)' && document.getElementById('search-error').textContent === ''", "the search").await;
     assert!(!page.js("return document.documentElement.outerHTML + location.href").await.as_str().unwrap().contains(&token), "the token left the page");
     assert!(!page.script_storage().await.contains(&token), "the token is in no browser storage");
+    assert!(log_lines_with(&shared.logs, &token).is_empty(), "the token is in the log: {:?}", log_lines_with(&shared.logs, &token));
 
     // A live page (the hub) finds out by itself and says so.
     page.goto(&format!("{}/hub", w.base())).await;
