@@ -10,8 +10,12 @@
 //! - [`console`]: the web console (desk, hub, journal) on top of the station.
 //! - [`cli`]: parses arguments and prints; no business logic.
 //!
-//! Shared by every layer: [`secret`] (the `SecretString` wrapper) and [`lockfile`] (the
-//! cross-process file lock).
+//! Shared by every layer: [`secret`] (the `SecretString` wrapper), [`lockfile`] (the
+//! cross-process file lock) and [`CancelToken`] (cancellation).
+/// The one cancellation type of every layer: tokio_util's token. Whoever may stop an
+/// operation holds a clone and calls `cancel()`; a key's worker thread polls
+/// `is_cancelled()` between short reads, async code awaits `cancelled()`.
+pub use tokio_util::sync::CancellationToken as CancelToken;
 pub mod secret;
 pub mod lockfile;
 pub mod text;

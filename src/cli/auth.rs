@@ -14,7 +14,7 @@ use chrono::Utc;
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
+use crate::CancelToken;
 
 /// Flags of `keystation login`.
 #[derive(Args, Debug)]
@@ -180,7 +180,7 @@ pub async fn run_login(args: LoginArgs, ctx: &CliContext) -> Result<Exit, CliErr
     let request = LoginRequest { endpoints, tenant: tenant_id, client_id, method, scopes, options: oauth_options(&loaded.config) };
     let cache = TokenCache::in_state_dir(&ctx.state_dir);
 
-    let cancel = CancellationToken::new();
+    let cancel = CancelToken::new();
     let on_ctrl_c = {
         let cancel = cancel.clone();
         tokio::spawn(async move {

@@ -6,7 +6,7 @@ use keystation::entra::oauth::{DeviceCodeEvent, Scopes, StaticToken};
 use keystation::secret::SecretString;
 use reqwest::Url;
 use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
+use keystation::CancelToken;
 
 #[tokio::test]
 async fn no_token_and_a_foreign_token_are_unauthenticated() {
@@ -73,14 +73,14 @@ async fn a_delegated_admin_without_the_role_is_told_which_role_is_needed() {
     sim.set_auto_approve(true, Some("rita.reader@contoso.test")).unwrap();
     let scopes = Scopes::parse("User.Read.All UserAuthenticationMethod.ReadWrite.All offline_access", &Url::parse("https://graph.microsoft.com").unwrap());
     let mut ignore = |_: DeviceCodeEvent<'_>| {};
-    let tokens = oauth(&sim, OPERATOR_APP).sign_in_with_device_code(&scopes, &mut ignore, &CancellationToken::new()).await.unwrap();
+    let tokens = oauth(&sim, OPERATOR_APP).sign_in_with_device_code(&scopes, &mut ignore, &CancelToken::new()).await.unwrap();
     let graph = graph_with(&sim, Arc::new(StaticToken::new(tokens.access_token.clone())));
     let e = graph.create_tap("alice@contoso.test", &TapRequest::default()).await.unwrap_err();
     assert_eq!(e.kind, GraphErrorKind::MissingPermission, "{e:?}");
     assert!(e.hint().contains("Authentication Administrator"), "{}", e.hint());
     // The same call with an admin who holds the role works.
     sim.set_auto_approve(true, Some(ADMIN)).unwrap();
-    let tokens = oauth(&sim, OPERATOR_APP).sign_in_with_device_code(&scopes, &mut ignore, &CancellationToken::new()).await.unwrap();
+    let tokens = oauth(&sim, OPERATOR_APP).sign_in_with_device_code(&scopes, &mut ignore, &CancelToken::new()).await.unwrap();
     let graph = graph_with(&sim, Arc::new(StaticToken::new(SecretString::new(tokens.access_token.expose()))));
     graph.create_tap("alice@contoso.test", &TapRequest::default()).await.unwrap();
 }

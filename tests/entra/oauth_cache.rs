@@ -5,7 +5,7 @@ use keystation::entra::oauth::{
 };
 use keystation::entra::cloud::CloudEndpoints;
 use reqwest::Url;
-use tokio_util::sync::CancellationToken;
+use keystation::CancelToken;
 
 fn login_request(sim: &keystation::entra::simulator::SimulatorHandle, method: LoginMethod, client_id: &str) -> LoginRequest {
     LoginRequest {
@@ -21,7 +21,7 @@ fn login_request(sim: &keystation::entra::simulator::SimulatorHandle, method: Lo
 async fn device_login(sim: &keystation::entra::simulator::SimulatorHandle, cache: &TokenCache) -> oauth::CachedToken {
     sim.set_auto_approve(true, Some(ADMIN)).unwrap();
     let mut ignore = |_: DeviceCodeEvent<'_>| {};
-    oauth::login(&login_request(sim, LoginMethod::DeviceCode, OPERATOR_APP), cache, &mut ignore, &CancellationToken::new()).await.unwrap()
+    oauth::login(&login_request(sim, LoginMethod::DeviceCode, OPERATOR_APP), cache, &mut ignore, &CancelToken::new()).await.unwrap()
 }
 
 #[tokio::test]
@@ -31,7 +31,7 @@ async fn refresh_rotates_the_refresh_token_and_the_old_one_dies() {
     let client = oauth(&sim, OPERATOR_APP);
     let scopes = Scopes::parse("User.Read.All offline_access", &Url::parse("https://graph.microsoft.com").unwrap());
     let mut ignore = |_: DeviceCodeEvent<'_>| {};
-    let first = client.sign_in_with_device_code(&scopes, &mut ignore, &CancellationToken::new()).await.unwrap();
+    let first = client.sign_in_with_device_code(&scopes, &mut ignore, &CancelToken::new()).await.unwrap();
     let rt1 = first.refresh_token.clone().unwrap();
     let second = client.refresh(&rt1, Some(&scopes), None).await.unwrap();
     let rt2 = second.refresh_token.clone().unwrap();
@@ -60,7 +60,7 @@ async fn login_stores_a_0600_entry_keyed_by_authority_tenant_client_and_account(
         &login_request(&sim, LoginMethod::AppOnly(keystation::entra::oauth::ClientCredential::Secret(SECRET.into())), SECRET_APP),
         &cache,
         &mut |_| {},
-        &CancellationToken::new(),
+        &CancelToken::new(),
     )
     .await
     .unwrap();

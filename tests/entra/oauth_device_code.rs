@@ -6,7 +6,7 @@ use keystation::secret::SecretString;
 use reqwest::Url;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
+use keystation::CancelToken;
 
 fn delegated_scopes() -> Scopes {
     Scopes::parse("User.Read.All UserAuthenticationMethod.ReadWrite.All offline_access openid profile", &Url::parse("https://graph.microsoft.com").unwrap())
@@ -50,7 +50,7 @@ async fn pending_then_approved_yields_delegated_tokens_with_refresh_token() {
         let (client, code, seen) = (client.clone(), code.clone(), seen.clone());
         tokio::spawn(async move {
             let mut on_event = |e: DeviceCodeEvent<'_>| seen.push(&e);
-            client.poll_device_code(&code, &mut on_event, &CancellationToken::new()).await
+            client.poll_device_code(&code, &mut on_event, &CancelToken::new()).await
         })
     };
     seen.wait_for("pending").await;
@@ -79,7 +79,7 @@ async fn sign_in_with_device_code_shows_the_prompt_first() {
     let seen = Seen::default();
     let s2 = seen.clone();
     let mut on_event = move |e: DeviceCodeEvent<'_>| s2.push(&e);
-    let tokens = oauth(&sim, OPERATOR_APP).sign_in_with_device_code(&delegated_scopes(), &mut on_event, &CancellationToken::new()).await.unwrap();
+    let tokens = oauth(&sim, OPERATOR_APP).sign_in_with_device_code(&delegated_scopes(), &mut on_event, &CancelToken::new()).await.unwrap();
     assert!(seen.all()[0].starts_with("prompt "), "{:?}", seen.all());
     assert_eq!(TokenClaims::peek(tokens.access_token.expose()).unwrap().account(), Some(ADMIN));
 }
@@ -112,7 +112,7 @@ async fn slow_down_adds_five_seconds_to_the_interval() {
         let (client, code, seen) = (client.clone(), code.clone(), seen.clone());
         tokio::spawn(async move {
             let mut on_event = |e: DeviceCodeEvent<'_>| seen.push(&e);
-            client.poll_device_code(&code, &mut on_event, &CancellationToken::new()).await
+            client.poll_device_code(&code, &mut on_event, &CancelToken::new()).await
         })
     };
     seen.wait_for("slow_down").await;
@@ -142,7 +142,7 @@ async fn an_expired_device_code_ends_the_wait() {
     let code = client.request_device_code(&delegated_scopes()).await.unwrap();
     sim.advance_clock(chrono::Duration::minutes(16));
     let mut ignore = |_: DeviceCodeEvent<'_>| {};
-    let err = client.poll_device_code(&code, &mut ignore, &CancellationToken::new()).await.unwrap_err();
+    let err = client.poll_device_code(&code, &mut ignore, &CancelToken::new()).await.unwrap_err();
     assert!(matches!(err, OAuthError::DeviceCodeExpired), "{err:?}");
     assert!(err.to_string().contains("run the login again"), "{err}");
 }
@@ -155,7 +155,7 @@ async fn a_declined_sign_in_is_reported_with_a_hint() {
     let status = control(&sim, reqwest::Method::POST, "device-codes/decline", serde_json::json!({"user_code": code.user_code})).await;
     assert!(status.is_success(), "{status}");
     let mut ignore = |_: DeviceCodeEvent<'_>| {};
-    let err = client.poll_device_code(&code, &mut ignore, &CancellationToken::new()).await.unwrap_err();
+    let err = client.poll_device_code(&code, &mut ignore, &CancelToken::new()).await.unwrap_err();
     assert_eq!(err.kind(), Some(OAuthErrorKind::AuthorizationDeclined), "{err:?}");
     assert!(err.to_string().contains("declined"), "{err}");
 }
@@ -171,7 +171,7 @@ async fn an_unknown_device_code_is_bad_verification_code() {
         Duration::from_millis(200),
     );
     let mut ignore = |_: DeviceCodeEvent<'_>| {};
-    let err = oauth(&sim, OPERATOR_APP).poll_device_code(&code, &mut ignore, &CancellationToken::new()).await.unwrap_err();
+    let err = oauth(&sim, OPERATOR_APP).poll_device_code(&code, &mut ignore, &CancelToken::new()).await.unwrap_err();
     assert_eq!(err.kind(), Some(OAuthErrorKind::BadVerificationCode), "{err:?}");
 }
 
@@ -180,7 +180,7 @@ async fn cancelling_stops_the_wait_promptly() {
     let sim = sim().await;
     let client = oauth(&sim, OPERATOR_APP);
     let code = client.request_device_code(&delegated_scopes()).await.unwrap();
-    let cancel = CancellationToken::new();
+    let cancel = CancelToken::new();
     let seen = Seen::default();
     let poller = {
         let (client, code, seen, cancel) = (client.clone(), code.clone(), seen.clone(), cancel.clone());
@@ -202,7 +202,7 @@ async fn device_code_on_a_confidential_app_names_the_portal_switch() {
     let sim = sim().await;
     sim.set_auto_approve(true, Some(ADMIN)).unwrap();
     let mut ignore = |_: DeviceCodeEvent<'_>| {};
-    let err = oauth(&sim, SECRET_APP).sign_in_with_device_code(&delegated_scopes(), &mut ignore, &CancellationToken::new()).await.unwrap_err();
+    let err = oauth(&sim, SECRET_APP).sign_in_with_device_code(&delegated_scopes(), &mut ignore, &CancelToken::new()).await.unwrap_err();
     let shown = err.to_string();
     assert!(shown.contains("Allow public client flows"), "{shown}");
 }

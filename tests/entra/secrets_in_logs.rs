@@ -8,7 +8,7 @@ use keystation::entra::oauth::{ClientCredential, DeviceCodeEvent, Scopes, Static
 use keystation::secret::SecretString;
 use reqwest::Url;
 use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
+use keystation::CancelToken;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_the_logs() {
@@ -21,7 +21,7 @@ async fn no_secret_reaches_the_logs() {
     let operator = oauth(&sim, OPERATOR_APP);
     let scopes = Scopes::parse("User.Read.All UserAuthenticationMethod.ReadWrite.All offline_access openid", &Url::parse("https://graph.microsoft.com").unwrap());
     let mut ignore = |_: DeviceCodeEvent<'_>| {};
-    let first = operator.sign_in_with_device_code(&scopes, &mut ignore, &CancellationToken::new()).await.unwrap();
+    let first = operator.sign_in_with_device_code(&scopes, &mut ignore, &CancelToken::new()).await.unwrap();
     let second = operator.refresh(first.refresh_token.as_ref().unwrap(), Some(&scopes), None).await.unwrap();
     for t in [&first, &second] {
         secrets.push(t.access_token.expose().to_string());

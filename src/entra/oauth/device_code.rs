@@ -1,7 +1,7 @@
 //! Device authorization grant (RFC 8628) for an operator who signs in as a delegated
 //! admin: show a code and a URL, then poll the token endpoint until the sign-in is
 //! approved, declined or expired. Polling honours `interval` and `slow_down` (+5 s),
-//! and a [`CancellationToken`] stops it at once.
+//! and a [`CancelToken`] stops it at once.
 use super::client::{FormField, OAuthClient};
 use super::error::OAuthErrorKind;
 use super::token::TokenSet;
@@ -11,7 +11,7 @@ use crate::secret::SecretString;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
+use crate::CancelToken;
 
 const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// RFC 8628: without `interval` the client waits 5 s between polls.
@@ -116,7 +116,7 @@ impl OAuthClient {
         &self,
         code: &DeviceCode,
         on_event: &mut (dyn FnMut(DeviceCodeEvent<'_>) + Send),
-        cancel: &CancellationToken,
+        cancel: &CancelToken,
     ) -> Result<TokenSet, OAuthError> {
         let mut interval = code.interval.max(MIN_INTERVAL);
         let client_id = self.client_id().to_string();
@@ -164,7 +164,7 @@ impl OAuthClient {
         &self,
         scopes: &Scopes,
         on_event: &mut (dyn FnMut(DeviceCodeEvent<'_>) + Send),
-        cancel: &CancellationToken,
+        cancel: &CancelToken,
     ) -> Result<TokenSet, OAuthError> {
         let code = tokio::select! {
             _ = cancel.cancelled() => return Err(OAuthError::Cancelled),

@@ -8,7 +8,7 @@ use crate::entra::cloud::CloudEndpoints;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
+use crate::CancelToken;
 
 /// How to sign in.
 #[derive(Debug, Clone)]
@@ -58,7 +58,7 @@ pub async fn login(
     request: &LoginRequest,
     cache: &TokenCache,
     on_event: &mut (dyn FnMut(DeviceCodeEvent<'_>) + Send),
-    cancel: &CancellationToken,
+    cancel: &CancelToken,
 ) -> Result<CachedToken, OAuthError> {
     let authority = Authority::new(request.endpoints.authority_host.clone(), &request.tenant)?;
     let oauth = OAuthClient::new(authority.clone(), &request.client_id, &request.options)?;

@@ -3,28 +3,9 @@
 //! makes cancel and deadlines take effect within ~100 ms.
 use crate::key::KeyError;
 use std::cell::Cell;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// A cancel flag shared between whoever may cancel and the thread doing the work.
-#[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
-
-impl CancelToken {
-    /// A fresh, not-cancelled token.
-    pub fn new() -> CancelToken {
-        CancelToken::default()
-    }
-    /// Ask the operation to stop; it returns [`KeyError::Cancelled`] shortly.
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-    /// Whether [`CancelToken::cancel`] was called.
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+pub use crate::CancelToken;
 
 /// Deadline, cancel flag and touch prompt for one operation (which may span several
 /// CTAPHID transactions, e.g. getKeyAgreement + setPIN).
