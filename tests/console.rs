@@ -24,6 +24,7 @@ mod console {
     pub mod hub;
     pub mod journal;
     pub mod security;
+    pub mod sessions;
 }
 
 use console::support::{Scenario, Shared};
@@ -39,6 +40,9 @@ fn scenarios() -> Vec<(&'static str, bool, Scenario)> {
         ("security::headers_on_every_answer", false, |s| Box::pin(security::headers_on_every_answer(s))),
         ("security::desk_lock_and_guessing", false, |s| Box::pin(security::desk_lock_and_guessing(s))),
         ("security::network_needs_tls_and_password", false, |s| Box::pin(security::network_needs_tls_and_password(s))),
+        ("sessions::idle_and_lifetime_over_http", false, |s| Box::pin(sessions::idle_and_lifetime_over_http(s))),
+        ("sessions::jobs_outlive_their_session", false, |s| Box::pin(sessions::jobs_outlive_their_session(s))),
+        ("sessions::ended_session_in_the_browser", true, |s| Box::pin(sessions::ended_session_in_the_browser(s))),
         ("desk::good_user_random_pin", true, |s| Box::pin(desk::good_user_random_pin(s))),
         ("desk::good_user_chooses_pin", true, |s| Box::pin(desk::good_user_chooses_pin(s))),
         ("desk::unknown_user_refusal_stays", true, |s| Box::pin(desk::unknown_user_refusal_stays(s))),

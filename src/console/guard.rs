@@ -7,7 +7,8 @@
 //!    (`Sec-Fetch-Site: cross-site`) are refused;
 //! 3. a session is needed for everything but the static assets and signing in:
 //!    without one, **401** (pages answer with the sign-in page, which reads the launch
-//!    link's token);
+//!    link's token; the API with `{"error"}`, plus `session_ended` when the session
+//!    ended — idle, lifetime, signed out — so the page can say so in plain words);
 //! 4. a state-changing request must carry the session's CSRF token (`X-CSRF-Token`);
 //! 5. a session locked to the desk reaches the desk only (**403** elsewhere).
 //!
@@ -15,13 +16,13 @@
 //! Logging names the method, the path (never the query string or a body) and the status.
 use super::app::App;
 use super::assets;
-use super::auth::{Role, SessionInfo};
+use super::auth::{NoSession, Role, SessionInfo};
 use super::headers;
 use super::reply::{fail, page};
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -74,12 +75,12 @@ fn refusal(app: &App, req: &mut Request) -> Option<Response> {
     if path.starts_with(assets::PREFIX) || (path == "/api/session" && *req.method() == Method::POST) {
         return None;
     }
-    let Some(session) = app.auth.session_from_cookies(header_str(req, header::COOKIE)) else {
-        return Some(if is_page(path) && !changes_state {
-            page(StatusCode::UNAUTHORIZED, assets::LOGIN_PAGE)
-        } else {
-            fail(StatusCode::UNAUTHORIZED, "not signed in: open the link keystation printed (or sign in with the operator password)")
-        });
+    let session = match app.auth.session_from_cookies(header_str(req, header::COOKIE)) {
+        Ok(s) => s,
+        Err(_) if is_page(path) && !changes_state => return Some(page(StatusCode::UNAUTHORIZED, assets::LOGIN_PAGE)),
+        Err(NoSession::Missing) => return Some(fail(StatusCode::UNAUTHORIZED, "not signed in: open the link keystation printed (or sign in with the operator password)")),
+        // The page shows this as it is, keeps what was typed, and offers to sign in again.
+        Err(NoSession::Ended(why)) => return Some((StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({ "error": why.message(), "session_ended": why.kind() }))).into_response()),
     };
     // 4. CSRF.
     if changes_state {

@@ -4,7 +4,7 @@
 //! first gets a `snapshot` (the whole state), then one `update` per change, each carrying
 //! `at` (the server's clock, in milliseconds since the epoch, when the change happened)
 //! so the page can measure how late it draws it. A page too slow to keep up gets a fresh
-//! snapshot instead of the messages it missed. Streams end when the console stops.
+//! snapshot instead of the messages it missed. Streams end when their session ends or the console stops.
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::Stream;
 use std::convert::Infallible;

@@ -1,6 +1,6 @@
 //! How a console is started: where it listens, its secrets (read from the files the
 //! configuration names), and how the desk and the hub run.
-use super::auth::Secrets;
+use super::auth::{Secrets, SessionLimits};
 use crate::ceremony::RegistrationPath;
 use crate::key::virtual_key::VirtualHub;
 use crate::secret::SecretString;
@@ -73,6 +73,8 @@ pub struct ConsoleOptions {
     pub tls: Option<TlsFiles>,
     /// The operator's secrets.
     pub secrets: Secrets,
+    /// How long a signed-in browser's session lasts.
+    pub sessions: SessionLimits,
     /// The desk's kiosk settings.
     pub kiosk: KioskOptions,
     /// How long the desk waits for a PIN before the job stops.
@@ -101,6 +103,7 @@ impl ConsoleOptions {
             hostnames: Vec::new(),
             tls: None,
             secrets: Secrets::default(),
+            sessions: SessionLimits::default(),
             kiosk: KioskOptions::default(),
             pin_timeout: Duration::from_secs(180),
             batch: BatchDefaults::default(),
@@ -119,6 +122,10 @@ impl ConsoleOptions {
         options.tls = match (&config.tls_certificate, &config.tls_private_key) {
             (Some(c), Some(k)) => Some(TlsFiles { certificate: c.clone(), private_key: k.clone() }),
             _ => None,
+        };
+        options.sessions = SessionLimits {
+            idle: Duration::from_secs(config.session_idle_timeout_seconds.into()),
+            lifetime: Duration::from_secs(config.session_lifetime_seconds.into()),
         };
         options.secrets = Secrets {
             password: config.password_file.as_deref().map(|p| read_secret("console.password_file", p)).transpose()?,

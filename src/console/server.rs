@@ -67,7 +67,7 @@ pub async fn start(station: Arc<Station>, sources: KeySources, options: ConsoleO
     let addr = listener.local_addr().map_err(|e| ConsoleError::Listen { addr: options.listen, message: e.to_string() })?;
     let mut options = options;
     let secrets = std::mem::take(&mut options.secrets);
-    let auth = Auth::new(secrets, addr.port(), tls.is_some());
+    let auth = Auth::new(secrets, addr.port(), tls.is_some(), options.sessions);
     let desk_screen = Arc::new(DeskScreen::new(auth.desk_exits()));
     let app = Arc::new(App {
         station,
@@ -85,6 +85,7 @@ pub async fn start(station: Arc<Station>, sources: KeySources, options: ConsoleO
     let router = routes(Arc::clone(&app));
     let stop = app.stop.clone();
     let server = tokio::spawn(serve(listener, router, tls, stop));
+    tokio::spawn(sweep_sessions(Arc::clone(&app)));
     tracing::info!(%addr, "the console listens");
     Ok(ConsoleHandle { app, addr, server })
 }
@@ -122,6 +123,20 @@ fn routes(app: Arc<App>) -> Router {
         .fallback(|| async { super::reply::fail(axum::http::StatusCode::NOT_FOUND, "no such page") })
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&app), guard::guard))
         .with_state(app)
+}
+
+/// Remove ended sessions now and then, so that they do not pile up in memory and their
+/// pages' live streams end (the pages then show why and offer to sign in again), until
+/// the console stops; then every live stream ends.
+async fn sweep_sessions(app: Arc<App>) {
+    let every = app.auth.sweep_interval();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => { app.auth.sweep(); }
+            _ = app.stop.cancelled() => break,
+        }
+    }
+    app.auth.end_streams();
 }
 
 /// Accept connections (through TLS when configured) until `stop`.
@@ -193,6 +208,11 @@ impl ConsoleHandle {
     /// log it.
     pub fn sign_in_link(&self, page: &str) -> SecretString {
         SecretString::new(format!("{}/{}#token={}", self.base_url(), page.trim_start_matches('/'), self.app.auth.launch_token().expose()))
+    }
+
+    /// Signed-in sessions kept in memory now (ended ones are removed).
+    pub fn session_count(&self) -> usize {
+        self.app.auth.session_count()
     }
 
     /// What runs now.

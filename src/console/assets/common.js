@@ -37,24 +37,101 @@ const KS = {
   async answer(r) {
     let data = null;
     try { data = await r.json(); } catch (e) { data = {}; }
-    if (r.status === 401) { location.reload(); }
+    if (r.status === 401) {
+      // The session ended (or the console restarted): nothing was done. The page stays
+      // as it is, with whatever was typed, and says so; signing in again is offered on
+      // top of it.
+      const why = (data && data.error) || 'You are not signed in (the console may have restarted); sign in again.';
+      KS.sessionEnded(why, true);
+      const err = new Error('Not sent: ' + why);
+      err.status = 401;
+      throw err;
+    }
     if (!r.ok) { const err = new Error((data && data.error) || ('the console answered ' + r.status)); err.status = r.status; throw err; }
     return data;
   },
 
   // Live updates: onSnapshot(state) first (and after falling behind), then onUpdate(msg).
-  // The browser reconnects a dropped stream by itself; when the console has restarted
-  // (the session is gone) the page goes back to the sign-in page instead.
+  // The browser reconnects a dropped stream by itself; when the session has ended (the
+  // console ends its streams then) or the console has restarted, the page says so.
+  streams: [],
   live(path, onSnapshot, onUpdate) {
-    const es = new EventSource(path, { withCredentials: true });
-    es.addEventListener('snapshot', (e) => onSnapshot(JSON.parse(e.data)));
-    es.addEventListener('update', (e) => onUpdate(JSON.parse(e.data)));
+    const entry = { path, onSnapshot, onUpdate, es: null };
+    KS.streams.push(entry);
+    KS.connect(entry);
+    return entry;
+  },
+
+  connect(entry) {
+    const es = new EventSource(entry.path, { withCredentials: true });
+    entry.es = es;
+    es.addEventListener('snapshot', (e) => entry.onSnapshot(JSON.parse(e.data)));
+    es.addEventListener('update', (e) => entry.onUpdate(JSON.parse(e.data)));
     es.addEventListener('error', () => {
       fetch('/api/session', { credentials: 'same-origin', cache: 'no-store' })
-        .then((r) => { if (r.status === 401) { es.close(); location.reload(); } })
+        .then(async (r) => {
+          if (r.status !== 401) return;
+          es.close();
+          let data = {};
+          try { data = await r.json(); } catch (e) { /* no body */ }
+          KS.sessionEnded(data.error || 'You are not signed in (the console may have restarted); sign in again.', false);
+        })
         .catch(() => { /* the console is down: the stream keeps trying */ });
     });
-    return es;
+  },
+
+  // The session ended: a notice over the page (which keeps what was typed), with a way
+  // to sign in again in place. `unsent`: a request was just refused because of it.
+  sessionEnded(message, unsent) {
+    let box = KS.$('ks-ended');
+    if (!box) {
+      box = KS.el('div', { id: 'ks-ended', class: 'dialog ended', role: 'alertdialog', 'aria-label': 'Signed out' }, [
+        KS.el('h2', {}, 'Signed out'),
+        KS.el('p', { id: 'ks-ended-message', class: 'lead' }),
+        KS.el('p', { id: 'ks-ended-unsent', class: 'hint hidden' }, 'What you just sent was not done. Anything you typed is still on this page: send it again after signing in.'),
+        KS.el('p', { class: 'hint' }, "Paste the link keystation printed, or type the operator password:"),
+        KS.el('div', { class: 'entry' }, [
+          KS.el('input', { id: 'ks-ended-secret', class: 'masked', type: 'text', autocomplete: 'off', autocapitalize: 'off', spellcheck: false, 'aria-label': 'Console link or operator password' }),
+          KS.el('button', { id: 'ks-ended-go', type: 'button' }, 'Sign in'),
+        ]),
+        KS.el('p', { id: 'ks-ended-error', class: 'error', role: 'alert' }),
+      ]);
+      document.body.append(box);
+      KS.$('ks-ended-go').addEventListener('click', KS.signInAgain);
+      KS.$('ks-ended-secret').addEventListener('keydown', (e) => { if (e.key === 'Enter') KS.signInAgain(); });
+    }
+    for (const s of KS.streams) if (s.es) s.es.close();
+    KS.csrf = null;
+    KS.text('ks-ended-message', message);
+    if (unsent) KS.show('ks-ended-unsent', true);
+    KS.text('ks-ended-error', '');
+    box.classList.remove('hidden');
+    document.body.dataset.session = 'ended';
+  },
+
+  // Sign in again from the notice: the console's link (its token, after '#') or the
+  // operator password; then a fresh CSRF token and fresh live streams, and the page goes
+  // on where it was.
+  async signInAgain() {
+    const input = KS.$('ks-ended-secret');
+    const text = input.value.trim();
+    input.value = '';
+    if (!text) return;
+    const at = text.indexOf('#token=');
+    const body = at >= 0 ? { token: text.slice(at + 7) } : { password: text };
+    try {
+      const r = await fetch('/api/session', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), credentials: 'same-origin', cache: 'no-store' });
+      let data = {};
+      try { data = await r.json(); } catch (e) { /* no body */ }
+      if (!r.ok) throw new Error(data.error || ('the console answered ' + r.status));
+      await KS.start();
+      for (const s of KS.streams) KS.connect(s);
+      KS.show('ks-ended-unsent', false);
+      KS.show('ks-ended', false);
+      document.body.dataset.session = 'open';
+    } catch (e) {
+      KS.text('ks-ended-error', e.message);
+    }
   },
 
   // Build an element: KS.el('td', {class: 'x'}, 'text' | [children]).
@@ -62,7 +139,7 @@ const KS = {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
       if (v === null || v === undefined || v === false) continue;
-      if (k === 'class') e.className = v; else if (k.startsWith('data-')) e.setAttribute(k, v); else e[k] = v;
+      if (k === 'class') e.className = v; else if (k.startsWith('data-') || k.startsWith('aria-')) e.setAttribute(k, v); else e[k] = v;
     }
     if (Array.isArray(content)) { for (const c of content) if (c) e.append(c); }
     else if (content !== undefined && content !== null) e.textContent = String(content);

@@ -14,6 +14,9 @@ document.addEventListener('DOMContentLoaded', async () => {
   });
   KS.$('sign-out').addEventListener('click', async () => {
     await KS.post('/api/session/logout');
-    location.replace('/');
+    // The sign-in page says why (the fragment is never sent to the server; a change of
+    // fragment alone would not reload the page).
+    history.replaceState(null, '', '/#signed-out');
+    location.reload();
   });
 });

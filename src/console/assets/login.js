@@ -28,8 +28,24 @@ async function tokenFromAddress() {
 // Pasting the link into a tab that shows this page changes only the fragment: no reload.
 window.addEventListener('hashchange', tokenFromAddress);
 
+// Why this browser is not signed in, when its session ended (idle, lifetime, signed
+// out): the console says so in plain words.
+async function whyEnded() {
+  try {
+    const r = await fetch('/api/session', { credentials: 'same-origin', cache: 'no-store' });
+    if (r.status !== 401) return;
+    const data = await r.json();
+    if (data.session_ended) KS.text('login-status', data.error);
+  } catch (e) { /* nothing to add */ }
+}
+
 document.addEventListener('DOMContentLoaded', async () => {
-  if (!(await tokenFromAddress())) help('');
+  const signedOut = location.hash === '#signed-out';
+  if (!(await tokenFromAddress())) {
+    help('');
+    if (signedOut) KS.text('login-status', 'You signed out; sign in again.');
+    else await whyEnded();
+  }
   const go = async () => {
     const input = KS.$('password');
     const password = input.value;

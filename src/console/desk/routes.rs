@@ -20,9 +20,11 @@ pub async fn state(State(app): State<Arc<App>>) -> Response {
 }
 
 /// `GET /api/desk/events`: the desk's state, live.
-pub async fn events(State(app): State<Arc<App>>) -> Response {
+///
+/// The stream ends with the session (or the console): the page then learns why.
+pub async fn events(State(app): State<Arc<App>>, Extension(session): Extension<SessionInfo>) -> Response {
     let desk = Arc::clone(&app.desk);
-    app.desk.live().stream(move || desk.snapshot_json(), app.stop.clone()).into_response()
+    app.desk.live().stream(move || desk.snapshot_json(), session.ended).into_response()
 }
 
 /// `POST /api/desk/open`: open the desk and lock this browser to it.

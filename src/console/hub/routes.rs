@@ -1,13 +1,14 @@
 //! The hub's endpoints: its state (and live stream), starting a batch from an uploaded
 //! user list, stopping it, and opening a handover slip once.
 use crate::console::app::App;
+use crate::console::auth::SessionInfo;
 use crate::console::params::upload;
 use crate::console::reply::{self, bad, conflict, fail, json};
 use crate::station::batch::{batch_id_for_path, plan_batch, BatchOptions};
 use crate::station::journal::JobMode;
 use crate::station::pin::PinSource;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -19,9 +20,11 @@ pub async fn state(State(app): State<Arc<App>>) -> Response {
 }
 
 /// `GET /api/hub/events`: the hub, live.
-pub async fn events(State(app): State<Arc<App>>) -> Response {
+///
+/// The stream ends with the session (or the console): the page then learns why.
+pub async fn events(State(app): State<Arc<App>>, Extension(session): Extension<SessionInfo>) -> Response {
     let hub = Arc::clone(&app.hub);
-    app.hub.live().stream(move || hub.snapshot_json(), app.stop.clone()).into_response()
+    app.hub.live().stream(move || hub.snapshot_json(), session.ended).into_response()
 }
 
 /// `POST /api/hub/batch?name=users.csv[&concurrency=N][&batch_id=ID]` with the file as

@@ -13,6 +13,12 @@ use std::path::{Path, PathBuf};
 /// The default listening address: loopback, a fixed port so a kiosk browser can be
 /// pointed at it.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8470";
+/// A signed-in browser that sends nothing for this long is signed out (15 minutes).
+pub const DEFAULT_SESSION_IDLE_SECONDS: u32 = 15 * 60;
+/// No session lasts longer than this, busy or not (12 hours: a shift).
+pub const DEFAULT_SESSION_LIFETIME_SECONDS: u32 = 12 * 60 * 60;
+/// The range both session limits may take: a minute to a week.
+pub const SESSION_SECONDS_RANGE: std::ops::RangeInclusive<u32> = 60..=7 * 24 * 60 * 60;
 
 /// `[console]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +40,11 @@ pub struct ConsoleConfig {
     /// File holding the exit sequence: typed or scanned (an operator badge) into the
     /// desk's name field, it unlocks the desk screen.
     pub exit_sequence_file: Option<PathBuf>,
+    /// Seconds without a request after which a session ends (a screen locked to the desk
+    /// is exempt: it waits for people by design).
+    pub session_idle_timeout_seconds: u32,
+    /// Seconds after signing in after which a session ends, however busy.
+    pub session_lifetime_seconds: u32,
 }
 
 impl Default for ConsoleConfig {
@@ -46,6 +57,8 @@ impl Default for ConsoleConfig {
             password_file: None,
             operator_pin_file: None,
             exit_sequence_file: None,
+            session_idle_timeout_seconds: DEFAULT_SESSION_IDLE_SECONDS,
+            session_lifetime_seconds: DEFAULT_SESSION_LIFETIME_SECONDS,
         }
     }
 }
@@ -76,6 +89,17 @@ impl ConsoleConfig {
                     "= {:?} is not a loopback address: a console reachable from the network needs HTTPS and an operator password; set console.tls_certificate, console.tls_private_key and console.password_file, or listen on 127.0.0.1",
                     self.listen
                 ),
+            ));
+        }
+        for (key, value) in [("console.session_idle_timeout_seconds", self.session_idle_timeout_seconds), ("console.session_lifetime_seconds", self.session_lifetime_seconds)] {
+            if !SESSION_SECONDS_RANGE.contains(&value) {
+                return Err((key, format!("= {value} is out of range: give {} to {} seconds", SESSION_SECONDS_RANGE.start(), SESSION_SECONDS_RANGE.end())));
+            }
+        }
+        if self.session_idle_timeout_seconds > self.session_lifetime_seconds {
+            return Err((
+                "console.session_idle_timeout_seconds",
+                format!("= {} is longer than console.session_lifetime_seconds = {}: the idle timeout must fit in the lifetime", self.session_idle_timeout_seconds, self.session_lifetime_seconds),
             ));
         }
         for name in &self.hostnames {
@@ -151,5 +175,19 @@ mod tests {
         assert!(parse_listen("127.0.0.1").unwrap_err().contains("address and port"));
         let bad = ConsoleConfig { hostnames: vec!["evil.example:80".into()], ..ConsoleConfig::default() };
         assert_eq!(bad.check().unwrap_err().0, "console.hostnames");
+    }
+
+    #[test]
+    fn session_limits_have_safe_defaults_and_a_range() {
+        let c = ConsoleConfig::default();
+        assert_eq!((c.session_idle_timeout_seconds, c.session_lifetime_seconds), (900, 43_200));
+        let never = ConsoleConfig { session_idle_timeout_seconds: 0, ..ConsoleConfig::default() };
+        let (key, msg) = never.check().unwrap_err();
+        assert_eq!(key, "console.session_idle_timeout_seconds");
+        assert!(msg.contains("60 to 604800"), "{msg}");
+        let long = ConsoleConfig { session_lifetime_seconds: 8 * 24 * 3600, ..ConsoleConfig::default() };
+        assert_eq!(long.check().unwrap_err().0, "console.session_lifetime_seconds");
+        let upside_down = ConsoleConfig { session_idle_timeout_seconds: 7200, session_lifetime_seconds: 3600, ..ConsoleConfig::default() };
+        assert!(upside_down.check().unwrap_err().1.contains("must fit in the lifetime"));
     }
 }

@@ -107,6 +107,8 @@ pub const SETTABLE_KEYS: &[SettableKey] = &[
     key("console.password_file", Path),
     key("console.operator_pin_file", Path),
     key("console.exit_sequence_file", Path),
+    key("console.session_idle_timeout_seconds", Count),
+    key("console.session_lifetime_seconds", Count),
     key("deeplink.key_env", Text),
     key("deeplink.key_file", Path),
     key("deeplink.allow_unsigned", Bool),

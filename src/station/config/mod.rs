@@ -20,7 +20,7 @@ mod template;
 mod tenant;
 mod validate;
 
-pub use console::{parse_listen, ConsoleConfig, DEFAULT_LISTEN};
+pub use console::{parse_listen, ConsoleConfig, DEFAULT_LISTEN, DEFAULT_SESSION_IDLE_SECONDS, DEFAULT_SESSION_LIFETIME_SECONDS};
 pub use deeplink::DeeplinkConfig;
 pub use keys::{env_var_for, SettableKey, SETTABLE_KEYS};
 pub use load::{config_file_in_use, config_search_path, default_config_path, ConfigError, ConfigLoader, ConfigOverrides, LoadedConfig, Origin, Provenance, SYSTEM_CONFIG_PATH};
