@@ -81,6 +81,7 @@ pub enum JobsError {
 fn rerun(job: &JobRecord) -> String {
     let user = job.user.upn.clone().or_else(|| job.user.object_id.clone()).unwrap_or_else(|| "USER".into());
     match (&job.mode, &job.batch) {
+        (JobMode::Batch, Some(b)) if b.id.starts_with("queue:") => format!("keystation batch --queue {}", &b.id["queue:".len()..]),
         (JobMode::Batch | JobMode::Demo, Some(b)) => format!("keystation batch --batch-id {} FILE   (the same user list)", b.id),
         (JobMode::Kiosk, _) => format!("at the kiosk: {user} types their name again"),
         _ => format!("keystation enroll --user {user}"),
@@ -209,10 +210,15 @@ pub fn retry(journal: &mut Journal, text: &str, note: Option<&str>) -> Result<Jo
         Some(n) => format!("released for another attempt by the operator: {n}"),
         None => "released for another attempt by the operator".to_string(),
     };
-    journal.transition(job.id, Transition::to(JobState::Failed).with_note(note))?;
+    journal.operator_transition(job.id, Transition::to(JobState::Failed).with_note(note.clone()))?;
+    // A user a queue parked with this job goes back to that queue.
+    let queue = journal.requeue_parked_item(job.id, &note)?;
     let job = find(journal, &job.id.0.to_string())?;
     let mut e = entry(journal, job)?;
-    e.what_to_do = "Released: run the job again.".into();
+    e.what_to_do = match queue {
+        Some(q) => format!("Released: the user is pending again in queue {q}; a station working it (`keystation batch --queue {q}`) enrolls them."),
+        None => "Released: run the job again.".into(),
+    };
     e.commands = vec![rerun(&e.job)];
     Ok(e)
 }
@@ -224,7 +230,7 @@ pub fn resolve(journal: &mut Journal, text: &str, note: &str) -> Result<JobEntry
         return Err(JobsError::NotApplicable("--note is empty: say what was done (it is kept in the job's history)".into()));
     }
     let job = parked(journal, text, "resolve")?;
-    journal.transition(job.id, Transition::to(JobState::Done).with_note(format!("resolved by the operator: {note}")))?;
+    journal.operator_transition(job.id, Transition::to(JobState::Done).with_note(format!("resolved by the operator: {note}")))?;
     let job = find(journal, &job.id.0.to_string())?;
     entry(journal, job).map_err(JobsError::from)
 }

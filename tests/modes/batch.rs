@@ -386,4 +386,25 @@ async fn a_job_panicking_on_every_claim_of_a_queue_is_parked_and_the_queue_drain
         assert_eq!(world.sim_methods(u).await.len(), 1, "{u}");
     }
     assert!(world.sim_methods(&victim).await.is_empty());
+
+    // Upgraded (no more panic): `jobs retry N` puts the user back in the queue, and the
+    // next queue run enrolls them — once.
+    drop(station);
+    let station = world.station(&ConfigOverrides::default(), |_| {}).await;
+    let id = job.id.0.to_string();
+    let released = station.setup().journal.run(move |j| Ok(keystation::station::jobs::retry(j, &id, Some("upgraded")))).await.unwrap().unwrap();
+    assert!(released.what_to_do.contains("pending again in queue q"), "{}", released.what_to_do);
+    let items = station.setup().journal.run(|j| j.queue_items("q")).await.unwrap();
+    let item = items.iter().find(|i| i.upn == victim).unwrap();
+    assert_eq!((item.state.as_str(), item.attempts), ("pending", 0), "{item:#?}");
+    let mut opts = QueueOptions::new("q", station.setup().config.journal.lease());
+    opts.batch = options(1);
+    let (recorder, notices) = Recorder::new();
+    let operator = spawn_operator(&world, notices, 1, 3);
+    let report = tokio::time::timeout(Duration::from_secs(90), run_queue(station.clone(), world.sources(), opts, recorder, BatchControl::default())).await.expect("the queue drains");
+    operator.abort();
+    assert_eq!(report.end, BatchEnd::AllDone, "{report:#?}");
+    for u in &users {
+        assert_eq!(world.sim_methods(u).await.len(), 1, "{u}");
+    }
 }

@@ -400,7 +400,7 @@ async fn park_after_panics(journal: &crate::station::journal::SharedJournal, cla
     let what = outcome.error.as_ref().map(|e| e.message.clone()).unwrap_or_else(|| "keystation hit an internal error (a bug) while working on this user".into());
     let reason = OperatorReason::Other {
         message: format!(
-            "{what} — on each of {} attempts, so the user is parked instead of being given out again. See `keystation jobs show {id}` (what the job did, which key); report the panic message to keystation's maintainers; after upgrading keystation, `keystation jobs retry {id}` and enroll the user again",
+            "{what} — on each of {} attempts, so the user is parked instead of being given out again. See `keystation jobs show {id}` (what the job did, which key); report the panic message to keystation's maintainers; after upgrading keystation, `keystation jobs retry {id}` puts the user back in the queue",
             claim.attempts,
             id = job.0
         ),

@@ -174,6 +174,10 @@ const LOAD: &str = "INSERT INTO queue_items (queue, user_upn, line, display_name
      VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6) ON CONFLICT DO NOTHING";
 const SEEN: &str = "INSERT INTO stations (queue, name, host, pid, state, message, started_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
      ON CONFLICT (queue, name) DO UPDATE SET host = excluded.host, pid = excluded.pid, state = excluded.state, message = excluded.message, last_seen = excluded.last_seen";
+// Operator actions only (a scan is fine: not on any station's per-key path).
+const PARKED_ITEM_OF_JOB: &str = "SELECT id, queue FROM queue_items WHERE job_id = ?1 AND state = 'parked'";
+const REQUEUE: &str = "UPDATE queue_items SET state = 'pending', attempts = 0, note = ?2, lease_until_ms = NULL, finished_at = NULL, updated_at = ?3
+     WHERE id = ?1 AND state = 'parked'";
 const DONE_SINCE: &str = "SELECT COUNT(*) FROM queue_items WHERE queue = ?1 AND finished_at >= ?2";
 
 /// The queue statements, for [`Journal::query_plans`].
@@ -337,6 +341,18 @@ impl Journal {
         // The item is given back (or lost): none of its jobs is held any more.
         self.held.retain(|_, h| h.0 != claim.item);
         r
+    }
+
+    /// An operator released `job` (`keystation jobs retry`): the queue entry it parked,
+    /// if any, is pending again with a fresh count of attempts, so the next
+    /// `batch --queue` run gives the user out again. Returns the queue's name.
+    pub fn requeue_parked_item(&mut self, job: JobId, note: &str) -> Result<Option<String>, JournalError> {
+        let now = self.now();
+        self.write(Durability::Sync, |db| {
+            let Some(row) = db.query(PARKED_ITEM_OF_JOB, &params![job.0])?.into_iter().next() else { return Ok(None) };
+            db.execute(REQUEUE, &params![row.int(0)?, note, now])?;
+            Ok(Some(row.text(1)?))
+        })
     }
 
     /// Hold `job` under `claim` (a job this station begins or resumes for the claim).

@@ -683,8 +683,24 @@ impl Journal {
     /// Move a job to a new state, with its intent result, facts, error and reason, in
     /// one transaction: either all of it is on disk or none of it.
     pub fn transition(&mut self, job: JobId, t: Transition) -> Result<(), JournalError> {
-        let now = self.now();
         let fence = self.fence(job);
+        self.transition_fenced(job, t, fence)
+    }
+
+    /// An operator closes or releases a parked job (`keystation jobs resolve|retry`).
+    /// A parked job is worked on by no station (takeovers fence only jobs in progress),
+    /// so the operator writes with the fence it was parked under, not a lease of their own.
+    pub fn operator_transition(&mut self, job: JobId, t: Transition) -> Result<(), JournalError> {
+        let parked = self.rows("SELECT COALESCE(fence, 0) FROM jobs WHERE id = ?1 AND state = 'needs_operator'", &params![job.0])?;
+        let fence = match parked.first() {
+            Some(r) => r.int(0)?,
+            None => self.fence(job),
+        };
+        self.transition_fenced(job, t, fence)
+    }
+
+    fn transition_fenced(&mut self, job: JobId, t: Transition, fence: i64) -> Result<(), JournalError> {
+        let now = self.now();
         let durability = t.durability();
         let r = self.write(durability, |db| {
             // Facts first: this checks the fence and locks the job row.
