@@ -210,9 +210,8 @@ pub fn retry(journal: &mut Journal, text: &str, note: Option<&str>) -> Result<Jo
         Some(n) => format!("released for another attempt by the operator: {n}"),
         None => "released for another attempt by the operator".to_string(),
     };
-    journal.operator_transition(job.id, Transition::to(JobState::Failed).with_note(note.clone()))?;
-    // A user a queue parked with this job goes back to that queue.
-    let queue = journal.requeue_parked_item(job.id, &note)?;
+    // A user a queue parked with this job goes back to that queue, in the same write.
+    let queue = journal.operator_release(job.id, Transition::to(JobState::Failed).with_note(note))?;
     let job = find(journal, &job.id.0.to_string())?;
     let mut e = entry(journal, job)?;
     e.what_to_do = match queue {

@@ -343,18 +343,6 @@ impl Journal {
         r
     }
 
-    /// An operator released `job` (`keystation jobs retry`): the queue entry it parked,
-    /// if any, is pending again with a fresh count of attempts, so the next
-    /// `batch --queue` run gives the user out again. Returns the queue's name.
-    pub fn requeue_parked_item(&mut self, job: JobId, note: &str) -> Result<Option<String>, JournalError> {
-        let now = self.now();
-        self.write(Durability::Sync, |db| {
-            let Some(row) = db.query(PARKED_ITEM_OF_JOB, &params![job.0])?.into_iter().next() else { return Ok(None) };
-            db.execute(REQUEUE, &params![row.int(0)?, note, now])?;
-            Ok(Some(row.text(1)?))
-        })
-    }
-
     /// Hold `job` under `claim` (a job this station begins or resumes for the claim).
     pub fn hold(&mut self, job: JobId, claim: &Claim) {
         self.held.insert(job, (claim.item, claim.token));
@@ -430,4 +418,13 @@ impl Journal {
         let eta_s = if left == 0.0 { Some(0) } else if rate_per_min > 0.0 { Some((left / rate_per_min * 60.0).ceil() as u64) } else { None };
         Ok(QueueStatus { queue: queue.to_string(), counts, stations, rate_per_min, eta_s })
     }
+}
+
+/// The queue entry `job` parked, if any, pending again with a fresh count of attempts, so
+/// the next `batch --queue` run gives the user out again (inside the operator's release,
+/// [`Journal::operator_release`]). Returns the queue's name.
+pub(super) fn requeue_parked_item_in(db: &mut dyn Backend, job: JobId, note: &str, now: &str) -> Result<Option<String>, JournalError> {
+    let Some(row) = db.query(PARKED_ITEM_OF_JOB, &params![job.0])?.into_iter().next() else { return Ok(None) };
+    db.execute(REQUEUE, &params![row.int(0)?, note.to_string(), now.to_string()])?;
+    Ok(Some(row.text(1)?))
 }

@@ -684,22 +684,39 @@ impl Journal {
     /// one transaction: either all of it is on disk or none of it.
     pub fn transition(&mut self, job: JobId, t: Transition) -> Result<(), JournalError> {
         let fence = self.fence(job);
-        self.transition_fenced(job, t, fence)
+        self.transition_fenced(job, t, fence, |_, _| Ok(()))
     }
 
     /// An operator closes or releases a parked job (`keystation jobs resolve|retry`).
     /// A parked job is worked on by no station (takeovers fence only jobs in progress),
     /// so the operator writes with the fence it was parked under, not a lease of their own.
     pub fn operator_transition(&mut self, job: JobId, t: Transition) -> Result<(), JournalError> {
-        let parked = self.rows("SELECT COALESCE(fence, 0) FROM jobs WHERE id = ?1 AND state = 'needs_operator'", &params![job.0])?;
-        let fence = match parked.first() {
-            Some(r) => r.int(0)?,
-            None => self.fence(job),
-        };
-        self.transition_fenced(job, t, fence)
+        let fence = self.operator_fence(job)?;
+        self.transition_fenced(job, t, fence, |_, _| Ok(()))
     }
 
-    fn transition_fenced(&mut self, job: JobId, t: Transition, fence: i64) -> Result<(), JournalError> {
+    /// An operator releases a parked job for another attempt (`keystation jobs retry`):
+    /// the job's transition and, when a queue parked the user with it, that queue entry
+    /// pending again, in one transaction (never a released job whose user stays parked).
+    /// Returns the queue's name.
+    pub fn operator_release(&mut self, job: JobId, t: Transition) -> Result<Option<String>, JournalError> {
+        let fence = self.operator_fence(job)?;
+        let note = t.note.clone().unwrap_or_default();
+        self.transition_fenced(job, t, fence, |db, now| fleet::requeue_parked_item_in(db, job, &note, now))
+    }
+
+    /// The fence a parked job was parked under (a parked job is held by no station).
+    fn operator_fence(&mut self, job: JobId) -> Result<i64, JournalError> {
+        let parked = self.rows("SELECT COALESCE(fence, 0) FROM jobs WHERE id = ?1 AND state = 'needs_operator'", &params![job.0])?;
+        Ok(match parked.first() {
+            Some(r) => r.int(0)?,
+            None => self.fence(job),
+        })
+    }
+
+    /// A transition written under `fence`, and `then` (more writes) in the same
+    /// transaction.
+    fn transition_fenced<R>(&mut self, job: JobId, t: Transition, fence: i64, then: impl FnOnce(&mut dyn Backend, &str) -> Result<R, JournalError>) -> Result<R, JournalError> {
         let now = self.now();
         let durability = t.durability();
         let r = self.write(durability, |db| {
@@ -738,7 +755,7 @@ impl Journal {
             if let Some((intent, outcome)) = &t.resolves {
                 Journal::apply_resolution(db, job, *intent, outcome, &now)?;
             }
-            Ok(())
+            then(db, &now)
         });
         if r.is_ok() && !t.to.is_in_progress() {
             self.held.remove(&job);
