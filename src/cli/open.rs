@@ -63,9 +63,8 @@ pub async fn run(args: OpenArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         None => None,
         Some(LinkVia::Graph) => Some(ViaArg::Graph),
         Some(LinkVia::Browser) => Some(ViaArg::Browser),
-        Some(LinkVia::Manual) => {
-            return Err(CliError::usage("the link asks for via=manual, which `keystation open` does not run: nothing was started; ask for a link with via=graph or via=browser"));
-        }
+        // The browser path with the operator walking the pages (`browser.mode = manual`).
+        Some(LinkVia::Manual) => Some(ViaArg::Browser),
     };
     let tenant = link.tenant.clone().unwrap_or_else(|| config.use_tenant.clone());
     let what = format!("{} (tenant {}{})", inert(&link.user), inert(&tenant), link.via.map(|v| format!(", via {}", v.as_str())).unwrap_or_default());
@@ -82,6 +81,9 @@ pub async fn run(args: OpenArgs, ctx: &CliContext) -> Result<Exit, CliError> {
         }
     }
     let mut station = args.station;
+    if link.via == Some(LinkVia::Manual) {
+        station.set.push("browser.mode=manual".into());
+    }
     if let Some(t) = link.tenant {
         station.tenant.use_tenant = Some(t);
     }

@@ -102,6 +102,31 @@ async fn enroll_via_browser_on_the_command_line() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_manual_mode_is_chosen_in_the_configuration_and_needs_a_display_before_the_key() {
+    if config_or_skip("the_manual_mode_is_chosen_in_the_configuration_and_needs_a_display_before_the_key").is_none() {
+        return;
+    }
+    let _serial = serial().await;
+    // `browser.mode = "manual"`: a visible window from the start. The test process runs
+    // keystation without DISPLAY / WAYLAND_DISPLAY, so the station must refuse before
+    // the key gets a PIN, name what is missing, and exit 11 (a missing component).
+    let cli = Cli::with_browser("graph", "mode = \"manual\"\n").await;
+    let out = cli.run(1, &["--json", "enroll", "--user", "alice@contoso.test", "--wait", "10", "--show-pin-in-json", "--via", "browser"]).await;
+    assert_eq!(out.status.code(), Some(11), "{}", show(&out));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("no display") && text.contains("manual mode"), "{}", show(&out));
+    assert!(cli.via("alice@contoso.test").await.is_empty(), "nothing registered");
+    // The key was not touched: it still has no PIN.
+    let listed = cli.run(1, &["--json", "keys", "list"]).await;
+    let v: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap_or_default();
+    assert_eq!(v["result"][0]["pin_set"].as_bool(), Some(false), "{}", show(&listed));
+    // The automatic mode (the default) on the same station works.
+    let out = cli.run(1, &["--json", "enroll", "--set", "browser.mode=automatic", "--user", "alice@contoso.test", "--wait", "10", "--show-pin-in-json", "--via", "browser"]).await;
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(cli.via("alice@contoso.test").await, vec!["browser".to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_default_browser_for_a_batch() {
     if config_or_skip("tenant_default_browser_for_a_batch").is_none() {
         return;

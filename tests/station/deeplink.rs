@@ -71,6 +71,17 @@ async fn a_signed_link_enrolls_once_and_changed_or_expired_links_are_refused() {
     }
     assert!(d.desk.methods(BOB).await.is_empty(), "a refused link registered nothing");
 
+    // via=manual: the browser path with the operator walking the pages. This test runs
+    // keystation without a display, so it stops before the key, naming what is missing
+    // (exit 11), instead of being refused as a link `open` cannot run.
+    let manual = make_link(&key, BOB, Some(LinkVia::Manual), None, now + 600).unwrap();
+    let out = d.run(&["--json", "open", &manual, "--wait", "5", "--show-pin-in-json"], &[]).await;
+    assert_eq!(out.status.code(), Some(11), "{}", show(&out));
+    let env = crate::json_output::envelope(&out.stdout);
+    let msg = env["error"]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("browser") && msg.contains("the key was not changed"), "{msg}");
+    assert!(d.desk.methods(BOB).await.is_empty(), "nothing registered without a display");
+
     // A key file others can read is refused with the fix.
     {
         use std::os::unix::fs::PermissionsExt;

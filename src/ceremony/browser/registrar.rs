@@ -35,10 +35,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
-/// Which mode a registration starts in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which mode a registration starts in (`[browser] mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum BrowserMode {
     /// keystation walks the pages; the manual mode may take over on failure.
+    #[default]
     Automatic,
     /// The operator walks the pages from the start.
     Manual,
@@ -110,6 +112,7 @@ impl BrowserRegistrarConfig {
     /// The station's `[browser]` table, lab settings included.
     pub fn from_station_settings(s: &StationBrowser) -> Self {
         let mut c = BrowserRegistrarConfig::from_station(s.headless, s.chromium.clone(), s.chromedriver.clone(), s.fallback_to_manual);
+        c.mode = s.mode;
         for b in [&mut c.automatic, &mut c.manual] {
             b.extra_args = s.extra_args.clone();
             b.host_map = s.host_map.clone();
@@ -159,6 +162,8 @@ pub struct StationBrowser {
     pub chromedriver: Option<std::path::PathBuf>,
     /// Let the manual mode finish what the automatic mode cannot.
     pub fallback_to_manual: bool,
+    /// The mode registrations start in.
+    pub mode: BrowserMode,
     /// The flow.
     pub flow: FlowChoice,
     /// Extra Chromium switches (checked with `config::check_extra_arg`).
@@ -380,7 +385,7 @@ impl BrowserRegistrar {
     }
 
     /// What this machine lacks for the browser path (Chromium or chromedriver of the
-    /// browser the registration starts in), or `None`. Cheap (file checks only): the
+    /// browser the registration starts in; a display for the manual mode), or `None`. Cheap (file checks only): the
     /// station runs it before a key is touched, so a missing browser fails a job before
     /// the key gets its PIN.
     pub fn missing_component(&self) -> Option<String> {
@@ -389,7 +394,11 @@ impl BrowserRegistrar {
             BrowserMode::Manual => &self.config.manual,
         };
         if super::chromedriver::binaries_present(b) {
-            return None;
+            // The manual mode also needs a screen for its window.
+            return match self.config.mode {
+                BrowserMode::Manual => self.manual_window_possible().err(),
+                BrowserMode::Automatic => None,
+            };
         }
         Some(format!(
             "the browser path needs Chromium and chromedriver ({} / {}): apt-get install chromium chromium-driver, or set browser.chromium / browser.chromedriver",

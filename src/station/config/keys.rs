@@ -88,6 +88,7 @@ pub const SETTABLE_KEYS: &[SettableKey] = &[
     key("browser.chromium", Path),
     key("browser.chromedriver", Path),
     key("browser.fallback_to_manual", Bool),
+    key("browser.mode", Choice(&["automatic", "manual"])),
     key("browser.flow", Text),
     key("browser.extra_args", List),
     key("browser.trust_spki", List),

@@ -372,6 +372,9 @@ pub struct BrowserConfig {
     /// When automation of the Security-info pages fails, show the window and let the
     /// operator finish by hand instead of failing the job.
     pub fallback_to_manual: bool,
+    /// `automatic` (keystation walks the pages) or `manual` (a visible window from the
+    /// start: the operator walks them, keystation answers the key's part).
+    pub mode: crate::ceremony::browser::BrowserMode,
     /// `microsoft`, `simulator` or the path of a flow file; default: from the tenant's
     /// Graph host (a keystation simulator's own pages, else Microsoft's).
     pub flow: Option<String>,
@@ -391,6 +394,7 @@ impl Default for BrowserConfig {
             chromium: None,
             chromedriver: None,
             fallback_to_manual: true,
+            mode: Default::default(),
             flow: None,
             extra_args: Vec::new(),
             host_map: Default::default(),
@@ -425,6 +429,7 @@ impl BrowserConfig {
             chromium: self.chromium.clone(),
             chromedriver: self.chromedriver.clone(),
             fallback_to_manual: self.fallback_to_manual,
+            mode: self.mode,
             flow,
             extra_args: self.extra_args.clone(),
             host_map,

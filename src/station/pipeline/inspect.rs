@@ -103,7 +103,7 @@ impl Run<'_> {
         if let Some(missing) = st.setup.registrars.missing(path) {
             let mut f = Failure::new(FailureKind::Config, Step::Inspect, format!("{missing}; the key was not changed"));
             f.missing_component = path == RegistrationPath::Browser;
-            return Err(f.next("install what is missing (browser path: Debian chromium and chromium-driver), or register through Graph (--via graph / tenant.registration = \"graph\")").into());
+            return Err(f.next("install what is missing or run where it is (browser path: Debian chromium and chromium-driver; browser.mode = \"manual\": a desktop session), or register through Graph (--via graph / tenant.registration = \"graph\")").into());
         }
         self.facts.path = Some(path);
         self.out.registration_path = Some(path);
