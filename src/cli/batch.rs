@@ -21,23 +21,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Registration path choices for `--via`.
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ViaArg {
-    /// Graph's FIDO2 provisioning API (fido2Methods).
-    Graph,
-    /// Microsoft's sign-in and Security-info pages in Chromium, with a TAP.
-    Browser,
-}
-
-impl From<ViaArg> for RegistrationPath {
-    fn from(v: ViaArg) -> Self {
-        match v {
-            ViaArg::Graph => RegistrationPath::Graph,
-            ViaArg::Browser => RegistrationPath::Browser,
-        }
-    }
-}
+pub use super::enroll::flags::ViaArg;
 
 /// Options shared by the station modes (batch, kiosk): the configuration overrides
 /// every station command takes (`--tenant`, `--pin-length`, `--recipient`, `--set`, …),

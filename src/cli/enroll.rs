@@ -28,14 +28,7 @@ use clap::Args;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Registration path on the command line.
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ViaArg {
-    /// Graph's FIDO2 provisioning API.
-    Graph,
-    /// Chromium on Microsoft's Security-info pages, signed in with a TAP.
-    Browser,
-}
+pub use flags::ViaArg;
 
 /// `keystation enroll`.
 #[derive(Args, Debug)]
@@ -128,10 +121,7 @@ fn job_spec(args: &EnrollArgs, config: &StationConfig) -> Result<JobSpec, CliErr
         return Err(CliError::usage("--user is empty: give the user's UPN, mail address or object id"));
     }
     spec.display_name = args.key_name.clone();
-    spec.via = args.via.map(|v| match v {
-        ViaArg::Graph => RegistrationPath::Graph,
-        ViaArg::Browser => RegistrationPath::Browser,
-    });
+    spec.via = args.via.map(RegistrationPath::from);
     if let Some(p) = &args.pin_policy {
         spec.pin_policy = Some(pipeline::PinPolicyOverride::parse(p).map_err(|e| CliError::usage(format!("--pin-policy: {e}")))?);
     }

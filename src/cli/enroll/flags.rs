@@ -167,3 +167,20 @@ impl StationFlags {
     }
 }
 
+/// The registration path on the command line (`--via`), for every command that has one.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViaArg {
+    /// Graph's FIDO2 provisioning API (fido2Methods).
+    Graph,
+    /// Microsoft's sign-in and Security-info pages in Chromium, with a TAP.
+    Browser,
+}
+
+impl From<ViaArg> for crate::ceremony::RegistrationPath {
+    fn from(v: ViaArg) -> Self {
+        match v {
+            ViaArg::Graph => crate::ceremony::RegistrationPath::Graph,
+            ViaArg::Browser => crate::ceremony::RegistrationPath::Browser,
+        }
+    }
+}
