@@ -431,10 +431,7 @@ impl ConfigLoader {
             let key = keys::find(k).ok_or_else(|| ConfigError::Invalid {
                 origin: Origin::Flag("--set".into()),
                 key: k.trim().to_string(),
-                message: format!(
-                    "cannot be set from the command line; settable keys: {}",
-                    keys::SETTABLE_KEYS.iter().map(|k| k.path).collect::<Vec<_>>().join(", ")
-                ),
+                message: unknown_key_hint(k.trim()),
             })?;
             if key.path == "use_tenant" {
                 continue; // settled above, before routing `tenant.*` keys
@@ -692,5 +689,28 @@ mod tests {
         let demo = ConfigLoader::new().embedded_default().overrides(o).load().unwrap().config;
         let t = demo.require_tenant().unwrap();
         assert_eq!(t.graph_base_url(), "http://127.0.0.1:40001/v1.0");
+    }
+}
+
+/// What to say of a `--set` key that is not settable: the settable keys of its section
+/// when it names one, else the sections (the whole list is too long for a message;
+/// docs/configuration.md has it).
+fn unknown_key_hint(key: &str) -> String {
+    let section = key.split('.').next().unwrap_or_default();
+    let same: Vec<&str> = keys::SETTABLE_KEYS.iter().map(|k| k.path).filter(|p| p.split_once('.').is_some_and(|(s, _)| s == section)).collect();
+    if same.is_empty() {
+        let mut sections: Vec<String> = Vec::new();
+        for k in keys::SETTABLE_KEYS {
+            let s = match k.path.split_once('.') {
+                Some((section, _)) => format!("{section}.*"),
+                None => k.path.to_string(),
+            };
+            if !sections.contains(&s) {
+                sections.push(s);
+            }
+        }
+        format!("cannot be set from the command line; settable: {} (docs/configuration.md lists every key)", sections.join(", "))
+    } else {
+        format!("cannot be set from the command line; settable keys of [{section}]: {} (docs/configuration.md lists every key)", same.join(", "))
     }
 }
